@@ -42,3 +42,8 @@ results="$root/jmh/target/results-$profile.json"
 echo "== running JMH ($profile): ${opts[*]} $*" >&2
 "$JAVA_HOME/bin/java" -jar "$root/jmh/target/benchmarks.jar" "${opts[@]}" -rf json -rff "$results" "$@"
 echo "== JMH results ($profile) written to $results" >&2
+if command -v python3 >/dev/null; then
+  echo "| benchmark | params | median | min | max | unit | samples |"
+  echo "|---|---|---|---|---|---|---|"
+  python3 "$root/scripts/jmh-medians.py" "$results"
+fi
