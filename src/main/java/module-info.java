@@ -10,6 +10,8 @@ module io.vidkv {
     requires jdk.incubator.vector;
     requires info.picocli;
 
+    exports io.vidkv;
+    exports io.vidkv.codec;
     exports io.vidkv.nativelib;
     exports io.vidkv.kernel;
 

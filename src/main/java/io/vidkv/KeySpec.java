@@ -1,0 +1,57 @@
+package io.vidkv;
+
+import io.vidkv.codec.QuantAxis;
+import io.vidkv.codec.SplitMetric;
+
+/**
+ * How a layer's keys are stored.
+ *
+ * @param kind     FP16, UNIFORM (k-bit min/max) or VIDKV (anomalous 2-bit + spectral 1-bit)
+ * @param bits     UNIFORM: bits per code
+ * @param axis     UNIFORM: parameter sharing
+ * @param keyBits  VIDKV: nominal key bits in [1, 2]; the anomalous fraction is keyBits - 1
+ * @param split    VIDKV: channel ranking for the split
+ * @param spectral VIDKV: sign-quantize the normal channels' DFT (true) or the channels themselves
+ */
+public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, SplitMetric split, boolean spectral) {
+
+    public enum Kind { FP16, UNIFORM, VIDKV }
+
+    public KeySpec {
+        if (kind == null || axis == null || split == null) {
+            throw new IllegalArgumentException("key spec fields must not be null");
+        }
+        if (kind == Kind.VIDKV && !(keyBits >= 1 && keyBits <= 2)) {
+            throw new IllegalArgumentException("VidKV key bits must be in [1, 2], got " + keyBits);
+        }
+    }
+
+    public static KeySpec fp16() {
+        return new KeySpec(Kind.FP16, 16, QuantAxis.PER_CHANNEL, 16, SplitMetric.RANGE, false);
+    }
+
+    public static KeySpec uniform(int bits, QuantAxis axis) {
+        return new KeySpec(Kind.UNIFORM, bits, axis, bits, SplitMetric.RANGE, false);
+    }
+
+    public static KeySpec vidkv(double keyBits) {
+        return new KeySpec(Kind.VIDKV, 2, QuantAxis.PER_CHANNEL, keyBits, SplitMetric.RANGE, true);
+    }
+
+    public KeySpec withSplit(SplitMetric metric) {
+        return new KeySpec(kind, bits, axis, keyBits, metric, spectral);
+    }
+
+    public KeySpec withSpectral(boolean on) {
+        return new KeySpec(kind, bits, axis, keyBits, split, on);
+    }
+
+    /** Bits per key element as the paper counts them (codes only). */
+    public double nominalBits() {
+        return switch (kind) {
+            case FP16 -> 16;
+            case UNIFORM -> bits;
+            case VIDKV -> keyBits;
+        };
+    }
+}

@@ -1,0 +1,464 @@
+package io.vidkv;
+
+import io.vidkv.codec.CodecScratch;
+import io.vidkv.codec.KeyCodec;
+import io.vidkv.codec.ValueCodec;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The quantized KV cache of one sequence.
+ *
+ * <p>Data path: {@link #append} validates the new tokens of one layer and copies them into each KV
+ * head's residual window (float32, off-heap); whenever the window holds R + G tokens the oldest G
+ * are quantized by the layer's codecs into a block in a page from the {@link PagePool}. The first
+ * quantization of a layer waits for R + C * G tokens (C calibration groups) and fixes the key
+ * channel split and super-scales from those C groups; from then on blocks are only appended, never
+ * re-quantized. Because the schedule depends only on token counts, appending N tokens at once or one
+ * at a time produces identical bytes.
+ *
+ * <p>Token protection: {@link #protect} marks token positions whose values are kept at 2 bits (for
+ * presets with protection). It must happen before the token's group is quantized in any layer, in
+ * practice right after the prefill's text question is known and before the prefill append; marking
+ * a token that is already quantized is rejected with nothing changed.
+ *
+ * <p>Failure policy: every argument and value is checked, and every page the append needs is
+ * reserved, before anything changes; a rejected append leaves the cache exactly as it was. NaN
+ * and infinite inputs are rejected (a NaN in a group would poison the whole group's scale);
+ * presets that store FP16 (codes or scales) also reject magnitudes above 65504.
+ *
+ * <p>Threading: one thread appends to a sequence at a time (different sequences are independent);
+ * a {@link ParallelRunner} given at creation quantizes large appends' heads in parallel. The steady
+ * state single-token append allocates nothing on the Java heap.
+ */
+public final class KvCache implements AutoCloseable {
+
+    private static final float FP16_MAX = 65504f;
+
+    private final ModelShape shape;
+    private final CacheConfig config;
+    private final PagePool pool;
+    private final boolean ownsPool;
+    private final ParallelRunner runner;
+    private final Arena arena = Arena.ofShared();
+    private final LayerStore[] layers;
+    private final long[] protectedTokens;
+    private final CodecScratch[] scratch;
+    private final float[][] keyGroup;
+    private final float[][] valueGroup;
+    private final PageReservation reservation;
+    private final AppendTask appendTask = new AppendTask();
+    private boolean closed;
+
+    private KvCache(ModelShape shape, CacheConfig config, PagePool pool, boolean ownsPool, ParallelRunner runner) {
+        if (config.layers().size() != shape.layers()) {
+            throw new IllegalArgumentException("config has " + config.layers().size() + " layers, the model " + shape.layers());
+        }
+        if (pool.pageBytes() != config.pageBytes()) {
+            throw new IllegalArgumentException("pool pages are " + pool.pageBytes() + " bytes, config asks " + config.pageBytes());
+        }
+        this.shape = shape;
+        this.config = config;
+        this.pool = pool;
+        this.ownsPool = ownsPool;
+        this.runner = runner;
+        int maxTokens = config.capacity().maxTokens();
+        this.layers = new LayerStore[shape.layers()];
+        int maxG = 0;
+        int maxPagesPerAppend = 0;
+        for (int l = 0; l < layers.length; l++) {
+            LayerConfig lc = config.layer(l);
+            layers[l] = new LayerStore(lc, shape, maxTokens, arena);
+            if (layers[l].maxBlockBytes() > config.pageBytes()) {
+                throw new IllegalArgumentException("layer " + l + ": a block of up to " + layers[l].maxBlockBytes()
+                        + " bytes does not fit a page of " + config.pageBytes() + " bytes");
+            }
+            maxG = Math.max(maxG, lc.groupSize());
+            maxPagesPerAppend = Math.max(maxPagesPerAppend, (maxTokens / lc.groupSize() + 2) * shape.kvHeads());
+        }
+        this.protectedTokens = new long[(maxTokens + 63) / 64];
+        int workers = runner == null ? 1 : runner.threads();
+        this.scratch = new CodecScratch[workers];
+        this.keyGroup = new float[workers][];
+        this.valueGroup = new float[workers][];
+        for (int w = 0; w < workers; w++) {
+            scratch[w] = new CodecScratch(shape.headDim(), maxG, shape.queriesPerKvHead());
+            keyGroup[w] = new float[maxG * shape.headDim()];
+            valueGroup[w] = new float[maxG * shape.headDim()];
+        }
+        this.reservation = new PageReservation(pool, maxPagesPerAppend);
+    }
+
+    /** A sequence with its own page pool sized for the configured capacity. */
+    public static KvCache create(ModelShape shape, CacheConfig config) {
+        return create(shape, config, null);
+    }
+
+    /** A sequence with its own page pool; {@code runner} (may be null) parallelizes large appends. */
+    public static KvCache create(ModelShape shape, CacheConfig config, ParallelRunner runner) {
+        long blocks = 0;
+        for (LayerConfig lc : config.layers()) {
+            blocks += (long) (config.capacity().maxTokens() / lc.groupSize() + 2) * shape.kvHeads();
+        }
+        PagePool pool = new PagePool(config.pageBytes(), (int) Math.min(Integer.MAX_VALUE - 8, blocks));
+        return new KvCache(shape, config, pool, true, runner);
+    }
+
+    /** A sequence drawing pages from a pool shared with other sequences. */
+    public static KvCache create(ModelShape shape, CacheConfig config, PagePool pool, ParallelRunner runner) {
+        return new KvCache(shape, config, pool, false, runner);
+    }
+
+    public ModelShape shape() {
+        return shape;
+    }
+
+    public CacheConfig config() {
+        return config;
+    }
+
+    /** Tokens appended to {@code layer} so far. */
+    public int tokenCount(int layer) {
+        return layer(layer).tokens;
+    }
+
+    /** Tokens of {@code layer} already quantized into blocks. */
+    public int quantizedTokenCount(int layer) {
+        return layer(layer).quantizedTokens;
+    }
+
+    /** The stream of (layer, kvHead), for the attention kernels. */
+    public HeadStream stream(int layer, int kvHead) {
+        LayerStore ls = layer(layer);
+        if (kvHead < 0 || kvHead >= shape.kvHeads()) {
+            throw new IllegalArgumentException("KV head " + kvHead + " out of range [0, " + shape.kvHeads() + ")");
+        }
+        return ls.heads[kvHead];
+    }
+
+    public KeyCodec keyCodec(int layer) {
+        return layer(layer).keyCodec;
+    }
+
+    public ValueCodec valueCodec(int layer) {
+        return layer(layer).valueCodec;
+    }
+
+    public LayerConfig layerConfig(int layer) {
+        return layer(layer).config;
+    }
+
+    /** Whether token {@code position} is protected. */
+    public boolean isProtected(int position) {
+        return position >= 0 && position < config.capacity().maxTokens()
+                && (protectedTokens[position >>> 6] >>> (position & 63) & 1) != 0;
+    }
+
+    /** Bit t of the result: token {@code first + t} is protected ({@code count} <= 64). */
+    long protectedMask(int first, int count) {
+        long m = 0;
+        for (int t = 0; t < count; t++) {
+            int p = first + t;
+            m |= (protectedTokens[p >>> 6] >>> (p & 63) & 1) << t;
+        }
+        return m;
+    }
+
+    /**
+     * Marks token positions as protected (semantic token protection). All positions are checked
+     * first; nothing changes if any is out of range or already quantized in some layer.
+     */
+    public void protect(int... positions) {
+        checkOpen();
+        int minQuantized = Integer.MAX_VALUE;
+        int which = -1;
+        for (int l = 0; l < layers.length; l++) {
+            if (layers[l].quantizedTokens < minQuantized) {
+                minQuantized = layers[l].quantizedTokens;
+            }
+        }
+        int maxQuantized = 0;
+        for (int l = 0; l < layers.length; l++) {
+            if (layers[l].quantizedTokens > maxQuantized) {
+                maxQuantized = layers[l].quantizedTokens;
+                which = l;
+            }
+        }
+        for (int p : positions) {
+            if (p < 0 || p >= config.capacity().maxTokens()) {
+                throw new IllegalArgumentException("protected token " + p + " out of range [0, " + config.capacity().maxTokens() + ")");
+            }
+            if (p < maxQuantized) {
+                throw new IllegalStateException("token " + p + " is already quantized in layer " + which + " (tokens [0, "
+                        + maxQuantized + ") are); protection must be set before a token's group is quantized, "
+                        + "e.g. before the prefill append");
+            }
+        }
+        for (int p : positions) {
+            protectedTokens[p >>> 6] |= 1L << (p & 63);
+        }
+    }
+
+    /**
+     * Appends {@code tokenCount} tokens to {@code layer}. {@code keys} and {@code values} hold
+     * [tokenCount, kvHeads, headDim] elements of {@code type}, densely packed.
+     *
+     * @throws IllegalArgumentException   bad layer, sizes or values (NaN, infinite, out of FP16 range)
+     * @throws CapacityExceededException  past the sequence's capacity or the pool's pages
+     * @throws IllegalStateException      the cache is closed
+     */
+    public void append(int layer, MemorySegment keys, MemorySegment values, int tokenCount, InputType type) {
+        checkOpen();
+        LayerStore ls = layer(layer);
+        if (tokenCount < 0) {
+            throw new IllegalArgumentException("layer " + layer + ": tokenCount must be >= 0, got " + tokenCount);
+        }
+        if (tokenCount == 0) {
+            return;
+        }
+        long elements = (long) tokenCount * shape.tokenElements();
+        checkSegment("keys", layer, keys, elements, type, tokenCount);
+        checkSegment("values", layer, values, elements, type, tokenCount);
+        int max = config.capacity().maxTokens();
+        if ((long) ls.tokens + tokenCount > max) {
+            throw new CapacityExceededException("layer " + layer + ": appending " + tokenCount + " tokens to " + ls.tokens
+                    + " exceeds the capacity of " + max + " tokens");
+        }
+        boolean fp16 = ls.config.needsFp16Range();
+        checkValues("keys", layer, keys, elements, type, fp16);
+        checkValues("values", layer, values, elements, type, fp16);
+
+        reservation.reserve(pagesNeeded(ls, tokenCount));
+        try {
+            appendTask.begin(ls, keys, values, tokenCount, type);
+            if (runner != null && tokenCount >= ls.config.groupSize() && shape.kvHeads() > 1
+                    && runner.canAccess(keys) && runner.canAccess(values)) {
+                runner.run(shape.kvHeads(), appendTask);
+            } else {
+                for (int h = 0; h < shape.kvHeads(); h++) {
+                    appendTask.run(h, 0);
+                }
+            }
+            appendTask.finish();
+        } finally {
+            appendTask.clear();
+            reservation.releaseUnused();
+        }
+    }
+
+    /** Pages all heads need for this append (every head gets the same sequence of block sizes). */
+    private int pagesNeeded(LayerStore ls, int tokenCount) {
+        HeadStream h0 = ls.heads[0];
+        int g = ls.config.groupSize();
+        int window = h0.windowCount();
+        boolean calibrated = ls.calibrated;
+        int quantized = ls.quantizedTokens;
+        long room = h0.pageRoom(config.pageBytes());
+        int pages = 0;
+        for (int t = 0; t < tokenCount; t++) {
+            window++;
+            int threshold = ls.config.residual() + (calibrated ? 1 : ls.config.calibrationGroups()) * g;
+            if (window < threshold) {
+                continue;
+            }
+            calibrated = true;
+            while (window >= ls.config.residual() + g) {
+                long bytes = ls.keyCodec.blockBytes() + ls.valueCodec.blockBytes(Long.bitCount(protectedMask(quantized, g)));
+                if (bytes > room) {
+                    pages++;
+                    room = config.pageBytes();
+                }
+                room -= bytes;
+                quantized += g;
+                window -= g;
+            }
+        }
+        return pages * shape.kvHeads();
+    }
+
+    /** Per-head work of one append; a reused object so appends allocate nothing. */
+    private final class AppendTask implements ParallelRunner.Task {
+        private LayerStore ls;
+        private MemorySegment keys;
+        private MemorySegment values;
+        private int tokenCount;
+        private InputType type;
+        private int newQuantized;
+        private boolean newCalibrated;
+
+        void begin(LayerStore ls, MemorySegment keys, MemorySegment values, int tokenCount, InputType type) {
+            this.ls = ls;
+            this.keys = keys;
+            this.values = values;
+            this.tokenCount = tokenCount;
+            this.type = type;
+        }
+
+        @Override
+        public void run(int head, int worker) {
+            HeadStream hs = ls.heads[head];
+            int d = shape.headDim();
+            int g = ls.config.groupSize();
+            int quantized = ls.quantizedTokens;
+            boolean calibrated = ls.calibrated;
+            CodecScratch s = scratch[worker];
+            float[] kx = keyGroup[worker];
+            float[] vx = valueGroup[worker];
+            for (int t = 0; t < tokenCount; t++) {
+                long src = ((long) t * shape.kvHeads() + head) * d;
+                int slot = hs.windowSlot(hs.windowCount());
+                copyToken(keys, src, hs.windowKeys(), (long) slot * d, d);
+                copyToken(values, src, hs.windowValues(), (long) slot * d, d);
+                hs.pushWindowSlotFilled();
+                int threshold = ls.config.residual() + (calibrated ? 1 : ls.config.calibrationGroups()) * g;
+                if (hs.windowCount() < threshold) {
+                    continue;
+                }
+                if (!calibrated) {
+                    int n = ls.config.calibrationGroups() * g;
+                    float[] ck = new float[n * d]; // once per (layer, head) in a sequence's life
+                    float[] cv = new float[n * d];
+                    hs.readWindow(true, 0, n, ck);
+                    hs.readWindow(false, 0, n, cv);
+                    ls.keyCodec.calibrate(ck, n, hs.state, s);
+                    ls.valueCodec.calibrate(cv, n, hs.state, s);
+                    hs.state.markCalibrated();
+                    calibrated = true;
+                }
+                while (hs.windowCount() >= ls.config.residual() + g) {
+                    hs.readWindow(true, 0, g, kx);
+                    hs.readWindow(false, 0, g, vx);
+                    int protectedCount = Long.bitCount(protectedMask(quantized, g));
+                    long keyBytes = ls.keyCodec.blockBytes();
+                    long bytes = keyBytes + ls.valueCodec.blockBytes(protectedCount);
+                    MemorySegment page;
+                    synchronized (reservation) {
+                        page = hs.placeBlock(bytes, config.pageBytes(), reservation);
+                    }
+                    long off = hs.offset(hs.blockCount());
+                    ls.keyCodec.encode(kx, hs.state, page, off, s);
+                    long vb = ls.valueCodec.encode(vx, protectedMask(quantized, g), hs.state, page, off + keyBytes, s);
+                    if (vb != bytes - keyBytes) {
+                        throw new IllegalStateException("internal error: value block is " + vb + " bytes, expected " + (bytes - keyBytes));
+                    }
+                    hs.commitBlock(bytes);
+                    hs.popGroup();
+                    quantized += g;
+                    if (head == 0) {
+                        ls.payloadBytes += (bytes - ls.keyCodec.metadataBytes() - ls.valueCodec.metadataBytes(protectedCount))
+                                * shape.kvHeads();
+                        ls.metadataBytes += (ls.keyCodec.metadataBytes() + ls.valueCodec.metadataBytes(protectedCount))
+                                * shape.kvHeads();
+                    }
+                }
+            }
+            if (head == 0) {
+                newQuantized = quantized;
+                newCalibrated = calibrated;
+            }
+        }
+
+        private void copyToken(MemorySegment src, long element, MemorySegment dst, long dstElement, int d) {
+            if (type == InputType.F32) {
+                MemorySegment.copy(src, element * 4, dst, dstElement * 4, (long) d * 4);
+            } else {
+                for (int c = 0; c < d; c++) {
+                    dst.setAtIndex(ValueLayout.JAVA_FLOAT, dstElement + c, type.get(src, element + c));
+                }
+            }
+        }
+
+        void finish() {
+            ls.tokens += tokenCount;
+            ls.quantizedTokens = newQuantized;
+            ls.calibrated = newCalibrated;
+        }
+
+        void clear() {
+            ls = null;
+            keys = null;
+            values = null;
+        }
+    }
+
+    private void checkSegment(String what, int layer, MemorySegment seg, long elements, InputType type, int tokens) {
+        if (seg == null) {
+            throw new IllegalArgumentException("layer " + layer + ": " + what + " segment is null");
+        }
+        if (!seg.scope().isAlive()) {
+            throw new IllegalStateException("layer " + layer + ": " + what + " segment's arena is closed");
+        }
+        long need = elements * type.bytes();
+        if (seg.byteSize() < need) {
+            throw new IllegalArgumentException("layer " + layer + ": " + what + " segment has " + seg.byteSize()
+                    + " bytes, expected " + need + " for [" + tokens + " tokens, " + shape.kvHeads() + " KV heads, "
+                    + shape.headDim() + " dims] of " + type);
+        }
+    }
+
+    private void checkValues(String what, int layer, MemorySegment seg, long elements, InputType type, boolean fp16Range) {
+        int d = shape.headDim();
+        for (long i = 0; i < elements; i++) {
+            float v = type.get(seg, i);
+            if (!Float.isFinite(v) || (fp16Range && Math.abs(v) > FP16_MAX)) {
+                long token = i / shape.tokenElements();
+                long head = i / d % shape.kvHeads();
+                throw new IllegalArgumentException("layer " + layer + ", head " + head + ", token " + token + " (of this append)"
+                        + ", channel " + (i % d) + ": " + what + " value " + v + (Float.isFinite(v)
+                        ? " exceeds the FP16 range (+-65504) that this layer's storage needs" : " is not finite")
+                        + "; nothing was appended");
+            }
+        }
+    }
+
+    private LayerStore layer(int layer) {
+        checkOpen();
+        if (layer < 0 || layer >= layers.length) {
+            throw new IllegalArgumentException("layer " + layer + " out of range [0, " + layers.length + ")");
+        }
+        return layers[layer];
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("KvCache is closed");
+        }
+    }
+
+    /** Bytes and bits held now; see {@link MemoryReport}. */
+    public MemoryReport memoryReport() {
+        checkOpen();
+        return MemoryReport.of(this, layers, shape, config);
+    }
+
+    /** Returns every page to the pool and frees the residual windows. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (LayerStore ls : layers) {
+            for (HeadStream hs : ls.heads) {
+                hs.releasePages(pool);
+            }
+        }
+        for (CodecScratch s : scratch) {
+            s.close();
+        }
+        arena.close();
+        if (ownsPool) {
+            pool.close();
+        }
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    PagePool pool() {
+        return pool;
+    }
+}

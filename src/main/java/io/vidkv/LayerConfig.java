@@ -1,0 +1,96 @@
+package io.vidkv;
+
+import io.vidkv.codec.Fp16Codec;
+import io.vidkv.codec.KeyCodec;
+import io.vidkv.codec.MetadataFormat;
+import io.vidkv.codec.TernaryValueCodec;
+import io.vidkv.codec.UniformCodec;
+import io.vidkv.codec.ValueCodec;
+import io.vidkv.codec.VidkvKeyCodec;
+
+/**
+ * Everything that decides how one layer's cache is stored.
+ *
+ * @param keys              key storage
+ * @param values            value storage
+ * @param groupSize         G: tokens per quantized block (multiple of 8, at most 64)
+ * @param residual          R: newest tokens kept in full precision
+ * @param calibrationGroups groups whose tokens fix the channel split and super-scales; the first
+ *                          quantization waits until R + this many groups are buffered, then the
+ *                          split is frozen for the layer's lifetime (METHOD.md section 7)
+ * @param metadata          precision of scales and zero points
+ */
+public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int residual, int calibrationGroups,
+                          MetadataFormat metadata) {
+
+    public static final int DEFAULT_GROUP = 32;
+    public static final int DEFAULT_RESIDUAL = 128;
+    public static final int DEFAULT_CALIBRATION_GROUPS = 4;
+
+    public LayerConfig {
+        if (keys == null || values == null || metadata == null) {
+            throw new IllegalArgumentException("layer config fields must not be null");
+        }
+        if (groupSize < 8 || groupSize > 64 || groupSize % 8 != 0) {
+            throw new IllegalArgumentException("group size G must be a multiple of 8 in [8, 64], got " + groupSize);
+        }
+        if (residual < 0) {
+            throw new IllegalArgumentException("residual window R must be >= 0, got " + residual);
+        }
+        if (calibrationGroups < 1) {
+            throw new IllegalArgumentException("calibrationGroups must be >= 1, got " + calibrationGroups);
+        }
+    }
+
+    public LayerConfig withGroupSize(int g) {
+        return new LayerConfig(keys, values, g, residual, calibrationGroups, metadata);
+    }
+
+    public LayerConfig withResidual(int r) {
+        return new LayerConfig(keys, values, groupSize, r, calibrationGroups, metadata);
+    }
+
+    public LayerConfig withCalibrationGroups(int c) {
+        return new LayerConfig(keys, values, groupSize, residual, c, metadata);
+    }
+
+    public LayerConfig withKeys(KeySpec k) {
+        return new LayerConfig(k, values, groupSize, residual, calibrationGroups, metadata);
+    }
+
+    public LayerConfig withValues(ValueSpec v) {
+        return new LayerConfig(keys, v, groupSize, residual, calibrationGroups, metadata);
+    }
+
+    /** Nominal bits per element, keys and values averaged (the paper's counting). */
+    public double nominalBits() {
+        return (keys.nominalBits() + values.nominalBits()) / 2;
+    }
+
+    /** Most tokens the residual buffer holds before the first quantization. */
+    public int windowCapacity() {
+        return residual + calibrationGroups * groupSize;
+    }
+
+    public KeyCodec keyCodec(int headDim) {
+        return switch (keys.kind()) {
+            case FP16 -> new Fp16Codec(groupSize, headDim);
+            case UNIFORM -> new UniformCodec(keys.bits(), keys.axis(), true, metadata, groupSize, headDim);
+            case VIDKV -> new VidkvKeyCodec(keys.keyBits(), keys.split(), keys.spectral(), metadata, groupSize, headDim);
+        };
+    }
+
+    public ValueCodec valueCodec(int headDim) {
+        return switch (values.kind()) {
+            case FP16 -> new Fp16Codec(groupSize, headDim);
+            case UNIFORM -> new UniformCodec(values.bits(), values.axis(), false, metadata, groupSize, headDim);
+            case TERNARY -> new TernaryValueCodec(values.gamma(), values.packing(), values.protection(), metadata,
+                    groupSize, headDim);
+        };
+    }
+
+    /** Whether anything stored is FP16 (codes or metadata), so inputs must fit the FP16 range. */
+    boolean needsFp16Range() {
+        return keys.kind() == KeySpec.Kind.FP16 || values.kind() == ValueSpec.Kind.FP16 || metadata == MetadataFormat.FP16;
+    }
+}

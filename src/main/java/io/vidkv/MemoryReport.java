@@ -1,0 +1,101 @@
+package io.vidkv;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Every byte a sequence holds, per layer and in total, and the bits per element two ways
+ * (METHOD.md section 7):
+ * <ul>
+ *   <li><b>nominal</b>: the paper's counting, code bits only (e.g. 1.5 / 1.58);
+ *   <li><b>effective</b>: bytes of the quantized blocks (codes + scales, zero points, masks, and
+ *       the per-head split and super-scales) x 8 / quantized K and V elements;
+ *   <li><b>total</b>: additionally the float32 residual window and the unused tail of pages,
+ *       divided by all cached elements: what the sequence really costs now.
+ * </ul>
+ */
+public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long payloadBytes, long metadataBytes,
+                           long residualBytes, long pageBytes, double nominalBits, double effectiveBits,
+                           double totalBits) {
+
+    /**
+     * One layer.
+     *
+     * @param quantizedTokens tokens in blocks
+     * @param windowTokens    tokens in the residual window
+     * @param payloadBytes    code bytes of all blocks, all KV heads
+     * @param metadataBytes   scales, zero points, masks and per-head state
+     * @param residualBytes   float32 K and V of the window tokens
+     * @param pageBytes       bytes of the pages held (blocks plus unused page tails)
+     * @param fp16Bytes       what the layer's tokens cost as FP16 K and V
+     */
+    public record Layer(int layer, int quantizedTokens, int windowTokens, long payloadBytes, long metadataBytes,
+                        long residualBytes, long pageBytes, long fp16Bytes, double nominalBits, double effectiveBits) {
+    }
+
+    static MemoryReport of(KvCache cache, LayerStore[] stores, ModelShape shape, CacheConfig config) {
+        List<Layer> out = new ArrayList<>();
+        long payload = 0, meta = 0, resid = 0, pages = 0, fp16 = 0, quantElements = 0, allElements = 0;
+        double nominalWeighted = 0;
+        long tokens = 0;
+        for (int l = 0; l < stores.length; l++) {
+            LayerStore ls = stores[l];
+            long headState = 0;
+            boolean compact = ls.config.metadata() == io.vidkv.codec.MetadataFormat.COMPACT8;
+            if (ls.calibrated) {
+                for (HeadStream hs : ls.heads) {
+                    headState += hs.state.metadataBytes(compact);
+                }
+            }
+            int window = ls.tokens - ls.quantizedTokens;
+            long lResid = (long) window * shape.tokenElements() * 2 * Float.BYTES;
+            long lPages = 0;
+            for (HeadStream hs : ls.heads) {
+                lPages += (long) hs.pageCount() * config.pageBytes();
+            }
+            long lMeta = ls.metadataBytes + headState;
+            long lFp16 = (long) ls.tokens * shape.tokenElements() * 2 * 2;
+            long qElems = (long) ls.quantizedTokens * shape.tokenElements() * 2;
+            double eff = qElems == 0 ? 0 : (ls.payloadBytes + lMeta) * 8.0 / qElems;
+            out.add(new Layer(l, ls.quantizedTokens, window, ls.payloadBytes, lMeta, lResid, lPages, lFp16,
+                    ls.config.nominalBits(), eff));
+            payload += ls.payloadBytes;
+            meta += lMeta;
+            resid += lResid;
+            pages += lPages;
+            fp16 += lFp16;
+            quantElements += qElems;
+            allElements += (long) ls.tokens * shape.tokenElements() * 2;
+            nominalWeighted += ls.config.nominalBits() * Math.max(1, qElems);
+            tokens = Math.max(tokens, ls.tokens);
+        }
+        long weights = 0;
+        for (Layer l : out) {
+            weights += Math.max(1, (long) l.quantizedTokens() * shape.tokenElements() * 2);
+        }
+        double nominal = nominalWeighted / weights;
+        double effective = quantElements == 0 ? 0 : (payload + meta) * 8.0 / quantElements;
+        double total = allElements == 0 ? 0 : (pages + resid + (meta - sumBlockMeta(out, stores))) * 8.0 / allElements;
+        return new MemoryReport(List.copyOf(out), tokens, fp16, payload, meta, resid, pages, nominal, effective, total);
+    }
+
+    /** Metadata inside blocks (already counted in page bytes), to avoid counting it twice. */
+    private static long sumBlockMeta(List<Layer> layers, LayerStore[] stores) {
+        long s = 0;
+        for (LayerStore ls : stores) {
+            s += ls.metadataBytes;
+        }
+        return s;
+    }
+
+    /** Bytes of blocks (payload + in-block metadata + head state): what the quantized tokens cost. */
+    public long quantizedBytes() {
+        return payloadBytes + metadataBytes;
+    }
+
+    /** FP16 bytes divided by everything held (pages + residual + head state). */
+    public double compressionRatio() {
+        long held = pageBytes + residualBytes;
+        return held == 0 ? 0 : (double) fp16Bytes / held;
+    }
+}

@@ -1,0 +1,102 @@
+package io.vidkv;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Fixed-size off-heap pages shared by many sequences. Pages are allocated lazily from one shared
+ * arena, up to {@code maxPages}; a closing sequence returns its pages to a free stack and the next
+ * sequence reuses them, so a server running many sequences never fragments native memory and no
+ * sequence ever copies a page to grow. Thread-safe. Closing the pool frees every page; sequences
+ * still holding pages then fail on use with {@link IllegalStateException} (never a crash: the
+ * arena's segments refuse access once closed).
+ */
+public final class PagePool implements AutoCloseable {
+
+    private final int pageBytes;
+    private final int maxPages;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment[] free;
+    private int freeCount;
+    private int allocated;
+    private boolean closed;
+
+    /**
+     * @param pageBytes bytes per page (all pages are this size, 64-byte aligned)
+     * @param maxPages  most pages ever allocated; {@link #acquire()} beyond it throws
+     */
+    public PagePool(int pageBytes, int maxPages) {
+        if (pageBytes < 4096 || maxPages <= 0) {
+            throw new IllegalArgumentException("page pool needs pageBytes >= 4096 and maxPages > 0, got "
+                    + pageBytes + " and " + maxPages);
+        }
+        this.pageBytes = pageBytes;
+        this.maxPages = maxPages;
+        this.free = new MemorySegment[maxPages];
+    }
+
+    /** A pool with {@code maxBytes} of pages at most. */
+    public static PagePool ofBytes(int pageBytes, long maxBytes) {
+        return new PagePool(pageBytes, (int) Math.min(Integer.MAX_VALUE - 8, Math.max(1, maxBytes / pageBytes)));
+    }
+
+    public int pageBytes() {
+        return pageBytes;
+    }
+
+    /** A page (contents unspecified), from the free stack or newly allocated. */
+    public synchronized MemorySegment acquire() {
+        if (closed) {
+            throw new IllegalStateException("page pool is closed");
+        }
+        if (freeCount > 0) {
+            MemorySegment p = free[--freeCount];
+            free[freeCount] = null;
+            return p;
+        }
+        if (allocated >= maxPages) {
+            throw new CapacityExceededException("page pool exhausted: all " + maxPages + " pages of " + pageBytes
+                    + " bytes are in use");
+        }
+        allocated++;
+        return arena.allocate(pageBytes, 64);
+    }
+
+    /** Whether {@code pages} more pages can be acquired now. */
+    public synchronized boolean canAcquire(int pages) {
+        return !closed && freeCount + (maxPages - allocated) >= pages;
+    }
+
+    /** Returns a page; it must have come from this pool and not be returned twice. */
+    public synchronized void release(MemorySegment page) {
+        if (closed) {
+            return;
+        }
+        if (page.byteSize() != pageBytes || freeCount >= allocated) {
+            throw new IllegalArgumentException("page does not belong to this pool or was released twice");
+        }
+        free[freeCount++] = page;
+    }
+
+    /** Pages allocated from native memory so far (in use or free). */
+    public synchronized int allocatedPages() {
+        return allocated;
+    }
+
+    /** Pages currently handed out. */
+    public synchronized int pagesInUse() {
+        return allocated - freeCount;
+    }
+
+    public synchronized long nativeBytes() {
+        return (long) allocated * pageBytes;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            arena.close();
+        }
+    }
+}

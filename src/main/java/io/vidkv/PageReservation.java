@@ -1,0 +1,54 @@
+package io.vidkv;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Pages taken from the pool before an append changes anything, so an append either gets every
+ * page it needs or fails with nothing changed. Unused pages go back on {@link #releaseUnused()}.
+ * Reused across appends (no allocation per append).
+ */
+final class PageReservation {
+
+    private final PagePool pool;
+    private final MemorySegment[] pages;
+    private int count;
+    private int next;
+
+    PageReservation(PagePool pool, int maxPages) {
+        this.pool = pool;
+        this.pages = new MemorySegment[maxPages];
+    }
+
+    /** Reserves {@code n} pages or throws {@link CapacityExceededException} holding none. */
+    void reserve(int n) {
+        count = 0;
+        next = 0;
+        try {
+            for (int i = 0; i < n; i++) {
+                MemorySegment p = pool.acquire();
+                pages[count++] = p;
+            }
+        } catch (RuntimeException e) {
+            releaseUnused();
+            throw e;
+        }
+    }
+
+    MemorySegment take() {
+        if (next >= count) {
+            throw new IllegalStateException("internal error: page reservation underestimated");
+        }
+        MemorySegment p = pages[next];
+        pages[next++] = null;
+        return p;
+    }
+
+    void releaseUnused() {
+        for (int i = next; i < count; i++) {
+            pool.release(pages[i]);
+            pages[i] = null;
+        }
+        count = 0;
+        next = 0;
+    }
+}

@@ -1,0 +1,155 @@
+package io.vidkv;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A fixed team of threads that runs "items 0..n-1 of this task" with the calling thread taking
+ * part, and allocates nothing per run: the task is an object the caller keeps, items are claimed
+ * from an atomic counter, helpers spin briefly and then park between runs. Used for decode
+ * attention (items = (KV head, block chunk)) and for quantizing a prefill (items = KV heads).
+ *
+ * <p>Which thread runs which item varies; callers make results independent of it by writing each
+ * item's result to its own slot and reducing in item order. One run at a time per runner.
+ */
+public final class ParallelRunner implements AutoCloseable {
+
+    /** One unit of work; {@code worker} in [0, threads) identifies per-thread scratch. */
+    @FunctionalInterface
+    public interface Task {
+        void run(int item, int worker);
+    }
+
+    private static final int SPIN_ROUNDS = 1 << 14;
+
+    private final int threads;
+    private final Thread[] helpers;
+    /** (generation << 32) | next item: a helper late from an earlier run cannot claim this run's items. */
+    private final AtomicLong cursor = new AtomicLong();
+    private final AtomicInteger done = new AtomicInteger();
+    private volatile Task task;
+    private volatile int items;
+    private volatile int generation;
+    private volatile boolean closed;
+    private volatile Throwable failure;
+
+    /** {@code threads} >= 1 threads in total, including the caller of {@link #run}. */
+    public ParallelRunner(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        }
+        this.threads = threads;
+        this.helpers = new Thread[threads - 1];
+        for (int i = 0; i < helpers.length; i++) {
+            int worker = i + 1;
+            helpers[i] = Thread.ofPlatform().daemon().name("vidkv-worker-" + worker).unstarted(() -> helperLoop(worker));
+            helpers[i].start();
+        }
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    /** Whether every thread of this runner may access {@code segment} (false for another thread's confined arena). */
+    public boolean canAccess(java.lang.foreign.MemorySegment segment) {
+        for (Thread h : helpers) {
+            if (!segment.isAccessibleBy(h)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Runs task(item, worker) for every item in [0, count); returns when all are done. */
+    public synchronized void run(int count, Task t) {
+        if (closed) {
+            throw new IllegalStateException("ParallelRunner is closed");
+        }
+        if (count <= 0) {
+            return;
+        }
+        if (helpers.length == 0 || count == 1) {
+            for (int i = 0; i < count; i++) {
+                t.run(i, 0);
+            }
+            return;
+        }
+        failure = null;
+        task = t;
+        items = count;
+        done.set(0);
+        int gen = generation + 1;
+        cursor.set((long) gen << 32);
+        generation = gen;
+        for (Thread h : helpers) {
+            LockSupport.unpark(h);
+        }
+        work(t, count, 0, gen);
+        while (done.get() < count) {
+            Thread.onSpinWait();
+        }
+        task = null;
+        Throwable f = failure;
+        if (f != null) {
+            if (f instanceof RuntimeException re) {
+                throw re;
+            }
+            if (f instanceof Error e) {
+                throw e;
+            }
+            throw new IllegalStateException(f);
+        }
+    }
+
+    private void work(Task t, int count, int worker, int gen) {
+        while (true) {
+            long c = cursor.get();
+            int i = (int) c;
+            if ((int) (c >>> 32) != gen || i >= count) {
+                return;
+            }
+            if (!cursor.compareAndSet(c, c + 1)) {
+                continue;
+            }
+            try {
+                t.run(i, worker);
+            } catch (Throwable e) {
+                failure = e;
+            } finally {
+                done.incrementAndGet();
+            }
+        }
+    }
+
+    private void helperLoop(int worker) {
+        int seen = 0;
+        while (!closed) {
+            int spins = 0;
+            while (generation == seen && !closed) {
+                if (spins++ < SPIN_ROUNDS) {
+                    Thread.onSpinWait();
+                } else {
+                    LockSupport.park(this);
+                }
+            }
+            if (closed) {
+                return;
+            }
+            seen = generation;
+            Task t = task;
+            if (t != null) {
+                work(t, items, worker, seen);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (Thread h : helpers) {
+            LockSupport.unpark(h);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+package io.vidkv.codec;
+
+import io.vidkv.nativelib.Fftw;
+import io.vidkv.nativelib.RealFftPlan;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Working memory for one thread that quantizes or decodes blocks: Java arrays for codes and
+ * parameters, aligned off-heap buffers for FFTW, and the FFTW plans by transform length. Made once
+ * per worker and reused, so steady-state appends and decode steps allocate nothing. Not thread-safe.
+ */
+public final class CodecScratch implements AutoCloseable {
+
+    private static volatile Fftw sharedFftw;
+
+    public final int headDim;
+    public final int groupSize;
+    public final int maxQueries;
+    /** G x d floats, free for any codec step. */
+    public final float[] f1;
+    public final float[] f2;
+    public final int[] codes;
+    public final float[] params = new float[2];
+    public final int[] raw = new int[2];
+    /** Off-heap, 32-byte aligned: max(G, maxQueries) rows of d floats (real side). */
+    public final MemorySegment fftReal;
+    /** Off-heap, 32-byte aligned: max(G, maxQueries) rows of d/2+1 complex values. */
+    public final MemorySegment fftComplex;
+    private final Arena arena = Arena.ofShared();
+    private final RealFftPlan[] forwardGroup;
+    private final RealFftPlan[] inverseGroup;
+    private final RealFftPlan[] forwardQuery;
+
+    public CodecScratch(int headDim, int groupSize, int maxQueries) {
+        this.headDim = headDim;
+        this.groupSize = groupSize;
+        this.maxQueries = maxQueries;
+        f1 = new float[groupSize * headDim];
+        f2 = new float[groupSize * headDim];
+        codes = new int[groupSize * headDim];
+        int rows = Math.max(groupSize, maxQueries);
+        fftReal = Fftw.allocate(arena, (long) rows * headDim);
+        fftComplex = Fftw.allocate(arena, (long) rows * 2 * (headDim / 2 + 1));
+        forwardGroup = new RealFftPlan[headDim + 1];
+        inverseGroup = new RealFftPlan[headDim + 1];
+        forwardQuery = new RealFftPlan[headDim + 1];
+    }
+
+    /** r2c plan over G contiguous rows of length n. */
+    public RealFftPlan forwardGroup(int n) {
+        RealFftPlan p = forwardGroup[n];
+        if (p == null) {
+            p = forwardGroup[n] = fftw().forward(n, groupSize);
+        }
+        return p;
+    }
+
+    /** c2r plan over G contiguous rows of length n. */
+    public RealFftPlan inverseGroup(int n) {
+        RealFftPlan p = inverseGroup[n];
+        if (p == null) {
+            p = inverseGroup[n] = fftw().inverse(n, groupSize);
+        }
+        return p;
+    }
+
+    /** r2c plan over maxQueries contiguous rows of length n (the per-step query transform). */
+    public RealFftPlan forwardQuery(int n) {
+        RealFftPlan p = forwardQuery[n];
+        if (p == null) {
+            p = forwardQuery[n] = fftw().forward(n, maxQueries);
+        }
+        return p;
+    }
+
+    /** The process-wide FFTW plan cache (plans are shared; execution is thread-safe). */
+    static Fftw fftw() {
+        Fftw f = sharedFftw;
+        if (f == null) {
+            synchronized (CodecScratch.class) {
+                f = sharedFftw;
+                if (f == null) {
+                    f = Fftw.create(Fftw.Rigor.MEASURE);
+                    sharedFftw = f;
+                }
+            }
+        }
+        return f;
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

@@ -1,0 +1,53 @@
+package io.vidkv.codec;
+
+/**
+ * Per (layer, KV head) state that codecs fix once, at calibration, from the first groups they
+ * quantize, and then never change (streaming is append-only, METHOD.md section 7):
+ * the key channel order (anomalous channels first, each part in ascending channel order) and,
+ * for {@link MetadataFormat#COMPACT8}, the per-row super-scales.
+ */
+public final class HeadState {
+
+    /** Key channel order: order[r] is the channel stored in row r. */
+    public final int[] keyOrder;
+    /** Number of anomalous (2-bit) key channels; rows [0, anomalous) of {@link #keyOrder}. */
+    public int anomalous;
+    /** Super-scales of the key rows (COMPACT8 metadata only). */
+    public final float[] keySuper;
+    /** Super-scales of the value channels (COMPACT8 metadata only). */
+    public final float[] valueSuper;
+    private boolean calibrated;
+
+    public HeadState(int headDim) {
+        keyOrder = new int[headDim];
+        for (int i = 0; i < headDim; i++) {
+            keyOrder[i] = i;
+        }
+        anomalous = headDim;
+        keySuper = new float[headDim];
+        valueSuper = new float[headDim];
+        java.util.Arrays.fill(keySuper, 1f);
+        java.util.Arrays.fill(valueSuper, 1f);
+    }
+
+    public boolean calibrated() {
+        return calibrated;
+    }
+
+    public void markCalibrated() {
+        calibrated = true;
+    }
+
+    /** Bytes this state occupies in the memory report (order as 2-byte indices, FP16 super-scales). */
+    public long metadataBytes(boolean compact) {
+        return 2L * keyOrder.length + (compact ? 2L * (keySuper.length + valueSuper.length) : 0);
+    }
+
+    /** Super-scale from a calibration statistic: never zero, so later groups stay representable. */
+    static float superScale(float stat, float fallback) {
+        if (stat > 0f && Float.isFinite(stat)) {
+            return stat;
+        }
+        return fallback > 0f ? fallback : 1f;
+    }
+}

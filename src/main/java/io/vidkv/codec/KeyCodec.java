@@ -1,0 +1,36 @@
+package io.vidkv.codec;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Packs the keys of one group of G tokens of one (layer, KV head) into a block, and serves the
+ * decode kernel. A key codec works in a "row space" of d rows that may differ from the channel
+ * space (VidKV: anomalous channels, then spectral components of the normal channels):
+ * {@link #transformQuery} maps a query into that space once per step so that
+ * {@code q' . rows(t) = q . k(t)} for every token t, and {@link #decodeRows} expands a block into
+ * row-major floats with tokens in lanes. Implementations are stateless apart from
+ * {@link HeadState} and the caller's {@link CodecScratch}; thread-safe.
+ */
+public interface KeyCodec {
+
+    /** Bytes of one block. */
+    long blockBytes();
+
+    /** Of {@link #blockBytes()}, bytes that are scales and zero points rather than codes. */
+    long metadataBytes();
+
+    /** Fixes the head's channel split and super-scales from {@code tokens} rows of x[t * d + c]. */
+    void calibrate(float[] x, int tokens, HeadState state, CodecScratch scratch);
+
+    /** Quantizes x[t * d + c] (G tokens) into {@code dst} at {@code off}. */
+    void encode(float[] x, HeadState state, MemorySegment dst, long off, CodecScratch scratch);
+
+    /** Expands a block to out[outOff + r * G + t] in row space. */
+    void decodeRows(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch scratch);
+
+    /** Maps {@code queries} queries q[i * d + c] into row space, out[i * d + r], times {@code scale}. */
+    void transformQuery(float[] q, int queries, float scale, HeadState state, float[] out, CodecScratch scratch);
+
+    /** Dequantizes a block to channel space, out[t * d + c] (the reference for kernel tests). */
+    void dequantize(MemorySegment src, long off, HeadState state, float[] out, CodecScratch scratch);
+}

@@ -1,0 +1,113 @@
+package io.vidkv.codec;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * How quantization parameters (scales and zero points) are stored.
+ *
+ * <ul>
+ *   <li>{@link #FP16}: each scale and each zero point as an IEEE half (2 bytes), as in the paper.
+ *   <li>{@link #COMPACT8}: one byte each, relative to a per-(layer, head, row) FP16 super-scale that
+ *       is fixed when the head is calibrated (like llama.cpp's k-quants). A scale is
+ *       {@code super * 2^((code - 200) / 24)}: 2.9 % steps from 2^-8.3 to 2^2.3 times the
+ *       super-scale, so later groups may be up to 5x larger than anything seen at calibration
+ *       before they clip. A zero point is {@code scale * (code - 128) / 4}: quarter-scale steps
+ *       within +-32 scales; a group whose minimum lies further out gets a larger scale instead.
+ * </ul>
+ * Quantizers always encode the parameters first and compute codes against the decoded values, so
+ * the packed codes are optimal for what the decoder will actually see.
+ */
+public enum MetadataFormat {
+    FP16(2), COMPACT8(1);
+
+    private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
+    private static final int LOG_OFFSET = 200;
+    private static final float LOG_STEPS = 24f;
+    /** Largest zero point, in scales, that COMPACT8 represents. */
+    static final float MAX_ZERO_IN_SCALES = 127f / 4f;
+
+    private final int bytes;
+
+    MetadataFormat(int bytes) {
+        this.bytes = bytes;
+    }
+
+    /** Bytes of one stored scale or zero point. */
+    public int bytes() {
+        return bytes;
+    }
+
+    /** Encodes a non-negative scale; returns the stored bits (for {@link #writeRaw}). */
+    public int encodeScale(float scale, float superScale) {
+        if (this == FP16) {
+            return Float.floatToFloat16(scale) & 0xFFFF;
+        }
+        if (scale <= 0f || superScale <= 0f) {
+            return 0;
+        }
+        double code = Math.ceil(LOG_OFFSET + LOG_STEPS * Math.log(scale / superScale) / Math.log(2) - 1e-9);
+        return (int) Math.max(1, Math.min(255, code)); // code 0 means scale 0; round up so the range is covered
+    }
+
+    public float decodeScale(int raw, float superScale) {
+        if (this == FP16) {
+            return Float.float16ToFloat((short) raw);
+        }
+        if (raw == 0) {
+            return 0f;
+        }
+        return (float) (superScale * Math.pow(2, (raw - LOG_OFFSET) / LOG_STEPS));
+    }
+
+    /** Encodes a zero point given the already decoded scale. */
+    public int encodeZero(float zero, float decodedScale) {
+        if (this == FP16) {
+            return Float.floatToFloat16(zero) & 0xFFFF;
+        }
+        if (decodedScale <= 0f) {
+            return 128;
+        }
+        long c = Math.round(zero / decodedScale * 4f) + 128;
+        return (int) Math.max(0, Math.min(255, c));
+    }
+
+    public float decodeZero(int raw, float decodedScale) {
+        if (this == FP16) {
+            return Float.float16ToFloat((short) raw);
+        }
+        return decodedScale * (raw - 128) / 4f;
+    }
+
+    public void writeRaw(MemorySegment dst, long off, int raw) {
+        if (this == FP16) {
+            dst.set(SHORT, off, (short) raw);
+        } else {
+            dst.set(ValueLayout.JAVA_BYTE, off, (byte) raw);
+        }
+    }
+
+    public int readRaw(MemorySegment src, long off) {
+        return this == FP16 ? src.get(SHORT, off) & 0xFFFF : src.get(ValueLayout.JAVA_BYTE, off) & 0xFF;
+    }
+
+    /**
+     * Asymmetric min/max parameters for {@code levels} code levels, as the decoder will see them:
+     * writes [scale, zero] decoded into {@code out} and the raw encodings into {@code raw}.
+     */
+    public void minMaxParams(float min, float max, int levels, float superScale, float[] out, int[] raw) {
+        float scale = (max - min) / (levels - 1);
+        int rs = encodeScale(scale, superScale);
+        float s = decodeScale(rs, superScale);
+        if (this == COMPACT8 && s > 0f && Math.abs(min) / s > MAX_ZERO_IN_SCALES) {
+            // The zero point does not fit in quarter-scale steps: widen the scale until it does.
+            rs = encodeScale((float) (Math.abs(min) / MAX_ZERO_IN_SCALES), superScale);
+            s = decodeScale(rs, superScale);
+        }
+        int rz = encodeZero(min, s);
+        out[0] = s;
+        out[1] = decodeZero(rz, s);
+        raw[0] = rs;
+        raw[1] = rz;
+    }
+}

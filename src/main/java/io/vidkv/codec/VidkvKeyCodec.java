@@ -1,0 +1,336 @@
+package io.vidkv.codec;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+/**
+ * VidKV keys ("1.x-bit", METHOD.md sections 2 and 7). At calibration the head's channels are ranked
+ * by {@link SplitMetric} and the top {@code a = round((keyBits - 1) * d)} become anomalous; the
+ * split is then frozen. Per block:
+ * <ul>
+ *   <li>anomalous channels: 2-bit min/max per channel over the G tokens;
+ *   <li>the n = d - a normal channels of each token: a real DFT (FFTW r2c, one batched plan for the
+ *       G tokens), whose n real components (Re X0, Re Xk and Im Xk for 0 < k < n/2, Re X(n/2) for even
+ *       n) are stored as one sign bit each, with a scale per (component, group) = mean |component|;
+ *       reconstruction is +-scale. With {@code spectral = false} the normal channels themselves are
+ *       sign-quantized (the paper's "without FFT" ablation).
+ * </ul>
+ * Row space (see {@link KeyCodec}): rows [0, a) are the anomalous channels in {@link HeadState#keyOrder}
+ * order, rows [a, d) the n components. The query transform applies the same DFT to the query's
+ * normal channels and weights component j by w_j / n (w = 1 for Re X0 and Re X(n/2), else 2), so by
+ * Parseval q . k = sum_r q'_r row_r(k) without ever inverse-transforming a key.
+ *
+ * <p>Block layout (G tokens, a anomalous, n normal, f = metadata bytes): anomalous codes as 2 planes
+ * of a rows x G/8 bytes; spectral signs as 1 plane of n rows x G/8 bytes; a anomalous scales; a
+ * anomalous zeros; n spectral scales.
+ */
+public final class VidkvKeyCodec implements KeyCodec {
+
+    private final double keyBits;
+    private final SplitMetric metric;
+    private final boolean spectral;
+    private final MetadataFormat format;
+    private final int groupSize;
+    private final int headDim;
+    private final int anomalous;
+    private final int normal;
+
+    public VidkvKeyCodec(double keyBits, SplitMetric metric, boolean spectral, MetadataFormat format, int groupSize, int headDim) {
+        if (!(keyBits >= 1.0 && keyBits <= 2.0)) {
+            throw new IllegalArgumentException("VidKV key bits must be in [1, 2], got " + keyBits);
+        }
+        this.keyBits = keyBits;
+        this.metric = metric;
+        this.spectral = spectral;
+        this.format = format;
+        this.groupSize = groupSize;
+        this.headDim = headDim;
+        this.anomalous = (int) Math.round((keyBits - 1.0) * headDim);
+        this.normal = headDim - anomalous;
+    }
+
+    public int anomalousChannels() {
+        return anomalous;
+    }
+
+    public double keyBits() {
+        return keyBits;
+    }
+
+    @Override
+    public long blockBytes() {
+        return (long) (2 * anomalous + normal) * (groupSize / 8) + metadataBytes();
+    }
+
+    @Override
+    public long metadataBytes() {
+        return (long) (2 * anomalous + normal) * format.bytes();
+    }
+
+    private long spectralCodesOff(long off) {
+        return off + (long) 2 * anomalous * (groupSize / 8);
+    }
+
+    private long paramsOff(long off) {
+        return spectralCodesOff(off) + (long) normal * (groupSize / 8);
+    }
+
+    @Override
+    public void calibrate(float[] x, int tokens, HeadState state, CodecScratch s) {
+        float[] score = new float[headDim];
+        float medianAbs = 0f;
+        if (metric == SplitMetric.OUTLIER_COUNT) {
+            float[] abs = new float[tokens * headDim];
+            for (int i = 0; i < abs.length; i++) {
+                abs[i] = Math.abs(x[i]);
+            }
+            Arrays.sort(abs);
+            medianAbs = abs[abs.length / 2];
+        }
+        for (int c = 0; c < headDim; c++) {
+            double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY, sum = 0, sq = 0;
+            int outliers = 0;
+            for (int t = 0; t < tokens; t++) {
+                double v = x[t * headDim + c];
+                min = Math.min(min, v);
+                max = Math.max(max, v);
+                sum += v;
+                sq += v * v;
+                if (Math.abs(v) > 3 * medianAbs) {
+                    outliers++;
+                }
+            }
+            score[c] = switch (metric) {
+                case RANGE -> (float) (max - min);
+                case VARIANCE -> (float) (sq / tokens - (sum / tokens) * (sum / tokens));
+                case OUTLIER_COUNT -> outliers;
+            };
+        }
+        Integer[] byScore = new Integer[headDim];
+        for (int c = 0; c < headDim; c++) {
+            byScore[c] = c;
+        }
+        Arrays.sort(byScore, (p, q) -> score[q] != score[p] ? Float.compare(score[q], score[p]) : Integer.compare(p, q));
+        boolean[] isAnomalous = new boolean[headDim];
+        for (int i = 0; i < anomalous; i++) {
+            isAnomalous[byScore[i]] = true;
+        }
+        int r = 0;
+        for (int c = 0; c < headDim; c++) {
+            if (isAnomalous[c]) {
+                state.keyOrder[r++] = c;
+            }
+        }
+        for (int c = 0; c < headDim; c++) {
+            if (!isAnomalous[c]) {
+                state.keyOrder[r++] = c;
+            }
+        }
+        state.anomalous = anomalous;
+        if (format == MetadataFormat.COMPACT8) {
+            calibrateSuperScales(x, tokens, state, s);
+        }
+    }
+
+    private void calibrateSuperScales(float[] x, int tokens, HeadState state, CodecScratch s) {
+        float global = 0f;
+        for (int r = 0; r < anomalous; r++) {
+            int c = state.keyOrder[r];
+            float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
+            for (int t = 0; t < tokens; t++) {
+                min = Math.min(min, x[t * headDim + c]);
+                max = Math.max(max, x[t * headDim + c]);
+            }
+            state.keySuper[r] = (max - min) / 3f;
+            global = Math.max(global, state.keySuper[r]);
+        }
+        Arrays.fill(state.keySuper, anomalous, headDim, 0f);
+        for (int g = 0; g + groupSize <= tokens; g += groupSize) {
+            components(x, g * headDim, state, s);
+            for (int j = 0; j < normal; j++) {
+                for (int t = 0; t < groupSize; t++) {
+                    state.keySuper[anomalous + j] = Math.max(state.keySuper[anomalous + j], Math.abs(component(s, t, j)));
+                }
+            }
+        }
+        for (int r = 0; r < headDim; r++) {
+            global = Math.max(global, state.keySuper[r]);
+        }
+        for (int r = 0; r < headDim; r++) {
+            state.keySuper[r] = HeadState.superScale(state.keySuper[r], global);
+        }
+    }
+
+    /** Fills the scratch with the n components of G tokens starting at x[base]. */
+    private void components(float[] x, int base, HeadState state, CodecScratch s) {
+        if (normal == 0) {
+            return;
+        }
+        if (!spectral) {
+            for (int t = 0; t < groupSize; t++) {
+                for (int j = 0; j < normal; j++) {
+                    s.f1[t * normal + j] = x[base + t * headDim + state.keyOrder[anomalous + j]];
+                }
+            }
+            return;
+        }
+        MemorySegment real = s.fftReal;
+        for (int t = 0; t < groupSize; t++) {
+            for (int j = 0; j < normal; j++) {
+                real.setAtIndex(ValueLayout.JAVA_FLOAT, (long) t * normal + j, x[base + t * headDim + state.keyOrder[anomalous + j]]);
+            }
+        }
+        s.forwardGroup(normal).execute(real, s.fftComplex);
+        int stride = 2 * (normal / 2 + 1);
+        for (int t = 0; t < groupSize; t++) {
+            for (int j = 0; j < normal; j++) {
+                s.f1[t * normal + j] = s.fftComplex.getAtIndex(ValueLayout.JAVA_FLOAT, (long) t * stride + (j == 0 ? 0 : j + 1));
+            }
+        }
+    }
+
+    private float component(CodecScratch s, int t, int j) {
+        return s.f1[t * normal + j];
+    }
+
+    @Override
+    public void encode(float[] x, HeadState state, MemorySegment dst, long off, CodecScratch s) {
+        int[] codes = s.codes;
+        long p = paramsOff(off);
+        int fb = format.bytes();
+        for (int r = 0; r < anomalous; r++) {
+            int c = state.keyOrder[r];
+            float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
+            for (int t = 0; t < groupSize; t++) {
+                min = Math.min(min, x[t * headDim + c]);
+                max = Math.max(max, x[t * headDim + c]);
+            }
+            format.minMaxParams(min, max, 4, state.keySuper[r], s.params, s.raw);
+            format.writeRaw(dst, p + (long) r * fb, s.raw[0]);
+            format.writeRaw(dst, p + (long) (anomalous + r) * fb, s.raw[1]);
+            float inv = s.params[0] > 0f ? 1f / s.params[0] : 0f;
+            for (int t = 0; t < groupSize; t++) {
+                int code = Math.round((x[t * headDim + c] - s.params[1]) * inv);
+                codes[r * groupSize + t] = Math.max(0, Math.min(3, code));
+            }
+        }
+        CodePlanes.pack(codes, anomalous, groupSize, 2, true, dst, off);
+        if (normal > 0) {
+            components(x, 0, state, s);
+            long scales = p + 2L * anomalous * fb;
+            for (int j = 0; j < normal; j++) {
+                double sum = 0;
+                for (int t = 0; t < groupSize; t++) {
+                    float v = component(s, t, j);
+                    sum += Math.abs(v);
+                    codes[j * groupSize + t] = v >= 0f ? 1 : 0;
+                }
+                format.writeRaw(dst, scales + (long) j * fb, format.encodeScale((float) (sum / groupSize), state.keySuper[anomalous + j]));
+            }
+            CodePlanes.pack(codes, normal, groupSize, 1, true, dst, spectralCodesOff(off));
+        }
+    }
+
+    @Override
+    public void decodeRows(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch s) {
+        int fb = format.bytes();
+        long p = paramsOff(off);
+        CodePlanes.unpack(src, off, anomalous, groupSize, 2, true, out, outOff);
+        for (int r = 0; r < anomalous; r++) {
+            float scale = format.decodeScale(format.readRaw(src, p + (long) r * fb), state.keySuper[r]);
+            float zero = format.decodeZero(format.readRaw(src, p + (long) (anomalous + r) * fb), scale);
+            int o = outOff + r * groupSize;
+            for (int t = 0; t < groupSize; t++) {
+                out[o + t] = zero + scale * out[o + t];
+            }
+        }
+        long scales = p + 2L * anomalous * fb;
+        long codes = spectralCodesOff(off);
+        int bytesPerRow = groupSize / 8;
+        for (int j = 0; j < normal; j++) {
+            float scale = format.decodeScale(format.readRaw(src, scales + (long) j * fb), state.keySuper[anomalous + j]);
+            int o = outOff + (anomalous + j) * groupSize;
+            for (int b = 0; b < bytesPerRow; b++) {
+                int lut = (src.get(ValueLayout.JAVA_BYTE, codes + (long) j * bytesPerRow + b) & 0xFF) * 8;
+                for (int i = 0; i < 8; i++) {
+                    out[o + b * 8 + i] = scale * CodePlanes.SIGN_LUT[lut + i];
+                }
+            }
+        }
+    }
+
+    @Override
+    public void transformQuery(float[] q, int queries, float scale, HeadState state, float[] out, CodecScratch s) {
+        for (int i = 0; i < queries; i++) {
+            for (int r = 0; r < anomalous; r++) {
+                out[i * headDim + r] = scale * q[i * headDim + state.keyOrder[r]];
+            }
+        }
+        if (normal == 0) {
+            return;
+        }
+        if (!spectral) {
+            for (int i = 0; i < queries; i++) {
+                for (int j = 0; j < normal; j++) {
+                    out[i * headDim + anomalous + j] = scale * q[i * headDim + state.keyOrder[anomalous + j]];
+                }
+            }
+            return;
+        }
+        MemorySegment real = s.fftReal;
+        for (int i = 0; i < queries; i++) {
+            for (int j = 0; j < normal; j++) {
+                real.setAtIndex(ValueLayout.JAVA_FLOAT, (long) i * normal + j, q[i * headDim + state.keyOrder[anomalous + j]]);
+            }
+        }
+        s.forwardQuery(normal).execute(real, s.fftComplex);
+        int stride = 2 * (normal / 2 + 1);
+        for (int i = 0; i < queries; i++) {
+            for (int j = 0; j < normal; j++) {
+                float w = (j == 0 || (normal % 2 == 0 && j == normal - 1)) ? 1f : 2f;
+                float comp = s.fftComplex.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * stride + (j == 0 ? 0 : j + 1));
+                out[i * headDim + anomalous + j] = scale * w / normal * comp;
+            }
+        }
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long off, HeadState state, float[] out, CodecScratch s) {
+        float[] rows = s.f2;
+        decodeRows(src, off, state, rows, 0, s);
+        for (int r = 0; r < anomalous; r++) {
+            for (int t = 0; t < groupSize; t++) {
+                out[t * headDim + state.keyOrder[r]] = rows[r * groupSize + t];
+            }
+        }
+        if (normal == 0) {
+            return;
+        }
+        if (!spectral) {
+            for (int j = 0; j < normal; j++) {
+                for (int t = 0; t < groupSize; t++) {
+                    out[t * headDim + state.keyOrder[anomalous + j]] = rows[(anomalous + j) * groupSize + t];
+                }
+            }
+            return;
+        }
+        int stride = 2 * (normal / 2 + 1);
+        MemorySegment spec = s.fftComplex;
+        for (int t = 0; t < groupSize; t++) {
+            for (int f = 0; f < stride; f++) {
+                spec.setAtIndex(ValueLayout.JAVA_FLOAT, (long) t * stride + f, 0f);
+            }
+            for (int j = 0; j < normal; j++) {
+                spec.setAtIndex(ValueLayout.JAVA_FLOAT, (long) t * stride + (j == 0 ? 0 : j + 1), rows[(anomalous + j) * groupSize + t]);
+            }
+        }
+        s.inverseGroup(normal).execute(spec, s.fftReal);
+        for (int t = 0; t < groupSize; t++) {
+            for (int j = 0; j < normal; j++) {
+                out[t * headDim + state.keyOrder[anomalous + j]] =
+                        s.fftReal.getAtIndex(ValueLayout.JAVA_FLOAT, (long) t * normal + j) / normal;
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+package io.vidkv.kernel;
+
+import io.vidkv.CacheConfig;
+import io.vidkv.InputType;
+import io.vidkv.KvCache;
+import io.vidkv.LayerConfig;
+import io.vidkv.ModelShape;
+import io.vidkv.ParallelRunner;
+import io.vidkv.Preset;
+import io.vidkv.testing.KvData;
+import io.vidkv.testing.TestSeeds;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The fused decode kernel against "dequantize the same packed cache, then float64 attention".
+ * Tolerance: |out - ref| <= 2e-4 x (max |v| over the cache) + 2e-4 x |ref|: float32 scores of d
+ * terms and a float32 online softmax over up to a few thousand tokens.
+ */
+class DecodeAttentionTest {
+
+    @ParameterizedTest(name = "{0} tokens={1} d={2} gq={3} kv={4} G={5} R={6} threads={7}")
+    @CsvSource({
+            "vidkv-1.5/1.58, 300, 128, 7, 2, 32, 128, 2",
+            "vidkv-1.5/1.58, 1, 64, 1, 1, 32, 128, 1",
+            "vidkv-1.5/1.58, 2600, 64, 4, 1, 32, 128, 2",
+            "vidkv-1.5/1.58, 161, 128, 8, 1, 32, 0, 1",
+            "vidkv-1.25/1.58, 517, 64, 2, 2, 16, 40, 2",
+            "vidkv-1.5/1.66-stp, 400, 128, 3, 2, 32, 128, 2",
+            "vidkv-1.75/1.66-stp, 257, 64, 2, 1, 32, 32, 1",
+            "vidkv-1.5/1.58-compact, 700, 128, 7, 1, 64, 128, 2",
+            "vidkv-1.5/2, 333, 64, 5, 1, 32, 128, 1",
+            "kivi-2, 450, 128, 2, 2, 32, 128, 2",
+            "vidkv-2, 290, 64, 6, 1, 32, 64, 2",
+            "fp16, 1100, 128, 7, 1, 32, 128, 2"})
+    void fusedEqualsDequantizeThenAttend(String preset, int tokens, int d, int gq, int kvHeads, int g, int r, int threads) {
+        ModelShape shape = new ModelShape(2, gq * kvHeads, kvHeads, d);
+        LayerConfig lc = Preset.byId(preset).layerConfig().withGroupSize(g).withResidual(r);
+        CacheConfig config = CacheConfig.uniform(shape, lc).withCapacity(4096);
+        SplittableRandom rnd = TestSeeds.random(tokens, d, gq, kvHeads, g, r, preset.hashCode());
+        try (Arena arena = Arena.ofConfined();
+             ParallelRunner runner = new ParallelRunner(threads);
+             KvCache cache = KvCache.create(shape, config, runner);
+             DecodeAttention attn = new DecodeAttention(cache, runner)) {
+            if (preset.contains("stp")) {
+                for (int t = 0; t < tokens; t += 1 + rnd.nextInt(6)) {
+                    cache.protect(t);
+                }
+            }
+            MemorySegment k = KvData.keys(arena, rnd, tokens, kvHeads, d);
+            MemorySegment v = KvData.values(arena, rnd, tokens, kvHeads, d);
+            for (int layer = 0; layer < 2; layer++) {
+                cache.append(layer, k, v, tokens, InputType.F32);
+            }
+            MemorySegment q = KvData.queries(arena, rnd, shape, 0.5);
+            MemorySegment out = arena.allocate((long) shape.queryHeads() * d * 4);
+            int layer = 1;
+            int lastVisible = rnd.nextBoolean() ? Integer.MAX_VALUE : rnd.nextInt(tokens);
+            attn.attend(layer, q, out, lastVisible);
+            for (int kv = 0; kv < kvHeads; kv++) {
+                double[][][] kvRef = KvData.dequantize(cache, layer, kv);
+                double vmax = 0;
+                for (double[] row : kvRef[1]) {
+                    for (double x : row) {
+                        vmax = Math.max(vmax, Math.abs(x));
+                    }
+                }
+                for (int j = 0; j < gq; j++) {
+                    int qh = kv * gq + j;
+                    double[] qv = new double[d];
+                    for (int c = 0; c < d; c++) {
+                        qv[c] = q.getAtIndex(ValueLayout.JAVA_FLOAT, (long) qh * d + c);
+                    }
+                    double[] ref = KvData.attention(qv, kvRef[0], kvRef[1], lastVisible);
+                    for (int c = 0; c < d; c++) {
+                        double got = out.getAtIndex(ValueLayout.JAVA_FLOAT, (long) qh * d + c);
+                        double tol = 2e-4 * vmax + 2e-4 * Math.abs(ref[c]);
+                        if (Math.abs(got - ref[c]) > tol) {
+                            throw new AssertionError(preset + " query head " + qh + " channel " + c + ": got " + got
+                                    + " want " + ref[c] + " (tol " + tol + ")" + TestSeeds.replay());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"vidkv-1.5/1.58", "fp16", "kivi-2"})
+    void resultsAreIdenticalForAnyThreadCount(String preset) {
+        ModelShape shape = new ModelShape(1, 8, 2, 64);
+        CacheConfig config = CacheConfig.of(shape, Preset.byId(preset)).withCapacity(8192);
+        SplittableRandom rnd = TestSeeds.random(preset.hashCode(), 31);
+        float[] first = null;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment k = KvData.keys(arena, rnd, 3000, 2, 64);
+            MemorySegment v = KvData.values(arena, rnd, 3000, 2, 64);
+            MemorySegment q = KvData.queries(arena, rnd, shape, 0.3);
+            for (int threads = 1; threads <= 3; threads++) {
+                try (ParallelRunner runner = new ParallelRunner(threads);
+                     KvCache cache = KvCache.create(shape, config, runner);
+                     DecodeAttention attn = new DecodeAttention(cache, runner)) {
+                    cache.append(0, k, v, 3000, InputType.F32);
+                    MemorySegment out = arena.allocate(8L * 64 * 4);
+                    attn.attend(0, q, out);
+                    float[] got = out.toArray(ValueLayout.JAVA_FLOAT);
+                    if (first == null) {
+                        first = got;
+                    } else {
+                        assertArrayEquals(first, got, "threads=" + threads);
+                    }
+                }
+            }
+        }
+        assertTrue(first != null);
+    }
+}

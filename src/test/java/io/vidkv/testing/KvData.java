@@ -1,0 +1,130 @@
+package io.vidkv.testing;
+
+import io.vidkv.HeadStream;
+import io.vidkv.KvCache;
+import io.vidkv.ModelShape;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+
+/** Random K/V shaped like a video LLM's (persistent outlier key channels), and float64 helpers. */
+public final class KvData {
+
+    private KvData() {
+    }
+
+    /**
+     * [tokens, kvHeads, d] float32 keys: Gaussian channels, a quarter of them "outlier" channels
+     * with 6x the scale and an offset; values with per-token magnitudes varying over two decades.
+     */
+    public static MemorySegment keys(Arena arena, SplittableRandom rnd, int tokens, int kvHeads, int d) {
+        MemorySegment seg = arena.allocate((long) tokens * kvHeads * d * 4, 64);
+        float[] chanScale = new float[kvHeads * d];
+        float[] chanOffset = new float[kvHeads * d];
+        for (int i = 0; i < chanScale.length; i++) {
+            boolean outlier = rnd.nextInt(4) == 0;
+            chanScale[i] = (float) (outlier ? 6 * (1 + rnd.nextDouble()) : 0.5 + rnd.nextDouble());
+            chanOffset[i] = (float) (outlier ? rnd.nextGaussian() * 4 : 0);
+        }
+        for (int t = 0; t < tokens; t++) {
+            for (int i = 0; i < kvHeads * d; i++) {
+                seg.setAtIndex(ValueLayout.JAVA_FLOAT, (long) t * kvHeads * d + i,
+                        (float) (chanOffset[i] + chanScale[i] * rnd.nextGaussian()));
+            }
+        }
+        return seg;
+    }
+
+    public static MemorySegment values(Arena arena, SplittableRandom rnd, int tokens, int kvHeads, int d) {
+        MemorySegment seg = arena.allocate((long) tokens * kvHeads * d * 4, 64);
+        for (int t = 0; t < tokens; t++) {
+            double tokenScale = Math.exp(rnd.nextDouble(-2, 2));
+            for (int i = 0; i < kvHeads * d; i++) {
+                seg.setAtIndex(ValueLayout.JAVA_FLOAT, (long) t * kvHeads * d + i, (float) (tokenScale * rnd.nextGaussian()));
+            }
+        }
+        return seg;
+    }
+
+    public static MemorySegment queries(Arena arena, SplittableRandom rnd, ModelShape shape, double scale) {
+        MemorySegment seg = arena.allocate((long) shape.queryHeads() * shape.headDim() * 4, 64);
+        for (long i = 0; i < (long) shape.queryHeads() * shape.headDim(); i++) {
+            seg.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (scale * rnd.nextGaussian()));
+        }
+        return seg;
+    }
+
+    /**
+     * The cache of (layer, head) dequantized: [tokens][d] keys and values in channel space, blocks
+     * through the codecs' dequantize, then the residual window as stored.
+     */
+    public static double[][][] dequantize(KvCache cache, int layer, int head) {
+        HeadStream hs = cache.stream(layer, head);
+        int d = cache.shape().headDim();
+        int g = cache.layerConfig(layer).groupSize();
+        int tokens = cache.tokenCount(layer);
+        double[][] k = new double[tokens][d];
+        double[][] v = new double[tokens][d];
+        io.vidkv.codec.CodecScratch s = new io.vidkv.codec.CodecScratch(d, g, cache.shape().queriesPerKvHead());
+        try {
+            float[] buf = new float[g * d];
+            long keyBytes = cache.keyCodec(layer).blockBytes();
+            for (int b = 0; b < hs.blockCount(); b++) {
+                cache.keyCodec(layer).dequantize(hs.page(b), hs.offset(b), hs.state(), buf, s);
+                for (int t = 0; t < g; t++) {
+                    for (int c = 0; c < d; c++) {
+                        k[b * g + t][c] = buf[t * d + c];
+                    }
+                }
+                cache.valueCodec(layer).decode(hs.page(b), hs.offset(b) + keyBytes, hs.state(), buf, 0, s);
+                for (int t = 0; t < g; t++) {
+                    for (int c = 0; c < d; c++) {
+                        v[b * g + t][c] = buf[t * d + c];
+                    }
+                }
+            }
+            for (int j = 0; j < hs.windowCount(); j++) {
+                int t = hs.blockCount() * g + j;
+                long base = (long) hs.windowSlot(j) * d * 4;
+                for (int c = 0; c < d; c++) {
+                    k[t][c] = hs.windowKeys().get(ValueLayout.JAVA_FLOAT, base + 4L * c);
+                    v[t][c] = hs.windowValues().get(ValueLayout.JAVA_FLOAT, base + 4L * c);
+                }
+            }
+        } finally {
+            s.close();
+        }
+        return new double[][][]{k, v};
+    }
+
+    /** softmax(q . k_t / sqrt(d)) weighted sum of v_t over t <= lastVisible, in float64. */
+    public static double[] attention(double[] q, double[][] k, double[][] v, int lastVisible) {
+        int n = (int) Math.min(k.length, (long) lastVisible + 1);
+        int d = q.length;
+        double[] s = new double[n];
+        double m = Double.NEGATIVE_INFINITY;
+        for (int t = 0; t < n; t++) {
+            double dot = 0;
+            for (int c = 0; c < d; c++) {
+                dot += q[c] * k[t][c];
+            }
+            s[t] = dot / Math.sqrt(d);
+            m = Math.max(m, s[t]);
+        }
+        double l = 0;
+        double[] o = new double[d];
+        for (int t = 0; t < n; t++) {
+            double p = Math.exp(s[t] - m);
+            l += p;
+            for (int c = 0; c < d; c++) {
+                o[c] += p * v[t][c];
+            }
+        }
+        for (int c = 0; c < d; c++) {
+            o[c] /= l;
+        }
+        return o;
+    }
+}
