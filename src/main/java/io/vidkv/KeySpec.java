@@ -15,13 +15,13 @@ import io.vidkv.codec.SplitMetric;
  */
 public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, SplitMetric split, boolean spectral) {
 
-    public enum Kind { FP16, UNIFORM, VIDKV }
+    public enum Kind { FP16, UNIFORM, VIDKV, REFERENCE }
 
     public KeySpec {
         if (kind == null || axis == null || split == null) {
             throw new IllegalArgumentException("key spec fields must not be null");
         }
-        if (kind == Kind.VIDKV && !(keyBits >= 1 && keyBits <= 2)) {
+        if ((kind == Kind.VIDKV || kind == Kind.REFERENCE) && !(keyBits >= 1 && keyBits <= 2)) {
             throw new IllegalArgumentException("VidKV key bits must be in [1, 2], got " + keyBits);
         }
     }
@@ -38,6 +38,11 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
         return new KeySpec(Kind.VIDKV, 2, QuantAxis.PER_CHANNEL, keyBits, SplitMetric.RANGE, true);
     }
 
+    /** The reference code's keys (METHOD.md section 6): complex FFT, 2n bits, {0, +s}. */
+    public static KeySpec reference(double keyBits) {
+        return new KeySpec(Kind.REFERENCE, 2, QuantAxis.PER_CHANNEL, keyBits, SplitMetric.RANGE, true);
+    }
+
     public KeySpec withSplit(SplitMetric metric) {
         return new KeySpec(kind, bits, axis, keyBits, metric, spectral);
     }
@@ -51,7 +56,7 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
         return switch (kind) {
             case FP16 -> 16;
             case UNIFORM -> bits;
-            case VIDKV -> keyBits;
+            case VIDKV, REFERENCE -> keyBits;
         };
     }
 }

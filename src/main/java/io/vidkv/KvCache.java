@@ -354,9 +354,36 @@ public final class KvCache implements AutoCloseable {
                     }
                 }
             }
+            if (ls.config.referenceMode() && ls.calibrated
+                    && quantized / LayerConfig.REFERENCE_FLUSH != ls.quantizedTokens / LayerConfig.REFERENCE_FLUSH) {
+                requantize(hs, quantized / g, s, kx, vx);
+            }
             if (head == 0) {
                 newQuantized = quantized;
                 newCalibrated = calibrated;
+            }
+        }
+
+        /** Reference mode only: dequantize every block, re-calibrate, quantize again in place. */
+        private void requantize(HeadStream hs, int blocks, CodecScratch s, float[] kx, float[] vx) {
+            int d = shape.headDim();
+            int g = ls.config.groupSize();
+            long keyBytes = ls.keyCodec.blockBytes();
+            float[] k = new float[blocks * g * d];
+            float[] v = new float[blocks * g * d];
+            for (int b = 0; b < blocks; b++) {
+                ls.keyCodec.dequantize(hs.page(b), hs.offset(b), hs.state, kx, s);
+                System.arraycopy(kx, 0, k, b * g * d, g * d);
+                ls.valueCodec.decode(hs.page(b), hs.offset(b) + keyBytes, hs.state, vx, 0, s);
+                System.arraycopy(vx, 0, v, b * g * d, g * d);
+            }
+            ls.keyCodec.calibrate(k, blocks * g, hs.state, s);
+            ls.valueCodec.calibrate(v, blocks * g, hs.state, s);
+            for (int b = 0; b < blocks; b++) {
+                System.arraycopy(k, b * g * d, kx, 0, g * d);
+                System.arraycopy(v, b * g * d, vx, 0, g * d);
+                ls.keyCodec.encode(kx, hs.state, hs.page(b), hs.offset(b), s);
+                ls.valueCodec.encode(vx, 0L, hs.state, hs.page(b), hs.offset(b) + keyBytes, s);
             }
         }
 

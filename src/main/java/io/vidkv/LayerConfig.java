@@ -77,6 +77,7 @@ public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int res
             case FP16 -> new Fp16Codec(groupSize, headDim);
             case UNIFORM -> new UniformCodec(keys.bits(), keys.axis(), true, metadata, groupSize, headDim);
             case VIDKV -> new VidkvKeyCodec(keys.keyBits(), keys.split(), keys.spectral(), metadata, groupSize, headDim);
+            case REFERENCE -> new io.vidkv.codec.ReferenceKeyCodec(keys.keyBits(), groupSize, headDim);
         };
     }
 
@@ -86,8 +87,21 @@ public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int res
             case UNIFORM -> new UniformCodec(values.bits(), values.axis(), false, metadata, groupSize, headDim);
             case TERNARY -> new TernaryValueCodec(values.gamma(), values.packing(), values.protection(), metadata,
                     groupSize, headDim);
+            case REFERENCE -> new io.vidkv.codec.ReferenceValueCodec(groupSize, headDim);
         };
     }
+
+    /**
+     * Reference mode (METHOD.md section 6): after an append that is not the first quantization, every
+     * time the quantized length crosses a multiple of {@link #REFERENCE_FLUSH} tokens the layer's whole
+     * cache is dequantized, re-calibrated and quantized again, as the reference code does.
+     */
+    public boolean referenceMode() {
+        return keys.kind() == KeySpec.Kind.REFERENCE;
+    }
+
+    /** Tokens between the reference code's re-quantizations. */
+    public static final int REFERENCE_FLUSH = 128;
 
     /** Whether anything stored is FP16 (codes or metadata), so inputs must fit the FP16 range. */
     boolean needsFp16Range() {

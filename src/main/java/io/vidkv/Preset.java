@@ -20,7 +20,9 @@ public enum Preset {
     VIDKV_125_158("vidkv-1.25/1.58", "VidKV keys 1.25-bit (25 % anomalous), values ternary"),
     VIDKV_15_166_STP("vidkv-1.5/1.66-stp", "VidKV keys 1.5-bit, values ternary with 20 % protected tokens at 2 bits"),
     VIDKV_175_166_STP("vidkv-1.75/1.66-stp", "VidKV keys 1.75-bit, values ternary with 20 % protected tokens at 2 bits"),
-    VIDKV_15_158_COMPACT("vidkv-1.5/1.58-compact", "vidkv-1.5/1.58 with 8-bit log scales under FP16 super-scales, G = 64");
+    VIDKV_15_158_COMPACT("vidkv-1.5/1.58-compact", "vidkv-1.5/1.58 with 8-bit log scales under FP16 super-scales, G = 64"),
+    VIDKV_REFERENCE("vidkv-reference-1.5/1.58", "the public reference code's behaviour: complex FFT (2n bits), {0, s} signs, "
+            + "unscaled ternary (gamma 0.5) in 2-bit fields, FP16 metadata, re-quantization every 128 tokens");
 
     private final String id;
     private final String description;
@@ -73,6 +75,7 @@ public enum Preset {
             case VIDKV_175_166_STP -> new LayerConfig(KeySpec.vidkv(1.75), ValueSpec.ternaryProtected(packing, p), g, r, cal, fp16);
             case VIDKV_15_158_COMPACT -> new LayerConfig(KeySpec.vidkv(1.5), ValueSpec.ternary(packing), 64, r, 2,
                     MetadataFormat.COMPACT8);
+            case VIDKV_REFERENCE -> new LayerConfig(KeySpec.reference(1.5), ValueSpec.reference(), g, r, 1, fp16);
         };
     }
 }

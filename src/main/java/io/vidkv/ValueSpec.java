@@ -17,7 +17,7 @@ import io.vidkv.codec.TernaryPacking;
 public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, TernaryPacking packing,
                         boolean protection, double protectedFraction) {
 
-    public enum Kind { FP16, UNIFORM, TERNARY }
+    public enum Kind { FP16, UNIFORM, TERNARY, REFERENCE }
 
     public static final double DEFAULT_GAMMA = 0.7;
     public static final double DEFAULT_PROTECTED_FRACTION = 0.2;
@@ -47,6 +47,11 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
         return new ValueSpec(Kind.TERNARY, 2, QuantAxis.PER_CHANNEL, DEFAULT_GAMMA, packing, true, p);
     }
 
+    /** The reference code's values (METHOD.md section 6): unscaled ternary, gamma 0.5, 2-bit fields. */
+    public static ValueSpec reference() {
+        return new ValueSpec(Kind.REFERENCE, 2, QuantAxis.PER_CHANNEL, 0.5, TernaryPacking.PLANES, false, 0);
+    }
+
     public ValueSpec withGamma(double g) {
         return new ValueSpec(kind, bits, axis, g, packing, protection, protectedFraction);
     }
@@ -61,6 +66,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
             case FP16 -> 16;
             case UNIFORM -> bits;
             case TERNARY -> protection ? protectedFraction * 2 + (1 - protectedFraction) * 1.58 : 1.58;
+            case REFERENCE -> 1.58;
         };
     }
 }

@@ -18,7 +18,7 @@ public final class CodecScratch implements AutoCloseable {
     public final int headDim;
     public final int groupSize;
     public final int maxQueries;
-    /** G x d floats, free for any codec step. */
+    /** 2 x G x d floats each, free for any codec step. */
     public final float[] f1;
     public final float[] f2;
     public final int[] codes;
@@ -37,9 +37,9 @@ public final class CodecScratch implements AutoCloseable {
         this.headDim = headDim;
         this.groupSize = groupSize;
         this.maxQueries = maxQueries;
-        f1 = new float[groupSize * headDim];
-        f2 = new float[groupSize * headDim];
-        codes = new int[groupSize * headDim];
+        f1 = new float[2 * groupSize * headDim];
+        f2 = new float[2 * groupSize * headDim];
+        codes = new int[2 * groupSize * headDim];
         int rows = Math.max(groupSize, maxQueries);
         fftReal = Fftw.allocate(arena, (long) rows * headDim);
         fftComplex = Fftw.allocate(arena, (long) rows * 2 * (headDim / 2 + 1));

@@ -5,8 +5,10 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * No quantization: IEEE half precision through the same paged structure, the reference point
- * for memory and speed. Layout: token-major halves, x[t * d + c] at {@code off + 2 * (t * d + c)}.
- * Inputs must lie within the FP16 range (the cache checks this before anything is stored).
+ * for memory and speed. Layouts are chosen for the decode loops: keys channel-major (x[t][c] at
+ * {@code off + 2 * (c * G + t)}, so a channel's G tokens convert straight into score lanes), values
+ * token-major (x[t][c] at {@code off + 2 * (t * d + c)}). Inputs must lie within the FP16 range (the
+ * cache checks this before anything is stored).
  */
 public final class Fp16Codec implements KeyCodec, ValueCodec {
 
@@ -51,26 +53,25 @@ public final class Fp16Codec implements KeyCodec, ValueCodec {
 
     @Override
     public void encode(float[] x, HeadState state, MemorySegment dst, long off, CodecScratch scratch) {
-        int n = groupSize * headDim;
-        for (int i = 0; i < n; i++) {
-            dst.set(HALF, off + 2L * i, Float.floatToFloat16(x[i]));
+        for (int t = 0; t < groupSize; t++) {
+            for (int c = 0; c < headDim; c++) {
+                dst.set(HALF, off + 2L * (c * groupSize + t), Float.floatToFloat16(x[t * headDim + c]));
+            }
         }
     }
 
     @Override
     public long encode(float[] x, long protectedMask, HeadState state, MemorySegment dst, long off, CodecScratch scratch) {
-        encode(x, state, dst, off, scratch);
+        int n = groupSize * headDim;
+        for (int i = 0; i < n; i++) {
+            dst.set(HALF, off + 2L * i, Float.floatToFloat16(x[i]));
+        }
         return blockBytes();
     }
 
     @Override
     public void decodeRows(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch scratch) {
-        for (int t = 0; t < groupSize; t++) {
-            long row = off + 2L * t * headDim;
-            for (int c = 0; c < headDim; c++) {
-                out[outOff + c * groupSize + t] = Float.float16ToFloat(src.get(HALF, row + 2L * c));
-            }
-        }
+        PlaneDecoder.halves(src, off, groupSize * headDim, out, outOff);
     }
 
     @Override
@@ -82,14 +83,15 @@ public final class Fp16Codec implements KeyCodec, ValueCodec {
 
     @Override
     public void dequantize(MemorySegment src, long off, HeadState state, float[] out, CodecScratch scratch) {
-        decode(src, off, state, out, 0, scratch);
+        for (int t = 0; t < groupSize; t++) {
+            for (int c = 0; c < headDim; c++) {
+                out[t * headDim + c] = Float.float16ToFloat(src.get(HALF, off + 2L * (c * groupSize + t)));
+            }
+        }
     }
 
     @Override
     public void decode(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch scratch) {
-        int n = groupSize * headDim;
-        for (int i = 0; i < n; i++) {
-            out[outOff + i] = Float.float16ToFloat(src.get(HALF, off + 2L * i));
-        }
+        PlaneDecoder.halves(src, off, groupSize * headDim, out, outOff);
     }
 }

@@ -218,7 +218,7 @@ public final class TernaryValueCodec implements ValueCodec {
     public void decode(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch s) {
         int fb = format.bytes();
         long scaleOff = off + codeBytes();
-        float[] scale = s.params.length >= headDim ? s.params : s.f1; // f1 is free here
+        float[] scale = s.f1; // free here: decode never runs inside encode
         for (int c = 0; c < headDim; c++) {
             scale[c] = format.decodeScale(format.readRaw(src, scaleOff + (long) c * fb), state.valueSuper[c]);
         }
@@ -227,27 +227,9 @@ public final class TernaryValueCodec implements ValueCodec {
             int o = outOff + t * headDim;
             if (packing == TernaryPacking.PLANES) {
                 int bytes = headDim / 8;
-                for (int j = 0; j < bytes; j++) {
-                    int nz = (src.get(ValueLayout.JAVA_BYTE, tok + j) & 0xFF) * 8;
-                    int neg = (src.get(ValueLayout.JAVA_BYTE, tok + bytes + j) & 0xFF) * 8;
-                    for (int i = 0; i < 8; i++) {
-                        int c = j * 8 + i;
-                        out[o + c] = scale[c] * CodePlanes.BIT_LUT[nz + i] * (1f - 2f * CodePlanes.BIT_LUT[neg + i]);
-                    }
-                }
+                PlaneDecoder.ternaryPlanes(src, tok, tok + bytes, bytes, scale, out, o);
             } else {
-                for (int f = 0; f < headDim / 8; f++) {
-                    int bit = f * 13;
-                    long at = tok + (bit >>> 3);
-                    int word = (src.get(ValueLayout.JAVA_BYTE, at) & 0xFF)
-                            | (src.get(ValueLayout.JAVA_BYTE, at + 1) & 0xFF) << 8
-                            | (bit % 8 > 3 ? (src.get(ValueLayout.JAVA_BYTE, at + 2) & 0xFF) << 16 : 0);
-                    int lut = ((word >>> (bit & 7)) & 0x1FFF) * 8;
-                    for (int i = 0; i < 8; i++) {
-                        int c = f * 8 + i;
-                        out[o + c] = scale[c] * TRIT_LUT[lut + i];
-                    }
-                }
+                PlaneDecoder.ternaryBase3(src, tok, headDim / 8, scale, out, o);
             }
         }
         if (!protection) {
@@ -277,15 +259,7 @@ public final class TernaryValueCodec implements ValueCodec {
                 continue;
             }
             long tok = codesOff + (long) i++ * 2 * bytes;
-            int o = outOff + t * headDim;
-            for (int j = 0; j < bytes; j++) {
-                int b0 = (src.get(ValueLayout.JAVA_BYTE, tok + j) & 0xFF) * 8;
-                int b1 = (src.get(ValueLayout.JAVA_BYTE, tok + bytes + j) & 0xFF) * 8;
-                for (int k = 0; k < 8; k++) {
-                    int c = j * 8 + k;
-                    out[o + c] = s.f2[c] + scale[c] * (CodePlanes.BIT_LUT[b0 + k] + 2f * CodePlanes.BIT_LUT[b1 + k]);
-                }
-            }
+            PlaneDecoder.twoBitPerLane(src, tok, tok + bytes, bytes, scale, s.f2, out, outOff + t * headDim);
         }
     }
 }

@@ -235,28 +235,19 @@ public final class VidkvKeyCodec implements KeyCodec {
     @Override
     public void decodeRows(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch s) {
         int fb = format.bytes();
+        int bytesPerRow = groupSize / 8;
         long p = paramsOff(off);
-        CodePlanes.unpack(src, off, anomalous, groupSize, 2, true, out, outOff);
         for (int r = 0; r < anomalous; r++) {
             float scale = format.decodeScale(format.readRaw(src, p + (long) r * fb), state.keySuper[r]);
             float zero = format.decodeZero(format.readRaw(src, p + (long) (anomalous + r) * fb), scale);
-            int o = outOff + r * groupSize;
-            for (int t = 0; t < groupSize; t++) {
-                out[o + t] = zero + scale * out[o + t];
-            }
+            PlaneDecoder.twoBit(src, off + (long) r * bytesPerRow, off + (long) (anomalous + r) * bytesPerRow,
+                    bytesPerRow, scale, zero, out, outOff + r * groupSize);
         }
         long scales = p + 2L * anomalous * fb;
         long codes = spectralCodesOff(off);
-        int bytesPerRow = groupSize / 8;
         for (int j = 0; j < normal; j++) {
             float scale = format.decodeScale(format.readRaw(src, scales + (long) j * fb), state.keySuper[anomalous + j]);
-            int o = outOff + (anomalous + j) * groupSize;
-            for (int b = 0; b < bytesPerRow; b++) {
-                int lut = (src.get(ValueLayout.JAVA_BYTE, codes + (long) j * bytesPerRow + b) & 0xFF) * 8;
-                for (int i = 0; i < 8; i++) {
-                    out[o + b * 8 + i] = scale * CodePlanes.SIGN_LUT[lut + i];
-                }
-            }
+            PlaneDecoder.signs(src, codes + (long) j * bytesPerRow, bytesPerRow, scale, out, outOff + (anomalous + j) * groupSize);
         }
     }
 

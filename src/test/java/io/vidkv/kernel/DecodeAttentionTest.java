@@ -40,7 +40,8 @@ class DecodeAttentionTest {
             "vidkv-1.5/2, 333, 64, 5, 1, 32, 128, 1",
             "kivi-2, 450, 128, 2, 2, 32, 128, 2",
             "vidkv-2, 290, 64, 6, 1, 32, 64, 2",
-            "fp16, 1100, 128, 7, 1, 32, 128, 2"})
+            "fp16, 1100, 128, 7, 1, 32, 128, 2",
+            "vidkv-reference-1.5/1.58, 420, 64, 2, 1, 32, 128, 2"})
     void fusedEqualsDequantizeThenAttend(String preset, int tokens, int d, int gq, int kvHeads, int g, int r, int threads) {
         ModelShape shape = new ModelShape(2, gq * kvHeads, kvHeads, d);
         LayerConfig lc = Preset.byId(preset).layerConfig().withGroupSize(g).withResidual(r);

@@ -1,0 +1,194 @@
+package io.vidkv.codec;
+
+import io.vidkv.kernel.VectorSupport;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * The unpacking inner loops of the decode path, shared by the codecs: bit planes, sign planes,
+ * ternary codes and FP16, each expanded to floats eight at a time. The 256-bit path maps one code
+ * byte (8 codes) to one 8-lane float vector by a table load; it is used when the Vector API is
+ * enabled and the platform has 256-bit vectors (AVX2 and up), otherwise the scalar path runs. Both
+ * give identical results (they perform the same IEEE operations per element).
+ */
+public final class PlaneDecoder {
+
+    private static final boolean VECTOR = VectorSupport.ENABLED && Vector256.available();
+    private static final ValueLayout.OfByte B = ValueLayout.JAVA_BYTE;
+
+    private PlaneDecoder() {
+    }
+
+    /** out[o + 8j + i] = zero + scale * (bit i of byte j of plane0 + 2 * same of plane1), j < bytes. */
+    public static void twoBit(MemorySegment src, long plane0, long plane1, int bytes, float scale, float zero,
+                              float[] out, int o) {
+        if (VECTOR) {
+            Vector256.twoBit(src, plane0, plane1, bytes, scale, zero, out, o);
+            return;
+        }
+        for (int j = 0; j < bytes; j++) {
+            int b0 = (src.get(B, plane0 + j) & 0xFF) * 8;
+            int b1 = (src.get(B, plane1 + j) & 0xFF) * 8;
+            for (int i = 0; i < 8; i++) {
+                out[o + 8 * j + i] = Math.fma(scale, CodePlanes.BIT_LUT[b0 + i] + 2f * CodePlanes.BIT_LUT[b1 + i], zero);
+            }
+        }
+    }
+
+    /** Like {@link #twoBit} with per-element parameters: out[o + c] = zeros[c] + scales[c] * code_c. */
+    public static void twoBitPerLane(MemorySegment src, long plane0, long plane1, int bytes, float[] scales, float[] zeros,
+                                     float[] out, int o) {
+        if (VECTOR) {
+            Vector256.twoBitPerLane(src, plane0, plane1, bytes, scales, zeros, out, o);
+            return;
+        }
+        for (int j = 0; j < bytes; j++) {
+            int b0 = (src.get(B, plane0 + j) & 0xFF) * 8;
+            int b1 = (src.get(B, plane1 + j) & 0xFF) * 8;
+            for (int i = 0; i < 8; i++) {
+                int c = 8 * j + i;
+                out[o + c] = Math.fma(scales[c], CodePlanes.BIT_LUT[b0 + i] + 2f * CodePlanes.BIT_LUT[b1 + i], zeros[c]);
+            }
+        }
+    }
+
+    /** out[o + 8j + i] = bit i of byte j ? +scale : -scale. */
+    public static void signs(MemorySegment src, long plane, int bytes, float scale, float[] out, int o) {
+        if (VECTOR) {
+            Vector256.signs(src, plane, bytes, scale, out, o);
+            return;
+        }
+        for (int j = 0; j < bytes; j++) {
+            int b = (src.get(B, plane + j) & 0xFF) * 8;
+            for (int i = 0; i < 8; i++) {
+                out[o + 8 * j + i] = scale * CodePlanes.SIGN_LUT[b + i];
+            }
+        }
+    }
+
+    /** Ternary PLANES: out[o + c] = scales[c] * (nz_c ? (neg_c ? -1 : 1) : 0), c < 8 * bytes. */
+    public static void ternaryPlanes(MemorySegment src, long nzPlane, long negPlane, int bytes, float[] scales,
+                                     float[] out, int o) {
+        if (VECTOR) {
+            Vector256.ternaryPlanes(src, nzPlane, negPlane, bytes, scales, out, o);
+            return;
+        }
+        for (int j = 0; j < bytes; j++) {
+            int nz = src.get(B, nzPlane + j) & 0xFF;
+            int t = (nz & (src.get(B, negPlane + j) & 0xFF)) * 8;
+            for (int i = 0; i < 8; i++) {
+                int c = 8 * j + i;
+                out[o + c] = scales[c] * (CodePlanes.BIT_LUT[nz * 8 + i] - 2f * CodePlanes.BIT_LUT[t + i]);
+            }
+        }
+    }
+
+    /** Ternary BASE3: {@code fields} 13-bit fields from {@code off}; out[o + c] = scales[c] * trit c. */
+    public static void ternaryBase3(MemorySegment src, long off, int fields, float[] scales, float[] out, int o) {
+        for (int f = 0; f < fields; f++) {
+            int bit = f * 13;
+            long at = off + (bit >>> 3);
+            int word = (src.get(B, at) & 0xFF) | (src.get(B, at + 1) & 0xFF) << 8
+                    | ((bit & 7) > 3 ? (src.get(B, at + 2) & 0xFF) << 16 : 0);
+            int lut = ((word >>> (bit & 7)) & 0x1FFF) * 8;
+            if (VECTOR) {
+                Vector256.scaledLut(TernaryValueCodec.TRIT_LUT, lut, scales, 8 * f, out, o + 8 * f);
+            } else {
+                for (int i = 0; i < 8; i++) {
+                    out[o + 8 * f + i] = scales[8 * f + i] * TernaryValueCodec.TRIT_LUT[lut + i];
+                }
+            }
+        }
+    }
+
+    /** out[o + i] = the FP16 value at src + off + 2i, i < n (finite inputs). */
+    public static void halves(MemorySegment src, long off, int n, float[] out, int o) {
+        int i = 0;
+        if (VECTOR) {
+            i = Vector256.halves(src, off, n, out, o);
+        }
+        for (; i < n; i++) {
+            out[o + i] = Float.float16ToFloat(src.get(ValueLayout.JAVA_SHORT_UNALIGNED, off + 2L * i));
+        }
+    }
+
+    /** The 256-bit Vector API path: 8 float lanes per code byte. */
+    private static final class Vector256 {
+        private static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
+        private static final VectorSpecies<Short> S128 = ShortVector.SPECIES_128;
+        private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
+
+        static boolean available() {
+            return FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 256;
+        }
+
+        static void twoBit(MemorySegment src, long p0, long p1, int bytes, float scale, float zero, float[] out, int o) {
+            FloatVector s = FloatVector.broadcast(F, scale);
+            FloatVector z = FloatVector.broadcast(F, zero);
+            for (int j = 0; j < bytes; j++) {
+                int b0 = (src.get(B, p0 + j) & 0xFF) * 8;
+                int b1 = (src.get(B, p1 + j) & 0xFF) * 8;
+                // zero + scale * (b0 + 2 b1), evaluated as fma(scale, b0 + 2 b1, zero) like the scalar path
+                FloatVector code = FloatVector.fromArray(F, CodePlanes.BIT_LUT, b1).fma(FloatVector.broadcast(F, 2f),
+                        FloatVector.fromArray(F, CodePlanes.BIT_LUT, b0));
+                code.fma(s, z).intoArray(out, o + 8 * j);
+            }
+        }
+
+        static void twoBitPerLane(MemorySegment src, long p0, long p1, int bytes, float[] scales, float[] zeros,
+                                  float[] out, int o) {
+            for (int j = 0; j < bytes; j++) {
+                int b0 = (src.get(B, p0 + j) & 0xFF) * 8;
+                int b1 = (src.get(B, p1 + j) & 0xFF) * 8;
+                FloatVector code = FloatVector.fromArray(F, CodePlanes.BIT_LUT, b1).fma(FloatVector.broadcast(F, 2f),
+                        FloatVector.fromArray(F, CodePlanes.BIT_LUT, b0));
+                code.fma(FloatVector.fromArray(F, scales, 8 * j), FloatVector.fromArray(F, zeros, 8 * j)).intoArray(out, o + 8 * j);
+            }
+        }
+
+        static void signs(MemorySegment src, long p, int bytes, float scale, float[] out, int o) {
+            FloatVector s = FloatVector.broadcast(F, scale);
+            for (int j = 0; j < bytes; j++) {
+                int b = (src.get(B, p + j) & 0xFF) * 8;
+                FloatVector.fromArray(F, CodePlanes.SIGN_LUT, b).mul(s).intoArray(out, o + 8 * j);
+            }
+        }
+
+        static void ternaryPlanes(MemorySegment src, long nzP, long negP, int bytes, float[] scales, float[] out, int o) {
+            FloatVector two = FloatVector.broadcast(F, 2f);
+            for (int j = 0; j < bytes; j++) {
+                int nz = src.get(B, nzP + j) & 0xFF;
+                int t = (nz & (src.get(B, negP + j) & 0xFF)) * 8;
+                FloatVector code = FloatVector.fromArray(F, CodePlanes.BIT_LUT, t).neg()
+                        .fma(two, FloatVector.fromArray(F, CodePlanes.BIT_LUT, nz * 8));
+                code.mul(FloatVector.fromArray(F, scales, 8 * j)).intoArray(out, o + 8 * j);
+            }
+        }
+
+        static void scaledLut(float[] lut, int lutOff, float[] scales, int sOff, float[] out, int o) {
+            FloatVector.fromArray(F, lut, lutOff).mul(FloatVector.fromArray(F, scales, sOff)).intoArray(out, o);
+        }
+
+        /** Converts as many halves as whole vectors allow; returns how many. */
+        static int halves(MemorySegment src, long off, int n, float[] out, int o) {
+            int i = 0;
+            for (; i + 8 <= n; i += 8) {
+                ShortVector h = ShortVector.fromMemorySegment(S128, src, off + 2L * i, ByteOrder.LITTLE_ENDIAN);
+                IntVector bits = (IntVector) h.convertShape(VectorOperators.S2I, I, 0);
+                IntVector sign = bits.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+                IntVector mag = bits.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
+                // Exponent rebias by multiplication: exact for normal and subnormal halves.
+                FloatVector f = mag.reinterpretAsFloats().mul(0x1p112f);
+                f.reinterpretAsInts().or(sign).reinterpretAsFloats().intoArray(out, o + i);
+            }
+            return i;
+        }
+    }
+}
