@@ -9,6 +9,7 @@
 module io.vidkv {
     requires jdk.incubator.vector;
     requires info.picocli;
+    requires jdk.management;
 
     exports io.vidkv;
     exports io.vidkv.codec;

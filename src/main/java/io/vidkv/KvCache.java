@@ -31,7 +31,9 @@ import java.lang.foreign.ValueLayout;
  *
  * <p>Threading: one thread appends to a sequence at a time (different sequences are independent);
  * a {@link ParallelRunner} given at creation quantizes large appends' heads in parallel. The steady
- * state single-token append allocates nothing on the Java heap.
+ * state single-token append allocates nothing on the Java heap once the pool has free pages (a
+ * server's pool does, from closed sequences); taking a brand-new page from native memory creates one
+ * {@code MemorySegment} object per page of growth.
  */
 public final class KvCache implements AutoCloseable {
 
@@ -157,7 +159,7 @@ public final class KvCache implements AutoCloseable {
     }
 
     /** Bit t of the result: token {@code first + t} is protected ({@code count} <= 64). */
-    long protectedMask(int first, int count) {
+    public long protectedMask(int first, int count) {
         long m = 0;
         for (int t = 0; t < count; t++) {
             int p = first + t;

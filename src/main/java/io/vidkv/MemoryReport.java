@@ -44,7 +44,8 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
             boolean compact = ls.config.metadata() == io.vidkv.codec.MetadataFormat.COMPACT8;
             if (ls.calibrated) {
                 for (HeadStream hs : ls.heads) {
-                    headState += hs.state.metadataBytes(compact);
+                    headState += hs.state.metadataBytes(ls.config.keys().kind() == KeySpec.Kind.VIDKV
+                            || ls.config.keys().kind() == KeySpec.Kind.REFERENCE, compact);
                 }
             }
             int window = ls.tokens - ls.quantizedTokens;

@@ -38,9 +38,12 @@ public final class HeadState {
         calibrated = true;
     }
 
-    /** Bytes this state occupies in the memory report (order as 2-byte indices, FP16 super-scales). */
-    public long metadataBytes(boolean compact) {
-        return 2L * keyOrder.length + (compact ? 2L * (keySuper.length + valueSuper.length) : 0);
+    /**
+     * Bytes this state occupies in the memory report: the key order as 2-byte indices when a split
+     * is used, FP16 super-scales when metadata is compact.
+     */
+    public long metadataBytes(boolean split, boolean compact) {
+        return (split ? 2L * keyOrder.length : 0) + (compact ? 2L * (keySuper.length + valueSuper.length) : 0);
     }
 
     /** Super-scale from a calibration statistic: never zero, so later groups stay representable. */
