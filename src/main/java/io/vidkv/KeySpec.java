@@ -12,8 +12,14 @@ import io.vidkv.codec.SplitMetric;
  * @param keyBits  VIDKV: nominal key bits in [1, 2]; the anomalous fraction is keyBits - 1
  * @param split    VIDKV: channel ranking for the split
  * @param spectral VIDKV: sign-quantize the normal channels' DFT (true) or the channels themselves
+ * @param splitPerGroup VIDKV: choose the anomalous channels anew for every block (stored in the block
+ *                 as a d-bit mask) instead of freezing the split at calibration. Costs d bits per block
+ *                 (0.03 bits per key element at d = 128, G = 32) and, at decode time, one query FFT
+ *                 per block and query head instead of one per step; it adapts to drifting outlier
+ *                 channels, which the frozen split cannot.
  */
-public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, SplitMetric split, boolean spectral) {
+public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, SplitMetric split, boolean spectral,
+                      boolean splitPerGroup) {
 
     public enum Kind { FP16, UNIFORM, VIDKV, REFERENCE }
 
@@ -27,28 +33,32 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
     }
 
     public static KeySpec fp16() {
-        return new KeySpec(Kind.FP16, 16, QuantAxis.PER_CHANNEL, 16, SplitMetric.RANGE, false);
+        return new KeySpec(Kind.FP16, 16, QuantAxis.PER_CHANNEL, 16, SplitMetric.RANGE, false, false);
     }
 
     public static KeySpec uniform(int bits, QuantAxis axis) {
-        return new KeySpec(Kind.UNIFORM, bits, axis, bits, SplitMetric.RANGE, false);
+        return new KeySpec(Kind.UNIFORM, bits, axis, bits, SplitMetric.RANGE, false, false);
     }
 
     public static KeySpec vidkv(double keyBits) {
-        return new KeySpec(Kind.VIDKV, 2, QuantAxis.PER_CHANNEL, keyBits, SplitMetric.RANGE, true);
+        return new KeySpec(Kind.VIDKV, 2, QuantAxis.PER_CHANNEL, keyBits, SplitMetric.RANGE, true, false);
     }
 
     /** The reference code's keys (METHOD.md section 6): complex FFT, 2n bits, {0, +s}. */
     public static KeySpec reference(double keyBits) {
-        return new KeySpec(Kind.REFERENCE, 2, QuantAxis.PER_CHANNEL, keyBits, SplitMetric.RANGE, true);
+        return new KeySpec(Kind.REFERENCE, 2, QuantAxis.PER_CHANNEL, keyBits, SplitMetric.RANGE, true, false);
     }
 
     public KeySpec withSplit(SplitMetric metric) {
-        return new KeySpec(kind, bits, axis, keyBits, metric, spectral);
+        return new KeySpec(kind, bits, axis, keyBits, metric, spectral, splitPerGroup);
     }
 
     public KeySpec withSpectral(boolean on) {
-        return new KeySpec(kind, bits, axis, keyBits, split, on);
+        return new KeySpec(kind, bits, axis, keyBits, split, on, splitPerGroup);
+    }
+
+    public KeySpec withSplitPerGroup(boolean on) {
+        return new KeySpec(kind, bits, axis, keyBits, split, spectral, on);
     }
 
     /** Bits per key element as the paper counts them (codes only). */

@@ -204,6 +204,14 @@ public final class KvCache implements AutoCloseable {
     }
 
     /**
+     * Protects the top fraction {@code p} of tokens by saliency: {@code scores[i]} scores the token
+     * at position {@code first + i} (see {@link TokenSaliency}). Same rules as {@link #protect}.
+     */
+    public void protectBySaliency(int first, float[] scores, double p) {
+        protect(TokenSaliency.topFraction(scores, first, p));
+    }
+
+    /**
      * Appends {@code tokenCount} tokens to {@code layer}. {@code keys} and {@code values} hold
      * [tokenCount, kvHeads, headDim] elements of {@code type}, densely packed.
      *

@@ -76,7 +76,7 @@ public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int res
         return switch (keys.kind()) {
             case FP16 -> new Fp16Codec(groupSize, headDim);
             case UNIFORM -> new UniformCodec(keys.bits(), keys.axis(), true, metadata, groupSize, headDim);
-            case VIDKV -> new VidkvKeyCodec(keys.keyBits(), keys.split(), keys.spectral(), metadata, groupSize, headDim);
+            case VIDKV -> new VidkvKeyCodec(keys.keyBits(), keys.split(), keys.spectral(), keys.splitPerGroup(), metadata, groupSize, headDim);
             case REFERENCE -> new io.vidkv.codec.ReferenceKeyCodec(keys.keyBits(), groupSize, headDim);
         };
     }

@@ -23,6 +23,8 @@ public final class CodecScratch implements AutoCloseable {
     public final float[] f2;
     public final int[] codes;
     public final float[] params = new float[2];
+    /** A channel order (per-group split). */
+    public final int[] order;
     public final int[] raw = new int[2];
     /** Off-heap, 32-byte aligned: max(G, maxQueries) rows of d floats (real side). */
     public final MemorySegment fftReal;
@@ -40,6 +42,7 @@ public final class CodecScratch implements AutoCloseable {
         f1 = new float[2 * groupSize * headDim];
         f2 = new float[2 * groupSize * headDim];
         codes = new int[2 * groupSize * headDim];
+        order = new int[headDim];
         int rows = Math.max(groupSize, maxQueries);
         fftReal = Fftw.allocate(arena, (long) rows * headDim);
         fftComplex = Fftw.allocate(arena, (long) rows * 2 * (headDim / 2 + 1));

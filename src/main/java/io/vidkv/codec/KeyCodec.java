@@ -31,6 +31,17 @@ public interface KeyCodec {
     /** Maps {@code queries} queries q[i * d + c] into row space, out[i * d + r], times {@code scale}. */
     void transformQuery(float[] q, int queries, float scale, HeadState state, float[] out, CodecScratch scratch);
 
+    /** Whether the row space differs per block, so queries must be transformed per block. */
+    default boolean rowSpacePerBlock() {
+        return false;
+    }
+
+    /** {@link #transformQuery} for the row space of the block at {@code off}. */
+    default void transformQueryForBlock(MemorySegment src, long off, float[] q, int queries, float scale, HeadState state,
+                                        float[] out, CodecScratch scratch) {
+        transformQuery(q, queries, scale, state, out, scratch);
+    }
+
     /** Dequantizes a block to channel space, out[t * d + c] (the reference for kernel tests). */
     void dequantize(MemorySegment src, long off, HeadState state, float[] out, CodecScratch scratch);
 }

@@ -24,7 +24,7 @@ public final class ReferenceKeyCodec implements KeyCodec {
     private final int normal;
 
     public ReferenceKeyCodec(double keyBits, int groupSize, int headDim) {
-        this.split = new VidkvKeyCodec(keyBits, SplitMetric.RANGE, true, MetadataFormat.FP16, groupSize, headDim);
+        this.split = new VidkvKeyCodec(keyBits, SplitMetric.RANGE, true, false, MetadataFormat.FP16, groupSize, headDim);
         this.groupSize = groupSize;
         this.headDim = headDim;
         this.anomalous = split.anomalousChannels();

@@ -30,16 +30,22 @@ public final class VidkvKeyCodec implements KeyCodec {
     private final double keyBits;
     private final SplitMetric metric;
     private final boolean spectral;
+    private final boolean perGroup;
     private final MetadataFormat format;
     private final int groupSize;
     private final int headDim;
     private final int anomalous;
     private final int normal;
 
-    public VidkvKeyCodec(double keyBits, SplitMetric metric, boolean spectral, MetadataFormat format, int groupSize, int headDim) {
+    public VidkvKeyCodec(double keyBits, SplitMetric metric, boolean spectral, boolean perGroup, MetadataFormat format,
+                         int groupSize, int headDim) {
         if (!(keyBits >= 1.0 && keyBits <= 2.0)) {
             throw new IllegalArgumentException("VidKV key bits must be in [1, 2], got " + keyBits);
         }
+        if (perGroup && format != MetadataFormat.FP16) {
+            throw new IllegalArgumentException("a per-group channel split needs FP16 metadata (super-scales are per row)");
+        }
+        this.perGroup = perGroup;
         this.keyBits = keyBits;
         this.metric = metric;
         this.spectral = spectral;
@@ -65,7 +71,34 @@ public final class VidkvKeyCodec implements KeyCodec {
 
     @Override
     public long metadataBytes() {
-        return (long) (2 * anomalous + normal) * format.bytes();
+        return (long) (2 * anomalous + normal) * format.bytes() + (perGroup ? headDim / 8 : 0);
+    }
+
+    private long maskOff(long off) {
+        return paramsOff(off) + (long) (2 * anomalous + normal) * format.bytes();
+    }
+
+    @Override
+    public boolean rowSpacePerBlock() {
+        return perGroup;
+    }
+
+    /** The channel order of the block at {@code off}: frozen, or from the block's mask. */
+    private int[] order(MemorySegment src, long off, HeadState state, CodecScratch s) {
+        if (!perGroup) {
+            return state.keyOrder;
+        }
+        long m = maskOff(off);
+        int r = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            for (int c = 0; c < headDim; c++) {
+                boolean isAnomalous = (src.get(ValueLayout.JAVA_BYTE, m + c / 8) >>> (c % 8) & 1) != 0;
+                if (isAnomalous == (pass == 0)) {
+                    s.order[r++] = c;
+                }
+            }
+        }
+        return s.order;
     }
 
     private long spectralCodesOff(long off) {
@@ -78,15 +111,25 @@ public final class VidkvKeyCodec implements KeyCodec {
 
     @Override
     public void calibrate(float[] x, int tokens, HeadState state, CodecScratch s) {
-        float[] score = new float[headDim];
+        rank(x, tokens, state.keyOrder, new float[headDim], metric == SplitMetric.OUTLIER_COUNT ? new float[tokens * headDim] : null);
+        state.anomalous = anomalous;
+        if (format == MetadataFormat.COMPACT8) {
+            calibrateSuperScales(x, tokens, state, s);
+        }
+    }
+
+    /**
+     * Ranks channels by the split metric over x[t * d + c], t < tokens, and writes the order
+     * (anomalous channels ascending, then normal ascending). Allocation-free given the buffers.
+     */
+    private void rank(float[] x, int tokens, int[] order, float[] score, float[] absBuf) {
         float medianAbs = 0f;
         if (metric == SplitMetric.OUTLIER_COUNT) {
-            float[] abs = new float[tokens * headDim];
-            for (int i = 0; i < abs.length; i++) {
-                abs[i] = Math.abs(x[i]);
+            for (int i = 0; i < tokens * headDim; i++) {
+                absBuf[i] = Math.abs(x[i]);
             }
-            Arrays.sort(abs);
-            medianAbs = abs[abs.length / 2];
+            Arrays.sort(absBuf, 0, tokens * headDim);
+            medianAbs = absBuf[tokens * headDim / 2];
         }
         for (int c = 0; c < headDim; c++) {
             double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY, sum = 0, sq = 0;
@@ -107,29 +150,26 @@ public final class VidkvKeyCodec implements KeyCodec {
                 case OUTLIER_COUNT -> outliers;
             };
         }
-        Integer[] byScore = new Integer[headDim];
-        for (int c = 0; c < headDim; c++) {
-            byScore[c] = c;
-        }
-        Arrays.sort(byScore, (p, q) -> score[q] != score[p] ? Float.compare(score[q], score[p]) : Integer.compare(p, q));
-        boolean[] isAnomalous = new boolean[headDim];
-        for (int i = 0; i < anomalous; i++) {
-            isAnomalous[byScore[i]] = true;
+        // Select the top `anomalous` channels (ties to the lower index), marking each by NaN.
+        for (int k = 0; k < anomalous; k++) {
+            int best = -1;
+            for (int c = 0; c < headDim; c++) {
+                if (!Float.isNaN(score[c]) && (best < 0 || score[c] > score[best])) {
+                    best = c;
+                }
+            }
+            score[best] = Float.NaN;
         }
         int r = 0;
         for (int c = 0; c < headDim; c++) {
-            if (isAnomalous[c]) {
-                state.keyOrder[r++] = c;
+            if (Float.isNaN(score[c])) {
+                order[r++] = c;
             }
         }
         for (int c = 0; c < headDim; c++) {
-            if (!isAnomalous[c]) {
-                state.keyOrder[r++] = c;
+            if (!Float.isNaN(score[c])) {
+                order[r++] = c;
             }
-        }
-        state.anomalous = anomalous;
-        if (format == MetadataFormat.COMPACT8) {
-            calibrateSuperScales(x, tokens, state, s);
         }
     }
 
@@ -147,7 +187,7 @@ public final class VidkvKeyCodec implements KeyCodec {
         }
         Arrays.fill(state.keySuper, anomalous, headDim, 0f);
         for (int g = 0; g + groupSize <= tokens; g += groupSize) {
-            components(x, g * headDim, state, s);
+            components(x, g * headDim, state.keyOrder, s);
             for (int j = 0; j < normal; j++) {
                 for (int t = 0; t < groupSize; t++) {
                     state.keySuper[anomalous + j] = Math.max(state.keySuper[anomalous + j], Math.abs(component(s, t, j)));
@@ -163,14 +203,14 @@ public final class VidkvKeyCodec implements KeyCodec {
     }
 
     /** Fills the scratch with the n components of G tokens starting at x[base]. */
-    private void components(float[] x, int base, HeadState state, CodecScratch s) {
+    private void components(float[] x, int base, int[] ord, CodecScratch s) {
         if (normal == 0) {
             return;
         }
         if (!spectral) {
             for (int t = 0; t < groupSize; t++) {
                 for (int j = 0; j < normal; j++) {
-                    s.f1[t * normal + j] = x[base + t * headDim + state.keyOrder[anomalous + j]];
+                    s.f1[t * normal + j] = x[base + t * headDim + ord[anomalous + j]];
                 }
             }
             return;
@@ -178,7 +218,7 @@ public final class VidkvKeyCodec implements KeyCodec {
         MemorySegment real = s.fftReal;
         for (int t = 0; t < groupSize; t++) {
             for (int j = 0; j < normal; j++) {
-                real.setAtIndex(ValueLayout.JAVA_FLOAT, (long) t * normal + j, x[base + t * headDim + state.keyOrder[anomalous + j]]);
+                real.setAtIndex(ValueLayout.JAVA_FLOAT, (long) t * normal + j, x[base + t * headDim + ord[anomalous + j]]);
             }
         }
         s.forwardGroup(normal).execute(real, s.fftComplex);
@@ -196,11 +236,24 @@ public final class VidkvKeyCodec implements KeyCodec {
 
     @Override
     public void encode(float[] x, HeadState state, MemorySegment dst, long off, CodecScratch s) {
+        int[] ord = state.keyOrder;
+        if (perGroup) {
+            ord = s.order;
+            rank(x, groupSize, ord, s.f2, s.f1);
+            long m = maskOff(off);
+            for (int b = 0; b < headDim / 8; b++) {
+                dst.set(ValueLayout.JAVA_BYTE, m + b, (byte) 0);
+            }
+            for (int r = 0; r < anomalous; r++) {
+                int c = ord[r];
+                dst.set(ValueLayout.JAVA_BYTE, m + c / 8, (byte) (dst.get(ValueLayout.JAVA_BYTE, m + c / 8) | 1 << (c % 8)));
+            }
+        }
         int[] codes = s.codes;
         long p = paramsOff(off);
         int fb = format.bytes();
         for (int r = 0; r < anomalous; r++) {
-            int c = state.keyOrder[r];
+            int c = ord[r];
             float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
             for (int t = 0; t < groupSize; t++) {
                 min = Math.min(min, x[t * headDim + c]);
@@ -217,7 +270,7 @@ public final class VidkvKeyCodec implements KeyCodec {
         }
         CodePlanes.pack(codes, anomalous, groupSize, 2, true, dst, off);
         if (normal > 0) {
-            components(x, 0, state, s);
+            components(x, 0, ord, s);
             long scales = p + 2L * anomalous * fb;
             for (int j = 0; j < normal; j++) {
                 double sum = 0;
@@ -253,9 +306,19 @@ public final class VidkvKeyCodec implements KeyCodec {
 
     @Override
     public void transformQuery(float[] q, int queries, float scale, HeadState state, float[] out, CodecScratch s) {
+        transform(q, queries, scale, state.keyOrder, out, s);
+    }
+
+    @Override
+    public void transformQueryForBlock(MemorySegment src, long off, float[] q, int queries, float scale, HeadState state,
+                                       float[] out, CodecScratch s) {
+        transform(q, queries, scale, order(src, off, state, s), out, s);
+    }
+
+    private void transform(float[] q, int queries, float scale, int[] ord, float[] out, CodecScratch s) {
         for (int i = 0; i < queries; i++) {
             for (int r = 0; r < anomalous; r++) {
-                out[i * headDim + r] = scale * q[i * headDim + state.keyOrder[r]];
+                out[i * headDim + r] = scale * q[i * headDim + ord[r]];
             }
         }
         if (normal == 0) {
@@ -264,7 +327,7 @@ public final class VidkvKeyCodec implements KeyCodec {
         if (!spectral) {
             for (int i = 0; i < queries; i++) {
                 for (int j = 0; j < normal; j++) {
-                    out[i * headDim + anomalous + j] = scale * q[i * headDim + state.keyOrder[anomalous + j]];
+                    out[i * headDim + anomalous + j] = scale * q[i * headDim + ord[anomalous + j]];
                 }
             }
             return;
@@ -272,7 +335,7 @@ public final class VidkvKeyCodec implements KeyCodec {
         MemorySegment real = s.fftReal;
         for (int i = 0; i < queries; i++) {
             for (int j = 0; j < normal; j++) {
-                real.setAtIndex(ValueLayout.JAVA_FLOAT, (long) i * normal + j, q[i * headDim + state.keyOrder[anomalous + j]]);
+                real.setAtIndex(ValueLayout.JAVA_FLOAT, (long) i * normal + j, q[i * headDim + ord[anomalous + j]]);
             }
         }
         s.forwardQuery(normal).execute(real, s.fftComplex);
@@ -290,9 +353,10 @@ public final class VidkvKeyCodec implements KeyCodec {
     public void dequantize(MemorySegment src, long off, HeadState state, float[] out, CodecScratch s) {
         float[] rows = s.f2;
         decodeRows(src, off, state, rows, 0, s);
+        int[] ord = order(src, off, state, s);
         for (int r = 0; r < anomalous; r++) {
             for (int t = 0; t < groupSize; t++) {
-                out[t * headDim + state.keyOrder[r]] = rows[r * groupSize + t];
+                out[t * headDim + ord[r]] = rows[r * groupSize + t];
             }
         }
         if (normal == 0) {
@@ -301,7 +365,7 @@ public final class VidkvKeyCodec implements KeyCodec {
         if (!spectral) {
             for (int j = 0; j < normal; j++) {
                 for (int t = 0; t < groupSize; t++) {
-                    out[t * headDim + state.keyOrder[anomalous + j]] = rows[(anomalous + j) * groupSize + t];
+                    out[t * headDim + ord[anomalous + j]] = rows[(anomalous + j) * groupSize + t];
                 }
             }
             return;
@@ -319,7 +383,7 @@ public final class VidkvKeyCodec implements KeyCodec {
         s.inverseGroup(normal).execute(spec, s.fftReal);
         for (int t = 0; t < groupSize; t++) {
             for (int j = 0; j < normal; j++) {
-                out[t * headDim + state.keyOrder[anomalous + j]] =
+                out[t * headDim + ord[anomalous + j]] =
                         s.fftReal.getAtIndex(ValueLayout.JAVA_FLOAT, (long) t * normal + j) / normal;
             }
         }

@@ -171,8 +171,12 @@ public final class DecodeAttention implements AutoCloseable {
         final float[] vals;
         final float[] scores;
         final float[] acc;
+        final float[] rawQueries;
+        final float[] blockQueries;
 
         Worker(int maxG, int maxWindow) {
+            rawQueries = new float[gq * d];
+            blockQueries = new float[gq * d];
             scratch = new CodecScratch(d, maxG, gq);
             rows = new float[d * maxG];
             vals = new float[maxG * d];
@@ -242,8 +246,18 @@ public final class DecodeAttention implements AutoCloseable {
             long off = hs.offset(b);
             kc.decodeRows(page, off, hs.state(), w.rows, 0, w.scratch);
             int visible = (int) Math.min(g, (long) lastVisible - position + 1);
+            float[] qs = rowQueries;
+            int qBase = kv * gq * d;
+            if (kc.rowSpacePerBlock()) {
+                // per-group channel split: this block has its own row space, transform the queries for it
+                System.arraycopy(queries, kv * gq * d, w.rawQueries, 0, gq * d);
+                kc.transformQueryForBlock(page, off, w.rawQueries, gq, (float) (1.0 / Math.sqrt(d)), hs.state(),
+                        w.blockQueries, w.scratch);
+                qs = w.blockQueries;
+                qBase = 0;
+            }
             for (int j = 0; j < gq; j++) {
-                math.scores(w.rows, d, g, rowQueries, (kv * gq + j) * d, w.scores, j * g);
+                math.scores(w.rows, d, g, qs, qBase + j * d, w.scores, j * g);
                 for (int t = visible; t < g; t++) {
                     w.scores[j * g + t] = Float.NEGATIVE_INFINITY;
                 }

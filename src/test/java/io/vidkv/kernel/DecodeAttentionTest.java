@@ -41,10 +41,15 @@ class DecodeAttentionTest {
             "kivi-2, 450, 128, 2, 2, 32, 128, 2",
             "vidkv-2, 290, 64, 6, 1, 32, 64, 2",
             "fp16, 1100, 128, 7, 1, 32, 128, 2",
-            "vidkv-reference-1.5/1.58, 420, 64, 2, 1, 32, 128, 2"})
+            "vidkv-reference-1.5/1.58, 420, 64, 2, 1, 32, 128, 2",
+            "vidkv-1.5/1.58-pergroup, 390, 64, 4, 2, 32, 64, 2"})
     void fusedEqualsDequantizeThenAttend(String preset, int tokens, int d, int gq, int kvHeads, int g, int r, int threads) {
         ModelShape shape = new ModelShape(2, gq * kvHeads, kvHeads, d);
-        LayerConfig lc = Preset.byId(preset).layerConfig().withGroupSize(g).withResidual(r);
+        boolean perGroup = preset.endsWith("-pergroup");
+        LayerConfig lc = Preset.byId(preset.replace("-pergroup", "")).layerConfig().withGroupSize(g).withResidual(r);
+        if (perGroup) {
+            lc = lc.withKeys(lc.keys().withSplitPerGroup(true));
+        }
         CacheConfig config = CacheConfig.uniform(shape, lc).withCapacity(4096);
         SplittableRandom rnd = TestSeeds.random(tokens, d, gq, kvHeads, g, r, preset.hashCode());
         try (Arena arena = Arena.ofConfined();
