@@ -22,6 +22,23 @@ public final class PlaneDecoder {
 
     private static final boolean VECTOR = VectorSupport.ENABLED && Vector256.available();
     private static final ValueLayout.OfByte B = ValueLayout.JAVA_BYTE;
+    private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    /** Up to 8 code bytes in one load (bit planes of G <= 64 tokens are 4 or 8 bytes). */
+    static long word(MemorySegment src, long off, int bytes) {
+        if (bytes == 4) {
+            return src.get(INT_LE, off) & 0xFFFFFFFFL;
+        }
+        if (bytes == 8) {
+            return src.get(LONG_LE, off);
+        }
+        long w = 0;
+        for (int j = 0; j < bytes; j++) {
+            w |= (long) (src.get(B, off + j) & 0xFF) << (8 * j);
+        }
+        return w;
+    }
 
     private PlaneDecoder() {
     }
@@ -90,16 +107,27 @@ public final class PlaneDecoder {
         }
     }
 
-    /** Ternary BASE3: {@code fields} 13-bit fields from {@code off}; out[o + c] = scales[c] * trit c. */
+    /**
+     * Ternary BASE3: {@code fields} 13-bit fields from {@code off}; out[o + c] = scales[c] * trit c.
+     * Reads whole 8-byte words, so at least 8 bytes must be readable after the last field's first
+     * byte (the codec's block layout puts the scales after the codes).
+     */
     public static void ternaryBase3(MemorySegment src, long off, int fields, float[] scales, float[] out, int o) {
+        long window = 0;
+        long windowAt = Long.MIN_VALUE;
         for (int f = 0; f < fields; f++) {
             int bit = f * 13;
             long at = off + (bit >>> 3);
-            int word = (src.get(B, at) & 0xFF) | (src.get(B, at + 1) & 0xFF) << 8
-                    | ((bit & 7) > 3 ? (src.get(B, at + 2) & 0xFF) << 16 : 0);
-            int lut = ((word >>> (bit & 7)) & 0x1FFF) * 8;
+            if (at + 3 > windowAt + 8) { // the field's 3 bytes are not all inside the current 8-byte window
+                window = src.get(LONG_LE, at);
+                windowAt = at;
+            }
+            int shift = (int) ((at - windowAt) * 8 + (bit & 7));
+            int field = (int) ((window >>> shift) & 0x1FFF);
+            int lut = field * 8;
             if (VECTOR) {
-                Vector256.scaledLut(TernaryValueCodec.TRIT_LUT, lut, scales, 8 * f, out, o + 8 * f);
+                int hi = field / 81;
+                Vector256.splitLut(hi * 8, (field - hi * 81) * 8, scales, 8 * f, out, o + 8 * f);
             } else {
                 for (int i = 0; i < 8; i++) {
                     out[o + 8 * f + i] = scales[8 * f + i] * TernaryValueCodec.TRIT_LUT[lut + i];
@@ -130,11 +158,18 @@ public final class PlaneDecoder {
         }
 
         static void twoBit(MemorySegment src, long p0, long p1, int bytes, float scale, float zero, float[] out, int o) {
+            if (bytes > 8) {
+                for (int j = 0; j < bytes; j += 8) {
+                    twoBit(src, p0 + j, p1 + j, Math.min(8, bytes - j), scale, zero, out, o + 8 * j);
+                }
+                return;
+            }
             FloatVector s = FloatVector.broadcast(F, scale);
             FloatVector z = FloatVector.broadcast(F, zero);
+            long w0 = word(src, p0, bytes), w1 = word(src, p1, bytes);
             for (int j = 0; j < bytes; j++) {
-                int b0 = (src.get(B, p0 + j) & 0xFF) * 8;
-                int b1 = (src.get(B, p1 + j) & 0xFF) * 8;
+                int b0 = (int) (w0 >>> (8 * j) & 0xFF) * 8;
+                int b1 = (int) (w1 >>> (8 * j) & 0xFF) * 8;
                 // zero + scale * (b0 + 2 b1), evaluated as fma(scale, b0 + 2 b1, zero) like the scalar path
                 FloatVector code = FloatVector.fromArray(F, CodePlanes.BIT_LUT, b1).fma(FloatVector.broadcast(F, 2f),
                         FloatVector.fromArray(F, CodePlanes.BIT_LUT, b0));
@@ -154,9 +189,16 @@ public final class PlaneDecoder {
         }
 
         static void signs(MemorySegment src, long p, int bytes, float scale, float[] out, int o) {
+            if (bytes > 8) {
+                for (int j = 0; j < bytes; j += 8) {
+                    signs(src, p + j, Math.min(8, bytes - j), scale, out, o + 8 * j);
+                }
+                return;
+            }
             FloatVector s = FloatVector.broadcast(F, scale);
+            long w = word(src, p, bytes);
             for (int j = 0; j < bytes; j++) {
-                int b = (src.get(B, p + j) & 0xFF) * 8;
+                int b = (int) (w >>> (8 * j) & 0xFF) * 8;
                 FloatVector.fromArray(F, CodePlanes.SIGN_LUT, b).mul(s).intoArray(out, o + 8 * j);
             }
         }
@@ -172,8 +214,10 @@ public final class PlaneDecoder {
             }
         }
 
-        static void scaledLut(float[] lut, int lutOff, float[] scales, int sOff, float[] out, int o) {
-            FloatVector.fromArray(F, lut, lutOff).mul(FloatVector.fromArray(F, scales, sOff)).intoArray(out, o);
+        static void splitLut(int hiOff, int loOff, float[] scales, int sOff, float[] out, int o) {
+            // lanes 0-3 from TRIT_LO, 4-7 from TRIT_HI, the other half zero: the sum is exact
+            FloatVector.fromArray(F, TernaryValueCodec.TRIT_LO, loOff).add(FloatVector.fromArray(F, TernaryValueCodec.TRIT_HI, hiOff))
+                    .mul(FloatVector.fromArray(F, scales, sOff)).intoArray(out, o);
         }
 
         /** Converts as many halves as whole vectors allow; returns how many. */

@@ -15,6 +15,9 @@ public interface AttentionMath {
     /** out[outOff + t] = sum_r q[qOff + r] * rows[r * tokens + t], for t < tokens (tokens % 8 == 0). */
     void scores(float[] rows, int rowCount, int tokens, float[] q, int qOff, float[] out, int outOff);
 
+    /** {@link #scores} for two queries at once (the row loads are shared). */
+    void scores2(float[] rows, int rowCount, int tokens, float[] q, int qOff0, int qOff1, float[] out, int outOff0, int outOff1);
+
     /** max of x[off .. off + n). */
     float max(float[] x, int off, int n);
 

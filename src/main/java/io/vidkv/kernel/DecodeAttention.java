@@ -256,14 +256,22 @@ public final class DecodeAttention implements AutoCloseable {
                 qs = w.blockQueries;
                 qBase = 0;
             }
-            for (int j = 0; j < gq; j++) {
+            int j = 0;
+            for (; j + 1 < gq; j += 2) {
+                math.scores2(w.rows, d, g, qs, qBase + j * d, qBase + (j + 1) * d, w.scores, j * g, (j + 1) * g);
+            }
+            if (j < gq) {
                 math.scores(w.rows, d, g, qs, qBase + j * d, w.scores, j * g);
-                for (int t = visible; t < g; t++) {
-                    w.scores[j * g + t] = Float.NEGATIVE_INFINITY;
+            }
+            if (visible < g) {
+                for (j = 0; j < gq; j++) {
+                    for (int t = visible; t < g; t++) {
+                        w.scores[j * g + t] = Float.NEGATIVE_INFINITY;
+                    }
                 }
             }
             vc.decode(page, off + keyBytes, hs.state(), w.vals, 0, w.scratch);
-            for (int j = 0; j < gq; j++) {
+            for (j = 0; j < gq; j++) {
                 fold(w.scores, j * g, g, w.vals, slot0 + j);
             }
         }

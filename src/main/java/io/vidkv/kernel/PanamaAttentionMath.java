@@ -20,6 +20,45 @@ final class PanamaAttentionMath implements AttentionMath {
     private static final int L = S.length();
 
     @Override
+    public void scores2(float[] rows, int rowCount, int tokens, float[] q, int qOff0, int qOff1, float[] out,
+                        int outOff0, int outOff1) {
+        if (tokens % (4 * L) != 0) {
+            scores(rows, rowCount, tokens, q, qOff0, out, outOff0);
+            scores(rows, rowCount, tokens, q, qOff1, out, outOff1);
+            return;
+        }
+        // Two query heads share each row load; 8 accumulators cover the FMA latency.
+        for (int t = 0; t < tokens; t += 4 * L) {
+            FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+            FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (int r = 0, base = t; r < rowCount; r++, base += tokens) {
+                FloatVector qa = FloatVector.broadcast(S, q[qOff0 + r]);
+                FloatVector qb = FloatVector.broadcast(S, q[qOff1 + r]);
+                FloatVector k0 = FloatVector.fromArray(S, rows, base);
+                FloatVector k1 = FloatVector.fromArray(S, rows, base + L);
+                FloatVector k2 = FloatVector.fromArray(S, rows, base + 2 * L);
+                FloatVector k3 = FloatVector.fromArray(S, rows, base + 3 * L);
+                a0 = k0.fma(qa, a0);
+                a1 = k1.fma(qa, a1);
+                a2 = k2.fma(qa, a2);
+                a3 = k3.fma(qa, a3);
+                b0 = k0.fma(qb, b0);
+                b1 = k1.fma(qb, b1);
+                b2 = k2.fma(qb, b2);
+                b3 = k3.fma(qb, b3);
+            }
+            a0.intoArray(out, outOff0 + t);
+            a1.intoArray(out, outOff0 + t + L);
+            a2.intoArray(out, outOff0 + t + 2 * L);
+            a3.intoArray(out, outOff0 + t + 3 * L);
+            b0.intoArray(out, outOff1 + t);
+            b1.intoArray(out, outOff1 + t + L);
+            b2.intoArray(out, outOff1 + t + 2 * L);
+            b3.intoArray(out, outOff1 + t + 3 * L);
+        }
+    }
+
+    @Override
     public void scores(float[] rows, int rowCount, int tokens, float[] q, int qOff, float[] out, int outOff) {
         int t = 0;
         for (; t + 4 * L <= tokens; t += 4 * L) {
@@ -112,22 +151,35 @@ final class PanamaAttentionMath implements AttentionMath {
     public void accumulate(float[] values, int tokens, int d, float[] p, int pOff, float rescale, float[] acc, int accOff) {
         int c = 0;
         FloatVector rs = FloatVector.broadcast(S, rescale);
-        for (; c + 4 * L <= d; c += 4 * L) {
+        // 8 independent accumulators (64 channels at 8 lanes): enough to cover the FMA latency.
+        for (; c + 8 * L <= d; c += 8 * L) {
             FloatVector a0 = FloatVector.fromArray(S, acc, accOff + c).mul(rs);
             FloatVector a1 = FloatVector.fromArray(S, acc, accOff + c + L).mul(rs);
             FloatVector a2 = FloatVector.fromArray(S, acc, accOff + c + 2 * L).mul(rs);
             FloatVector a3 = FloatVector.fromArray(S, acc, accOff + c + 3 * L).mul(rs);
+            FloatVector a4 = FloatVector.fromArray(S, acc, accOff + c + 4 * L).mul(rs);
+            FloatVector a5 = FloatVector.fromArray(S, acc, accOff + c + 5 * L).mul(rs);
+            FloatVector a6 = FloatVector.fromArray(S, acc, accOff + c + 6 * L).mul(rs);
+            FloatVector a7 = FloatVector.fromArray(S, acc, accOff + c + 7 * L).mul(rs);
             for (int t = 0, base = c; t < tokens; t++, base += d) {
                 FloatVector w = FloatVector.broadcast(S, p[pOff + t]);
                 a0 = FloatVector.fromArray(S, values, base).fma(w, a0);
                 a1 = FloatVector.fromArray(S, values, base + L).fma(w, a1);
                 a2 = FloatVector.fromArray(S, values, base + 2 * L).fma(w, a2);
                 a3 = FloatVector.fromArray(S, values, base + 3 * L).fma(w, a3);
+                a4 = FloatVector.fromArray(S, values, base + 4 * L).fma(w, a4);
+                a5 = FloatVector.fromArray(S, values, base + 5 * L).fma(w, a5);
+                a6 = FloatVector.fromArray(S, values, base + 6 * L).fma(w, a6);
+                a7 = FloatVector.fromArray(S, values, base + 7 * L).fma(w, a7);
             }
             a0.intoArray(acc, accOff + c);
             a1.intoArray(acc, accOff + c + L);
             a2.intoArray(acc, accOff + c + 2 * L);
             a3.intoArray(acc, accOff + c + 3 * L);
+            a4.intoArray(acc, accOff + c + 4 * L);
+            a5.intoArray(acc, accOff + c + 5 * L);
+            a6.intoArray(acc, accOff + c + 6 * L);
+            a7.intoArray(acc, accOff + c + 7 * L);
         }
         for (; c + L <= d; c += L) {
             FloatVector a = FloatVector.fromArray(S, acc, accOff + c).mul(rs);
@@ -139,7 +191,7 @@ final class PanamaAttentionMath implements AttentionMath {
         for (; c < d; c++) {
             float a = acc[accOff + c] * rescale;
             for (int t = 0; t < tokens; t++) {
-                a += p[pOff + t] * values[t * d + c];
+                a = Math.fma(p[pOff + t], values[t * d + c], a);
             }
             acc[accOff + c] = a;
         }

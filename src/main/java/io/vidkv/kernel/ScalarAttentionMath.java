@@ -15,9 +15,16 @@ final class ScalarAttentionMath implements AttentionMath {
             float qr = q[qOff + r];
             int base = r * tokens;
             for (int t = 0; t < tokens; t++) {
-                out[outOff + t] += qr * rows[base + t];
+                out[outOff + t] = Math.fma(qr, rows[base + t], out[outOff + t]);
             }
         }
+    }
+
+    @Override
+    public void scores2(float[] rows, int rowCount, int tokens, float[] q, int qOff0, int qOff1, float[] out,
+                        int outOff0, int outOff1) {
+        scores(rows, rowCount, tokens, q, qOff0, out, outOff0);
+        scores(rows, rowCount, tokens, q, qOff1, out, outOff1);
     }
 
     @Override
@@ -54,7 +61,7 @@ final class ScalarAttentionMath implements AttentionMath {
             }
             int base = t * d;
             for (int c = 0; c < d; c++) {
-                acc[accOff + c] += w * values[base + c];
+                acc[accOff + c] = Math.fma(w, values[base + c], acc[accOff + c]);
             }
         }
     }

@@ -50,6 +50,10 @@ public class DecodeAttentionBenchmark {
     @Param({"2"})
     public int threads;
 
+    /** Ternary packing for the presets with ternary values (ignored otherwise). */
+    @Param({"BASE3"})
+    public String packing;
+
     private Arena arena;
     private ParallelRunner runner;
     private KvCache cache;
@@ -62,7 +66,11 @@ public class DecodeAttentionBenchmark {
         ModelShape shape = new ModelShape(1, 28, 4, 128);
         arena = Arena.ofShared();
         runner = new ParallelRunner(threads);
-        cache = KvCache.create(shape, CacheConfig.of(shape, Preset.byId(preset)).withCapacity(context + 1024), runner);
+        io.vidkv.LayerConfig lc = Preset.byId(preset).layerConfig();
+        if (lc.values().kind() == io.vidkv.ValueSpec.Kind.TERNARY) {
+            lc = lc.withValues(lc.values().withPacking(io.vidkv.codec.TernaryPacking.valueOf(packing)));
+        }
+        cache = KvCache.create(shape, CacheConfig.uniform(shape, lc).withCapacity(context + 1024), runner);
         SplittableRandom rnd = new SplittableRandom(7);
         int chunk = 1024;
         MemorySegment k = arena.allocate((long) chunk * 4 * 128 * 4, 64);
