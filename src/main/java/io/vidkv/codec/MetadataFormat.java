@@ -27,6 +27,15 @@ public enum MetadataFormat {
     /** Largest zero point, in scales, that COMPACT8 represents. */
     static final float MAX_ZERO_IN_SCALES = 127f / 4f;
 
+    /** 2^((code - 200) / 24) for every code: decoding a COMPACT8 scale is one multiply. */
+    private static final float[] LOG_SCALE = new float[256];
+
+    static {
+        for (int c = 0; c < 256; c++) {
+            LOG_SCALE[c] = (float) Math.pow(2, (c - LOG_OFFSET) / (double) LOG_STEPS);
+        }
+    }
+
     private final int bytes;
 
     MetadataFormat(int bytes) {
@@ -57,7 +66,7 @@ public enum MetadataFormat {
         if (raw == 0) {
             return 0f;
         }
-        return (float) (superScale * Math.pow(2, (raw - LOG_OFFSET) / LOG_STEPS));
+        return superScale * LOG_SCALE[raw];
     }
 
     /** Encodes a zero point given the already decoded scale. */

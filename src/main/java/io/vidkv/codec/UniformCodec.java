@@ -164,16 +164,61 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
     }
 
     /** Codes of the block as floats, in the block's orientation, then scale and zero applied. */
-    private void dequantizeOriented(MemorySegment src, long off, HeadState state, float[] out, int outOff) {
+    private void dequantizeOriented(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch s) {
         float[] sup = keyLayout ? state.keySuper : state.valueSuper;
+        long scaleOff = off + codeBytes;
+        long zeroOff = scaleOff + (long) params * format.bytes();
+        int groupsPerToken = headDim / channelGroup;
+        if (bits == 2) {
+            // The fast path of the 2-bit baselines: one table load per 8 codes per plane.
+            float[] scales = s.f1, zeros = s.f2;
+            for (int p = 0; p < params; p++) {
+                float superScale = sup[axis == QuantAxis.PER_CHANNEL ? p : p % groupsPerToken];
+                scales[p] = format.decodeScale(format.readRaw(src, scaleOff + (long) p * format.bytes()), superScale);
+                zeros[p] = format.decodeZero(format.readRaw(src, zeroOff + (long) p * format.bytes()), scales[p]);
+            }
+            if (keyLayout) {
+                int rowBytes = groupSize / 8;
+                for (int c = 0; c < headDim; c++) {
+                    int o = outOff + c * groupSize;
+                    long p0 = off + (long) c * rowBytes, p1 = off + (long) (headDim + c) * rowBytes;
+                    if (axis == QuantAxis.PER_CHANNEL) {
+                        PlaneDecoder.twoBit(src, p0, p1, rowBytes, scales[c], zeros[c], out, o);
+                    } else {
+                        for (int j = 0; j < rowBytes; j++) { // per-token params: lane t has its own
+                            int t0 = 8 * j;
+                            PlaneDecoder.twoBit(src, p0 + j, p1 + j, 1, 1f, 0f, out, o + t0);
+                            for (int i = 0; i < 8; i++) {
+                                int pi = (t0 + i) * groupsPerToken + c / channelGroup;
+                                out[o + t0 + i] = Math.fma(scales[pi], out[o + t0 + i], zeros[pi]);
+                            }
+                        }
+                    }
+                }
+            } else {
+                int rowBytes = headDim / 8;
+                for (int t = 0; t < groupSize; t++) {
+                    long p0 = off + (long) (t * 2) * rowBytes, p1 = p0 + rowBytes;
+                    int o = outOff + t * headDim;
+                    if (axis == QuantAxis.PER_CHANNEL) {
+                        PlaneDecoder.twoBitPerLane(src, p0, p1, rowBytes, scales, zeros, out, o);
+                    } else {
+                        int bytesPerGroup = channelGroup / 8;
+                        for (int g = 0; g < groupsPerToken; g++) {
+                            int pi = t * groupsPerToken + g;
+                            PlaneDecoder.twoBit(src, p0 + (long) g * bytesPerGroup, p1 + (long) g * bytesPerGroup, bytesPerGroup,
+                                    scales[pi], zeros[pi], out, o + g * channelGroup);
+                        }
+                    }
+                }
+            }
+            return;
+        }
         if (keyLayout) {
             CodePlanes.unpack(src, off, headDim, groupSize, bits, true, out, outOff);
         } else {
             CodePlanes.unpack(src, off, groupSize, headDim, bits, false, out, outOff);
         }
-        long scaleOff = off + codeBytes;
-        long zeroOff = scaleOff + (long) params * format.bytes();
-        int groupsPerToken = headDim / channelGroup;
         for (int p = 0; p < params; p++) {
             float superScale = sup[axis == QuantAxis.PER_CHANNEL ? p : p % groupsPerToken];
             float scale = format.decodeScale(format.readRaw(src, scaleOff + (long) p * format.bytes()), superScale);
@@ -181,14 +226,14 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
             if (axis == QuantAxis.PER_CHANNEL) {
                 for (int t = 0; t < groupSize; t++) {
                     int i = outOff + (keyLayout ? p * groupSize + t : t * headDim + p);
-                    out[i] = zero + scale * out[i];
+                    out[i] = Math.fma(scale, out[i], zero);
                 }
             } else {
                 int t = p / groupsPerToken;
                 int c0 = (p % groupsPerToken) * channelGroup;
                 for (int c = c0; c < c0 + channelGroup; c++) {
                     int i = outOff + (keyLayout ? c * groupSize + t : t * headDim + c);
-                    out[i] = zero + scale * out[i];
+                    out[i] = Math.fma(scale, out[i], zero);
                 }
             }
         }
@@ -197,10 +242,11 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
     @Override
     public void decodeRows(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch scratch) {
         if (keyLayout) {
-            dequantizeOriented(src, off, state, out, outOff);
+            dequantizeOriented(src, off, state, out, outOff, scratch);
         } else {
-            dequantizeOriented(src, off, state, scratch.f2, 0);
-            transpose(scratch.f2, groupSize, headDim, out, outOff);
+            float[] tmp = new float[groupSize * headDim]; // per-channel-keys layout only in experiments
+            dequantizeOriented(src, off, state, tmp, 0, scratch);
+            transpose(tmp, groupSize, headDim, out, outOff);
         }
     }
 
@@ -219,10 +265,11 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
     @Override
     public void decode(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch scratch) {
         if (keyLayout) {
-            dequantizeOriented(src, off, state, scratch.f2, 0);
-            transpose(scratch.f2, headDim, groupSize, out, outOff);
+            float[] tmp = new float[groupSize * headDim]; // reference/test path, not the decode loop
+            dequantizeOriented(src, off, state, tmp, 0, scratch);
+            transpose(tmp, headDim, groupSize, out, outOff);
         } else {
-            dequantizeOriented(src, off, state, out, outOff);
+            dequantizeOriented(src, off, state, out, outOff, scratch);
         }
     }
 
