@@ -31,6 +31,13 @@ public interface KeyCodec {
     /** Maps {@code queries} queries q[i * d + c] into row space, out[i * d + r], times {@code scale}. */
     void transformQuery(float[] q, int queries, float scale, HeadState state, float[] out, CodecScratch scratch);
 
+    /** out[i] = q[i] * scale for i < n: the query transform of codecs whose rows are the channels. */
+    static void scaleQueries(float[] q, int n, float scale, float[] out) {
+        for (int i = 0; i < n; i++) {
+            out[i] = q[i] * scale;
+        }
+    }
+
     /** Whether the row space differs per block, so queries must be transformed per block. */
     default boolean rowSpacePerBlock() {
         return false;

@@ -17,6 +17,7 @@ import java.lang.foreign.ValueLayout;
  */
 public final class ReferenceKeyCodec implements KeyCodec {
 
+    private final float[] unitSuperScales;
     private final VidkvKeyCodec split;
     private final int groupSize;
     private final int headDim;
@@ -29,6 +30,8 @@ public final class ReferenceKeyCodec implements KeyCodec {
         this.headDim = headDim;
         this.anomalous = split.anomalousChannels();
         this.normal = headDim - anomalous;
+        this.unitSuperScales = new float[headDim];
+        java.util.Arrays.fill(unitSuperScales, 1f); // FP16 metadata ignores super-scales
     }
 
     @Override
@@ -80,21 +83,7 @@ public final class ReferenceKeyCodec implements KeyCodec {
     public void encode(float[] x, HeadState state, MemorySegment dst, long off, CodecScratch s) {
         int[] codes = s.codes;
         long p = paramsOff(off);
-        for (int r = 0; r < anomalous; r++) {
-            int c = state.keyOrder[r];
-            float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
-            for (int t = 0; t < groupSize; t++) {
-                min = Math.min(min, x[t * headDim + c]);
-                max = Math.max(max, x[t * headDim + c]);
-            }
-            MetadataFormat.FP16.minMaxParams(min, max, 4, 1f, s.params, s.raw);
-            MetadataFormat.FP16.writeRaw(dst, p + 2L * r, s.raw[0]);
-            MetadataFormat.FP16.writeRaw(dst, p + 2L * (anomalous + r), s.raw[1]);
-            float inv = s.params[0] > 0f ? 1f / s.params[0] : 0f;
-            for (int t = 0; t < groupSize; t++) {
-                codes[r * groupSize + t] = Math.max(0, Math.min(3, Math.round((x[t * headDim + c] - s.params[1]) * inv)));
-            }
-        }
+        VidkvKeyCodec.encodeAnomalous(x, state.keyOrder, anomalous, groupSize, headDim, MetadataFormat.FP16, unitSuperScales, dst, p, s);
         CodePlanes.pack(codes, anomalous, groupSize, 2, true, dst, off);
         if (normal == 0) {
             return;
@@ -169,8 +158,6 @@ public final class ReferenceKeyCodec implements KeyCodec {
 
     @Override
     public void transformQuery(float[] q, int queries, float scale, HeadState state, float[] out, CodecScratch s) {
-        for (int i = 0; i < queries * headDim; i++) {
-            out[i] = q[i] * scale;
-        }
+        KeyCodec.scaleQueries(q, queries * headDim, scale, out);
     }
 }

@@ -252,9 +252,7 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
 
     @Override
     public void transformQuery(float[] q, int queries, float scale, HeadState state, float[] out, CodecScratch scratch) {
-        for (int i = 0; i < queries * headDim; i++) {
-            out[i] = q[i] * scale;
-        }
+        KeyCodec.scaleQueries(q, queries * headDim, scale, out);
     }
 
     @Override

@@ -252,22 +252,7 @@ public final class VidkvKeyCodec implements KeyCodec {
         int[] codes = s.codes;
         long p = paramsOff(off);
         int fb = format.bytes();
-        for (int r = 0; r < anomalous; r++) {
-            int c = ord[r];
-            float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
-            for (int t = 0; t < groupSize; t++) {
-                min = Math.min(min, x[t * headDim + c]);
-                max = Math.max(max, x[t * headDim + c]);
-            }
-            format.minMaxParams(min, max, 4, state.keySuper[r], s.params, s.raw);
-            format.writeRaw(dst, p + (long) r * fb, s.raw[0]);
-            format.writeRaw(dst, p + (long) (anomalous + r) * fb, s.raw[1]);
-            float inv = s.params[0] > 0f ? 1f / s.params[0] : 0f;
-            for (int t = 0; t < groupSize; t++) {
-                int code = Math.round((x[t * headDim + c] - s.params[1]) * inv);
-                codes[r * groupSize + t] = Math.max(0, Math.min(3, code));
-            }
-        }
+        encodeAnomalous(x, ord, anomalous, groupSize, headDim, format, state.keySuper, dst, p, s);
         CodePlanes.pack(codes, anomalous, groupSize, 2, true, dst, off);
         if (normal > 0) {
             components(x, 0, ord, s);
@@ -282,6 +267,31 @@ public final class VidkvKeyCodec implements KeyCodec {
                 format.writeRaw(dst, scales + (long) j * fb, format.encodeScale((float) (sum / groupSize), state.keySuper[anomalous + j]));
             }
             CodePlanes.pack(codes, normal, groupSize, 1, true, dst, spectralCodesOff(off));
+        }
+    }
+
+    /**
+     * 2-bit min/max codes of the anomalous rows r < a (channel ord[r]) into s.codes[r * G + t], scales
+     * at {@code params} and zero points after the a scales, in {@code fmt}.
+     */
+    static void encodeAnomalous(float[] x, int[] ord, int a, int g, int d, MetadataFormat fmt, float[] supers,
+                                MemorySegment dst, long params, CodecScratch s) {
+        int fb = fmt.bytes();
+        for (int r = 0; r < a; r++) {
+            int c = ord[r];
+            float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
+            for (int t = 0; t < g; t++) {
+                min = Math.min(min, x[t * d + c]);
+                max = Math.max(max, x[t * d + c]);
+            }
+            fmt.minMaxParams(min, max, 4, supers[r], s.params, s.raw);
+            fmt.writeRaw(dst, params + (long) r * fb, s.raw[0]);
+            fmt.writeRaw(dst, params + (long) (a + r) * fb, s.raw[1]);
+            float inv = s.params[0] > 0f ? 1f / s.params[0] : 0f;
+            for (int t = 0; t < g; t++) {
+                int code = Math.round((x[t * d + c] - s.params[1]) * inv);
+                s.codes[r * g + t] = Math.max(0, Math.min(3, code));
+            }
         }
     }
 
