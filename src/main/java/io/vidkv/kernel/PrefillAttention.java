@@ -1,0 +1,248 @@
+package io.vidkv.kernel;
+
+import io.vidkv.HeadStream;
+import io.vidkv.KvCache;
+import io.vidkv.ModelShape;
+import io.vidkv.codec.CodecScratch;
+import io.vidkv.codec.KeyCodec;
+import io.vidkv.codec.ValueCodec;
+import io.vidkv.nativelib.Dnnl;
+import io.vidkv.nativelib.DnnlDataType;
+import io.vidkv.nativelib.MatmulShape;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Attention of many queries at once (a prefill chunk, or a batch of text-query tokens) against one
+ * layer of a {@link KvCache}, with a causal mask. Per KV head, the queries of all its query heads
+ * form one matrix; the cache is walked in tiles of {@code tileTokens} tokens that are dequantized into
+ * a bounded, reused scratch (never the whole cache), and each tile costs two oneDNN f32 matmuls:
+ * S = Q K^T / sqrt(d), then O += P V, with an online softmax across tiles (running max and sum per
+ * query row, O rescaled when the max grows). Tiles entirely after the chunk's last position are
+ * skipped. {@link #attendDense} runs the same on float32 K/V in place: the FP32 dense reference
+ * attention used by tests and the evaluation.
+ *
+ * <p>Not thread-safe (one chunk at a time); oneDNN parallelizes each matmul with its own OpenMP threads.
+ */
+public final class PrefillAttention implements AutoCloseable {
+
+    /** Time split of the last call, in nanoseconds. */
+    public record Timing(long dequantizeNanos, long matmulNanos, long softmaxNanos) {
+    }
+
+    private final KvCache cache;
+    private final ModelShape shape;
+    private final Dnnl dnnl;
+    private final int maxQueries;
+    private final int tileTokens;
+    private final int d;
+    private final int gq;
+    private final Arena arena = Arena.ofConfined();
+    private final MemorySegment qTile;
+    private final MemorySegment kTile;
+    private final MemorySegment vTile;
+    private final MemorySegment scores;
+    private final MemorySegment outTile;
+    private final float[] rowMax;
+    private final float[] rowSum;
+    private final float[] block;
+    private final float[] row;
+    private final AttentionMath math = AttentionMath.INSTANCE;
+    private final CodecScratch scratch;
+    private long dequantizeNanos;
+    private long matmulNanos;
+    private long softmaxNanos;
+
+    /**
+     * @param cache      the cache to read (may be null for {@link #attendDense} only; then {@code shape} is used)
+     * @param shape      the model shape
+     * @param dnnl       the oneDNN engine to run matmuls on
+     * @param maxQueries most query tokens per call (each brings queriesPerKvHead rows per KV head)
+     * @param tileTokens tokens per tile (a multiple of every layer's group size)
+     */
+    public PrefillAttention(KvCache cache, ModelShape shape, Dnnl dnnl, int maxQueries, int tileTokens) {
+        if (maxQueries <= 0 || tileTokens <= 0 || tileTokens % 64 != 0) {
+            throw new IllegalArgumentException("maxQueries must be > 0 and tileTokens a positive multiple of 64, got "
+                    + maxQueries + " and " + tileTokens);
+        }
+        this.cache = cache;
+        this.shape = shape;
+        this.dnnl = dnnl;
+        this.maxQueries = maxQueries;
+        this.tileTokens = tileTokens;
+        this.d = shape.headDim();
+        this.gq = shape.queriesPerKvHead();
+        int rows = maxQueries * gq;
+        this.qTile = arena.allocate((long) rows * d * 4, 64);
+        this.kTile = arena.allocate((long) tileTokens * d * 4, 64);
+        this.vTile = arena.allocate((long) tileTokens * d * 4, 64);
+        this.scores = arena.allocate((long) rows * tileTokens * 4, 64);
+        this.outTile = arena.allocate((long) rows * d * 4, 64);
+        this.rowMax = new float[rows];
+        this.rowSum = new float[rows];
+        this.block = new float[64 * d];
+        this.row = new float[tileTokens];
+        this.scratch = new CodecScratch(d, 64, gq);
+    }
+
+    public Timing lastTiming() {
+        return new Timing(dequantizeNanos, matmulNanos, softmaxNanos);
+    }
+
+    /**
+     * Attention for {@code n} query tokens at positions {@code firstPosition .. firstPosition + n - 1}
+     * over {@code layer} of the cache; query token i attends cached tokens at positions <=
+     * {@code firstPosition + i}. {@code queries} and {@code out} are [n, queryHeads, d] float32.
+     */
+    public void attend(int layer, MemorySegment queries, MemorySegment out, int n, int firstPosition) {
+        checkCall(queries, out, n, firstPosition);
+        int visibleEnd = (int) Math.min(cache.tokenCount(layer), (long) firstPosition + n);
+        if (visibleEnd <= 0) {
+            throw new IllegalStateException("layer " + layer + " has no token at or before position " + firstPosition);
+        }
+        resetTiming();
+        KeyCodec kc = cache.keyCodec(layer);
+        ValueCodec vc = cache.valueCodec(layer);
+        int g = cache.layerConfig(layer).groupSize();
+        if (tileTokens % g != 0) {
+            throw new IllegalArgumentException("tileTokens " + tileTokens + " is not a multiple of layer " + layer + "'s group size " + g);
+        }
+        long keyBytes = kc.blockBytes();
+        for (int h = 0; h < shape.kvHeads(); h++) {
+            HeadStream hs = cache.stream(layer, h);
+            loadQueries(queries, n, h);
+            int quantized = hs.blockCount() * g;
+            for (int t0 = 0; t0 < visibleEnd; t0 += tileTokens) {
+                int t1 = Math.min(visibleEnd, t0 + tileTokens);
+                long start = System.nanoTime();
+                for (int t = t0; t < t1; ) {
+                    if (t < quantized) { // a whole block (tiles are block-aligned)
+                        int b = t / g;
+                        kc.dequantize(hs.page(b), hs.offset(b), hs.state(), block, scratch);
+                        MemorySegment.copy(block, 0, kTile, ValueLayout.JAVA_FLOAT, (long) (t - t0) * d * 4, g * d);
+                        vc.decode(hs.page(b), hs.offset(b) + keyBytes, hs.state(), block, 0, scratch);
+                        MemorySegment.copy(block, 0, vTile, ValueLayout.JAVA_FLOAT, (long) (t - t0) * d * 4, g * d);
+                        t += g;
+                    } else { // the residual window, exact
+                        long slot = (long) hs.windowSlot(t - quantized) * d * 4;
+                        MemorySegment.copy(hs.windowKeys(), slot, kTile, (long) (t - t0) * d * 4, d * 4L);
+                        MemorySegment.copy(hs.windowValues(), slot, vTile, (long) (t - t0) * d * 4, d * 4L);
+                        t++;
+                    }
+                }
+                dequantizeNanos += System.nanoTime() - start;
+                tile(kTile, vTile, d, t0, t1 - t0, Math.min(t1, quantized + hs.windowCount()) - t0, n, firstPosition, t0 == 0);
+            }
+            storeOutput(out, n, h);
+        }
+    }
+
+    /**
+     * FP32 dense reference: {@code keys} and {@code values} are [tokens, kvHeads, d] float32 (used in
+     * place through oneDNN leading dimensions), {@code queries}/{@code out} [n, queryHeads, d];
+     * query i attends tokens at positions <= firstPosition + i.
+     */
+    public void attendDense(MemorySegment keys, MemorySegment values, int tokens, MemorySegment queries, MemorySegment out,
+                            int n, int firstPosition) {
+        checkCall(queries, out, n, firstPosition);
+        long need = (long) tokens * shape.tokenElements() * 4;
+        if (keys.byteSize() < need || values.byteSize() < need) {
+            throw new IllegalArgumentException("dense keys/values need " + need + " bytes for " + tokens + " tokens");
+        }
+        resetTiming();
+        int visibleEnd = (int) Math.min(tokens, (long) firstPosition + n);
+        int ld = shape.kvHeads() * d;
+        for (int h = 0; h < shape.kvHeads(); h++) {
+            loadQueries(queries, n, h);
+            for (int t0 = 0; t0 < visibleEnd; t0 += tileTokens) {
+                int count = Math.min(visibleEnd, t0 + tileTokens) - t0;
+                long base = ((long) t0 * shape.kvHeads() + h) * d * 4;
+                tile(keys.asSlice(base), values.asSlice(base), ld, t0, count, count, n, firstPosition, t0 == 0);
+            }
+            storeOutput(out, n, h);
+        }
+    }
+
+    /** One tile of {@code count} tokens starting at position {@code t0}; rows hold real tokens < valid. */
+    private void tile(MemorySegment k, MemorySegment v, int ld, int t0, int count, int valid, int n,
+                      int firstPosition, boolean first) {
+        int rows = n * gq;
+        long start = System.nanoTime();
+        MatmulShape qk = new MatmulShape(rows, d, count, DnnlDataType.F32, DnnlDataType.F32, DnnlDataType.F32, false, true,
+                d, ld, tileTokens, (float) (1.0 / Math.sqrt(d)), 0f);
+        dnnl.matmul(qk).execute(qTile, k, scores);
+        matmulNanos += System.nanoTime() - start;
+        start = System.nanoTime();
+        for (int r = 0; r < rows; r++) {
+            int lastVisible = firstPosition + r / gq;
+            int visible = Math.max(0, Math.min(valid, lastVisible - t0 + 1));
+            long rowOff = (long) r * tileTokens * 4;
+            MemorySegment.copy(scores, ValueLayout.JAVA_FLOAT, rowOff, row, 0, count);
+            float old = first ? Float.NEGATIVE_INFINITY : rowMax[r];
+            float m = visible == 0 ? old : Math.max(old, math.max(row, 0, visible));
+            float rescale = old == Float.NEGATIVE_INFINITY ? 0f : ExpApprox.exp(old - m);
+            float sum = visible == 0 ? 0f : math.expShiftSum(row, 0, visible, m);
+            java.util.Arrays.fill(row, visible, count, 0f); // causal mask
+            MemorySegment.copy(row, 0, scores, ValueLayout.JAVA_FLOAT, rowOff, count);
+            rowMax[r] = m;
+            rowSum[r] = (first ? 0f : rowSum[r] * rescale) + sum;
+            if (!first && rescale != 1f) {
+                for (int c = 0; c < d; c++) {
+                    long o = ((long) r * d + c) * 4;
+                    outTile.set(ValueLayout.JAVA_FLOAT, o, outTile.get(ValueLayout.JAVA_FLOAT, o) * rescale);
+                }
+            }
+        }
+        softmaxNanos += System.nanoTime() - start;
+        start = System.nanoTime();
+        MatmulShape pv = new MatmulShape(rows, count, d, DnnlDataType.F32, DnnlDataType.F32, DnnlDataType.F32, false, false,
+                tileTokens, ld, d, 1f, first ? 0f : 1f);
+        dnnl.matmul(pv).execute(scores, v, outTile);
+        matmulNanos += System.nanoTime() - start;
+    }
+
+    private void loadQueries(MemorySegment queries, int n, int h) {
+        for (int i = 0; i < n; i++) {
+            long src = ((long) i * shape.queryHeads() + (long) h * gq) * d * 4;
+            MemorySegment.copy(queries, src, qTile, (long) i * gq * d * 4, (long) gq * d * 4);
+        }
+    }
+
+    private void storeOutput(MemorySegment out, int n, int h) {
+        for (int r = 0; r < n * gq; r++) {
+            float inv = 1f / rowSum[r];
+            long dst = ((long) (r / gq) * shape.queryHeads() + (long) h * gq + r % gq) * d * 4;
+            for (int c = 0; c < d; c++) {
+                out.set(ValueLayout.JAVA_FLOAT_UNALIGNED, dst + 4L * c, outTile.get(ValueLayout.JAVA_FLOAT, ((long) r * d + c) * 4) * inv);
+            }
+        }
+    }
+
+    private void checkCall(MemorySegment queries, MemorySegment out, int n, int firstPosition) {
+        if (n <= 0 || n > maxQueries) {
+            throw new IllegalArgumentException("query count must be in [1, " + maxQueries + "], got " + n);
+        }
+        if (firstPosition < 0) {
+            throw new IllegalArgumentException("first query position must be >= 0, got " + firstPosition);
+        }
+        long need = (long) n * shape.queryHeads() * d * 4;
+        if (queries.byteSize() < need || out.byteSize() < need) {
+            throw new IllegalArgumentException("queries and output need " + need + " bytes ([" + n + ", " + shape.queryHeads()
+                    + ", " + d + "] float32), got " + queries.byteSize() + " and " + out.byteSize());
+        }
+    }
+
+    private void resetTiming() {
+        dequantizeNanos = 0;
+        matmulNanos = 0;
+        softmaxNanos = 0;
+    }
+
+    @Override
+    public void close() {
+        scratch.close();
+        arena.close();
+    }
+}
