@@ -147,6 +147,40 @@ public final class PlaneDecoder {
         }
     }
 
+    /**
+     * Scores of one query over a VidKV key block straight from the codes (see
+     * {@link VidkvKeyCodec#scoreBlockFused}): out[o + t] = bias + sum over anomalous rows r of
+     * q[qo + r] * scale[r] * (bit0 + 2 bit1) + sum over spectral rows of q * scale * (+-1).
+     */
+    static void fusedScores(MemorySegment src, long planes, long signPlanes, int anomalous, int normal, int bytesPerRow,
+                            float[] q, int qo, float[] scale, float bias, float[] out, int o) {
+        if (VECTOR && bytesPerRow == 4) {
+            Vector256.fusedScores32(src, planes, signPlanes, anomalous, normal, q, qo, scale, bias, out, o);
+            return;
+        }
+        int tokens = bytesPerRow * 8;
+        java.util.Arrays.fill(out, o, o + tokens, bias);
+        for (int r = 0; r < anomalous; r++) {
+            float w = q[qo + r] * scale[r];
+            for (int j = 0; j < bytesPerRow; j++) {
+                int b0 = (src.get(B, planes + (long) r * bytesPerRow + j) & 0xFF) * 8;
+                int b1 = (src.get(B, planes + (long) (anomalous + r) * bytesPerRow + j) & 0xFF) * 8;
+                for (int i = 0; i < 8; i++) {
+                    out[o + 8 * j + i] += w * (CodePlanes.BIT_LUT[b0 + i] + 2f * CodePlanes.BIT_LUT[b1 + i]);
+                }
+            }
+        }
+        for (int r = 0; r < normal; r++) {
+            float w = q[qo + anomalous + r] * scale[anomalous + r];
+            for (int j = 0; j < bytesPerRow; j++) {
+                int b = (src.get(B, signPlanes + (long) r * bytesPerRow + j) & 0xFF) * 8;
+                for (int i = 0; i < 8; i++) {
+                    out[o + 8 * j + i] += w * CodePlanes.SIGN_LUT[b + i];
+                }
+            }
+        }
+    }
+
     /** The 256-bit Vector API path: 8 float lanes per code byte. */
     private static final class Vector256 {
         private static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
@@ -186,6 +220,37 @@ public final class PlaneDecoder {
                         FloatVector.fromArray(F, CodePlanes.BIT_LUT, b0));
                 code.fma(FloatVector.fromArray(F, scales, 8 * j), FloatVector.fromArray(F, zeros, 8 * j)).intoArray(out, o + 8 * j);
             }
+        }
+
+        /** G = 32: four accumulators of 8 tokens stay in registers over all rows. */
+        static void fusedScores32(MemorySegment src, long planes, long signPlanes, int anomalous, int normal,
+                                  float[] q, int qo, float[] scale, float bias, float[] out, int o) {
+            FloatVector a0 = FloatVector.broadcast(F, bias), a1 = a0, a2 = a0, a3 = a0;
+            for (int r = 0; r < anomalous; r++) {
+                float wr = q[qo + r] * scale[r];
+                FloatVector w = FloatVector.broadcast(F, wr), w2 = FloatVector.broadcast(F, 2f * wr);
+                long x0 = word(src, planes + 4L * r, 4), x1 = word(src, planes + 4L * (anomalous + r), 4);
+                a0 = FloatVector.fromArray(F, CodePlanes.BIT_LUT, (int) (x0 & 0xFF) * 8).fma(w, a0);
+                a1 = FloatVector.fromArray(F, CodePlanes.BIT_LUT, (int) (x0 >>> 8 & 0xFF) * 8).fma(w, a1);
+                a2 = FloatVector.fromArray(F, CodePlanes.BIT_LUT, (int) (x0 >>> 16 & 0xFF) * 8).fma(w, a2);
+                a3 = FloatVector.fromArray(F, CodePlanes.BIT_LUT, (int) (x0 >>> 24 & 0xFF) * 8).fma(w, a3);
+                a0 = FloatVector.fromArray(F, CodePlanes.BIT_LUT, (int) (x1 & 0xFF) * 8).fma(w2, a0);
+                a1 = FloatVector.fromArray(F, CodePlanes.BIT_LUT, (int) (x1 >>> 8 & 0xFF) * 8).fma(w2, a1);
+                a2 = FloatVector.fromArray(F, CodePlanes.BIT_LUT, (int) (x1 >>> 16 & 0xFF) * 8).fma(w2, a2);
+                a3 = FloatVector.fromArray(F, CodePlanes.BIT_LUT, (int) (x1 >>> 24 & 0xFF) * 8).fma(w2, a3);
+            }
+            for (int r = 0; r < normal; r++) {
+                FloatVector w = FloatVector.broadcast(F, q[qo + anomalous + r] * scale[anomalous + r]);
+                long x = word(src, signPlanes + 4L * r, 4);
+                a0 = FloatVector.fromArray(F, CodePlanes.SIGN_LUT, (int) (x & 0xFF) * 8).fma(w, a0);
+                a1 = FloatVector.fromArray(F, CodePlanes.SIGN_LUT, (int) (x >>> 8 & 0xFF) * 8).fma(w, a1);
+                a2 = FloatVector.fromArray(F, CodePlanes.SIGN_LUT, (int) (x >>> 16 & 0xFF) * 8).fma(w, a2);
+                a3 = FloatVector.fromArray(F, CodePlanes.SIGN_LUT, (int) (x >>> 24 & 0xFF) * 8).fma(w, a3);
+            }
+            a0.intoArray(out, o);
+            a1.intoArray(out, o + 8);
+            a2.intoArray(out, o + 16);
+            a3.intoArray(out, o + 24);
         }
 
         static void signs(MemorySegment src, long p, int bytes, float scale, float[] out, int o) {

@@ -314,6 +314,39 @@ public final class VidkvKeyCodec implements KeyCodec {
         }
     }
 
+    /**
+     * The second code-consumption strategy ("fused"): scores straight from the code bytes without
+     * materializing the block's rows. For query head j, row r: w = q'_jr * scale_r; the anomalous
+     * rows add w * (bit0 + 2 bit1) + q'_jr * zero_r, the spectral rows w * (+-1), eight tokens per
+     * table load. Trades the shared decode pass for per-head table loads; kept for measurement
+     * (BENCHMARKS.md), the kernel uses decodeRows unless -Dvidkv.keyScoring=fused.
+     */
+    public void scoreBlockFused(MemorySegment src, long off, HeadState state, float[] q, int qBase, int queries,
+                                float[] out, CodecScratch s) {
+        int fb = format.bytes();
+        int bytesPerRow = groupSize / 8;
+        long p = paramsOff(off);
+        float[] scale = s.f1;
+        float[] zero = s.f2;
+        for (int r = 0; r < anomalous; r++) {
+            scale[r] = format.decodeScale(format.readRaw(src, p + (long) r * fb), state.keySuper[r]);
+            zero[r] = format.decodeZero(format.readRaw(src, p + (long) (anomalous + r) * fb), scale[r]);
+        }
+        long scales = p + 2L * anomalous * fb;
+        for (int j = 0; j < normal; j++) {
+            scale[anomalous + j] = format.decodeScale(format.readRaw(src, scales + (long) j * fb), state.keySuper[anomalous + j]);
+        }
+        long codes = spectralCodesOff(off);
+        for (int i = 0; i < queries; i++) {
+            int qo = qBase + i * headDim;
+            float bias = 0f;
+            for (int r = 0; r < anomalous; r++) {
+                bias += q[qo + r] * zero[r];
+            }
+            PlaneDecoder.fusedScores(src, off, codes, anomalous, normal, bytesPerRow, q, qo, scale, bias, out, i * groupSize);
+        }
+    }
+
     @Override
     public void transformQuery(float[] q, int queries, float scale, HeadState state, float[] out, CodecScratch s) {
         transform(q, queries, scale, state.keyOrder, out, s);

@@ -31,6 +31,13 @@ import java.util.Arrays;
  */
 public final class DecodeAttention implements AutoCloseable {
 
+    /**
+     * Key code consumption: "decode" (default) expands each block's key codes to float rows once,
+     * shared by the query heads of the KV head; "fused" scores each query head straight from the code
+     * bytes (VidKV keys only). Both compute the same function; BENCHMARKS.md has the measurements.
+     */
+    static final boolean FUSED_KEYS = "fused".equals(System.getProperty("vidkv.keyScoring", "decode"));
+
     /** Tokens per work item (a multiple of every group size). */
     public static final int CHUNK_TOKENS = 1024;
 
@@ -244,8 +251,13 @@ public final class DecodeAttention implements AutoCloseable {
         private void block(HeadStream hs, int b, int position, Worker w, int slot0, int kv) {
             MemorySegment page = hs.page(b);
             long off = hs.offset(b);
-            kc.decodeRows(page, off, hs.state(), w.rows, 0, w.scratch);
             int visible = (int) Math.min(g, (long) lastVisible - position + 1);
+            if (FUSED_KEYS && kc instanceof io.vidkv.codec.VidkvKeyCodec vk && !kc.rowSpacePerBlock()) {
+                vk.scoreBlockFused(page, off, hs.state(), rowQueries, kv * gq * d, gq, w.scores, w.scratch);
+                finishBlock(hs, page, off, visible, w, slot0);
+                return;
+            }
+            kc.decodeRows(page, off, hs.state(), w.rows, 0, w.scratch);
             float[] qs = rowQueries;
             int qBase = kv * gq * d;
             if (kc.rowSpacePerBlock()) {
@@ -263,15 +275,20 @@ public final class DecodeAttention implements AutoCloseable {
             if (j < gq) {
                 math.scores(w.rows, d, g, qs, qBase + j * d, w.scores, j * g);
             }
+            finishBlock(hs, page, off, visible, w, slot0);
+        }
+
+        /** Causal mask, value decode and the online-softmax fold of a scored block. */
+        private void finishBlock(HeadStream hs, MemorySegment page, long off, int visible, Worker w, int slot0) {
             if (visible < g) {
-                for (j = 0; j < gq; j++) {
+                for (int j = 0; j < gq; j++) {
                     for (int t = visible; t < g; t++) {
                         w.scores[j * g + t] = Float.NEGATIVE_INFINITY;
                     }
                 }
             }
             vc.decode(page, off + keyBytes, hs.state(), w.vals, 0, w.scratch);
-            for (j = 0; j < gq; j++) {
+            for (int j = 0; j < gq; j++) {
                 fold(w.scores, j * g, g, w.vals, slot0 + j);
             }
         }

@@ -315,6 +315,37 @@ class CodecTest {
         }
     }
 
+    @ParameterizedTest(name = "keyBits={0} G={1} d={2} {3}")
+    @CsvSource({"1.5, 32, 128, FP16", "1.25, 32, 64, COMPACT8", "1.5, 64, 64, FP16", "1.75, 16, 32, FP16"})
+    void fusedKeyScoringEqualsDecodeThenDot(double keyBits, int g, int d, MetadataFormat fmt) {
+        SplittableRandom rnd = TestSeeds.random((long) (keyBits * 100), g, d, fmt.ordinal(), 5);
+        VidkvKeyCodec codec = new VidkvKeyCodec(keyBits, SplitMetric.RANGE, true, false, fmt, g, d);
+        HeadState st = new HeadState(d);
+        try (CodecScratch s = new CodecScratch(d, g, 3)) {
+            float[] x = data(rnd, g, d);
+            codec.calibrate(x, g, st, s);
+            codec.encode(x, st, block, 0, s);
+            float[] rows = new float[g * d];
+            codec.decodeRows(block, 0, st, rows, 0, s);
+            float[] q = new float[3 * d];
+            for (int i = 0; i < q.length; i++) {
+                q[i] = (float) rnd.nextGaussian();
+            }
+            float[] fused = new float[3 * g];
+            codec.scoreBlockFused(block, 0, st, q, 0, 3, fused, s);
+            for (int i = 0; i < 3; i++) {
+                for (int t = 0; t < g; t++) {
+                    double ref = 0, mag = 0;
+                    for (int r = 0; r < d; r++) {
+                        ref += (double) q[i * d + r] * rows[r * g + t];
+                        mag += Math.abs((double) q[i * d + r] * rows[r * g + t]);
+                    }
+                    assertEquals(ref, fused[i * g + t], 1e-5 * mag + 1e-6, "query " + i + " token " + t + TestSeeds.replay());
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "bits={0} rows={1} cols={2} planeOuter={3}")
     @CsvSource({"1, 64, 32, true", "2, 7, 64, false", "3, 3, 8, true", "4, 32, 16, false", "8, 5, 40, true"})
     void packingRoundTripsBitExact(int bits, int rows, int cols, boolean planeOuter) {

@@ -99,6 +99,51 @@ class DecodeAttentionTest {
         }
     }
 
+    /** Extreme but finite inputs: scores in the thousands (a one-hot softmax) and values near FP16 limits. */
+    @ParameterizedTest(name = "{0} keyScale={1}")
+    @CsvSource({"vidkv-1.5/1.58, 400", "fp16, 400", "kivi-2, 1000", "vidkv-1.5/1.58-compact, 200"})
+    void extremeMagnitudesStayFiniteAndExact(String preset, double keyScale) {
+        ModelShape shape = new ModelShape(1, 4, 1, 64);
+        SplittableRandom rnd = TestSeeds.random(keyScale > 300 ? 1 : 2, preset.hashCode());
+        try (Arena arena = Arena.ofConfined(); KvCache cache = KvCache.create(shape, CacheConfig.of(shape, Preset.byId(preset)).withCapacity(1024));
+             DecodeAttention attn = new DecodeAttention(cache, null)) {
+            int tokens = 600;
+            MemorySegment k = KvData.keys(arena, rnd, tokens, 1, 64);
+            MemorySegment v = KvData.values(arena, rnd, tokens, 1, 64);
+            for (long i = 0; i < (long) tokens * 64; i++) {
+                k.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (k.getAtIndex(ValueLayout.JAVA_FLOAT, i) * keyScale / 10));
+                v.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) Math.max(-6e4, Math.min(6e4, v.getAtIndex(ValueLayout.JAVA_FLOAT, i) * 3000)));
+            }
+            cache.append(0, k, v, tokens, InputType.F32);
+            MemorySegment q = KvData.queries(arena, rnd, shape, 1.0);
+            MemorySegment out = arena.allocate(4L * 64 * 4);
+            attn.attend(0, q, out);
+            double[][][] ref = KvData.dequantize(cache, 0, 0);
+            double vmax = 0;
+            for (double[] r : ref[1]) {
+                for (double x : r) {
+                    vmax = Math.max(vmax, Math.abs(x));
+                }
+            }
+            for (int h = 0; h < 4; h++) {
+                double[] qv = new double[64];
+                for (int c = 0; c < 64; c++) {
+                    qv[c] = q.getAtIndex(ValueLayout.JAVA_FLOAT, h * 64L + c);
+                }
+                double[] want = KvData.attention(qv, ref[0], ref[1], Integer.MAX_VALUE);
+                for (int c = 0; c < 64; c++) {
+                    float got = out.getAtIndex(ValueLayout.JAVA_FLOAT, h * 64L + c);
+                    assertTrue(Float.isFinite(got), "non-finite output");
+                    // scores of magnitude ~1e3 lose ~1e-4 relative in float32, which exp turns into that much weight error
+                    double tol = 2e-3 * vmax;
+                    if (Math.abs(got - want[c]) > tol) {
+                        throw new AssertionError(preset + " head " + h + " c " + c + ": " + got + " vs " + want[c] + TestSeeds.replay());
+                    }
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource({"vidkv-1.5/1.58", "fp16", "kivi-2"})
     void resultsAreIdenticalForAnyThreadCount(String preset) {
