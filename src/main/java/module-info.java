@@ -10,9 +10,14 @@ module io.vidkv {
     requires jdk.incubator.vector;
     requires info.picocli;
     requires jdk.management;
+    requires java.desktop;
+    requires com.fasterxml.jackson.databind;
+    requires org.jfree.jfreechart;
+    requires me.tongfei.progressbar;
 
     exports io.vidkv;
     exports io.vidkv.codec;
+    exports io.vidkv.eval;
     exports io.vidkv.nativelib;
     exports io.vidkv.kernel;
 

@@ -1,0 +1,346 @@
+package io.vidkv.eval;
+
+import io.vidkv.CacheConfig;
+import io.vidkv.HeadStream;
+import io.vidkv.InputType;
+import io.vidkv.KvCache;
+import io.vidkv.MemoryReport;
+import io.vidkv.ModelShape;
+import io.vidkv.ParallelRunner;
+import io.vidkv.TokenSaliency;
+import io.vidkv.codec.CodecScratch;
+import io.vidkv.kernel.DecodeAttention;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+
+/**
+ * Runs variants over the layers of a {@link KvSource} and measures, per layer and overall:
+ * relative Frobenius error of the dequantized keys and values; for the data's queries, the relative
+ * L2 error of the fused decode attention output against float64 attention on the original K/V, the
+ * KL divergence of the attention distributions (original || quantized, the quantized one computed
+ * from the dequantized keys) and the recall of the top-k most attended tokens; bits and bytes from
+ * the {@link MemoryReport}; and, as an indication only (single runs; JMH is the authority), the time
+ * per quantized token and per decode attention step.
+ */
+public final class Evaluator {
+
+    /** Metrics of one variant on one layer. */
+    public record LayerResult(int layer, double keyRelError, double valueRelError, double attnRelError, double attnKl,
+                              double topkRecall) {
+    }
+
+    /** Metrics of one variant over all evaluated layers. */
+    public record Result(String preset, double effectiveBits, double nominalBits, double totalBits, double compressionRatio,
+                         long modelBytes, double keyRelError, double valueRelError, double attnRelError, double attnKl,
+                         double topkRecall, double quantizeNsPerToken, double decodeStepMs, List<LayerResult> layers) {
+    }
+
+    private final KvSource source;
+    private final List<Integer> layers;
+    private final ParallelRunner runner;
+    private final int topK;
+
+    public Evaluator(KvSource source, List<Integer> layers, ParallelRunner runner, int topK) {
+        for (int l : layers) {
+            if (l < 0 || l >= source.shape().layers()) {
+                throw new IllegalArgumentException("layer " + l + " out of range [0, " + source.shape().layers() + ")");
+            }
+        }
+        this.source = source;
+        this.layers = List.copyOf(layers);
+        this.runner = runner;
+        this.topK = topK;
+    }
+
+    /** Evaluates every variant on every layer; {@code step} is called after each (variant, layer). */
+    public List<Result> run(List<Variant> variants, Consumer<String> step) {
+        ModelShape shape = source.shape();
+        int n = source.tokens();
+        int v = variants.size();
+        double[][] err = new double[v][6]; // key num/den, value num/den, attn num/den
+        double[] kl = new double[v], recall = new double[v], quantNs = new double[v], stepNs = new double[v];
+        long[] bytesHeld = new long[v], fp16 = new long[v];
+        double[] effNum = new double[v], effDen = new double[v], totNum = new double[v], totDen = new double[v], nominal = new double[v];
+        List<List<LayerResult>> perLayer = new ArrayList<>();
+        for (int i = 0; i < v; i++) {
+            perLayer.add(new ArrayList<>());
+        }
+        int queryCount = 0;
+        ModelShape one = new ModelShape(1, shape.queryHeads(), shape.kvHeads(), shape.headDim());
+        for (int layer : layers) {
+            try (Arena arena = Arena.ofShared()) {
+                LayerData data = source.layer(layer, arena);
+                Exact exact = exact(data, shape);
+                queryCount += data.queryTokens() * shape.queryHeads();
+                for (int i = 0; i < v; i++) {
+                    Variant var = variants.get(i);
+                    CacheConfig config = CacheConfig.uniform(one, var.config()).withCapacity(n + 64);
+                    try (KvCache cache = KvCache.create(one, config, runner);
+                         DecodeAttention attn = new DecodeAttention(cache, runner)) {
+                        if (var.config().values().protection()) {
+                            float[] score = var.protection() == Variant.Protection.SALIENT ? exact.received : randomScores(n, layer);
+                            cache.protectBySaliency(0, score, var.config().values().protectedFraction());
+                        }
+                        long t0 = System.nanoTime();
+                        cache.append(0, data.keys(), data.values(), n, InputType.F32);
+                        quantNs[i] += System.nanoTime() - t0;
+                        MemoryReport r = cache.memoryReport();
+                        long quantElements = (long) r.layers().getFirst().quantizedTokens() * one.tokenElements() * 2;
+                        effNum[i] += (r.payloadBytes() + r.metadataBytes()) * 8.0;
+                        effDen[i] += quantElements;
+                        totNum[i] += (r.pageBytes() + r.residualBytes()) * 8.0;
+                        totDen[i] += (double) n * one.tokenElements() * 2;
+                        bytesHeld[i] += r.pageBytes() + r.residualBytes();
+                        fp16[i] += r.fp16Bytes();
+                        nominal[i] = r.nominalBits();
+                        LayerResult lr = measure(cache, attn, data, exact, shape, err[i], stepNs, i);
+                        kl[i] += lr.attnKl() * data.queryTokens() * shape.queryHeads();
+                        recall[i] += lr.topkRecall() * data.queryTokens() * shape.queryHeads();
+                        perLayer.get(i).add(lr);
+                    }
+                    step.accept(var.name() + " layer " + layer);
+                }
+            }
+        }
+        List<Result> out = new ArrayList<>();
+        for (int i = 0; i < v; i++) {
+            long modelBytes = bytesHeld[i] / layers.size() * shape.layers();
+            out.add(new Result(variants.get(i).name(), effDen[i] == 0 ? 0 : effNum[i] / effDen[i], nominal[i], totNum[i] / totDen[i],
+                    (double) fp16[i] / bytesHeld[i], modelBytes, Math.sqrt(err[i][0] / err[i][1]), Math.sqrt(err[i][2] / err[i][3]),
+                    Math.sqrt(err[i][4] / err[i][5]), kl[i] / queryCount, recall[i] / queryCount,
+                    quantNs[i] / ((double) n * layers.size()), stepNs[i] / 1e6 / Math.max(1, queryCount / shape.queryHeads()),
+                    List.copyOf(perLayer.get(i))));
+        }
+        return out;
+    }
+
+    /** float64 attention on the original K/V: outputs, probabilities, and attention received per token. */
+    private record Exact(double[][] out, float[][] probs, float[] received) {
+    }
+
+    private Exact exact(LayerData data, ModelShape shape) {
+        int d = shape.headDim(), qh = shape.queryHeads(), n = data.tokens();
+        double[][] out = new double[data.queryTokens() * qh][d];
+        float[][] probs = new float[data.queryTokens() * qh][];
+        float[] received = new float[n];
+        for (int i = 0; i < data.queryTokens(); i++) {
+            for (int h = 0; h < qh; h++) {
+                int row = i * qh + h;
+                int kv = h / shape.queriesPerKvHead();
+                double[] q = query(data, shape, i, h);
+                int visible = Math.min(n, data.queryPositions()[i] + 1);
+                double[] s = new double[visible];
+                for (int t = 0; t < visible; t++) {
+                    s[t] = dot(q, data.keys(), ((long) t * shape.kvHeads() + kv) * d, d) / Math.sqrt(d);
+                }
+                double[] p = softmax(s);
+                probs[row] = new float[visible];
+                for (int t = 0; t < visible; t++) {
+                    probs[row][t] = (float) p[t];
+                    received[t] += (float) p[t];
+                    long base = ((long) t * shape.kvHeads() + kv) * d;
+                    for (int c = 0; c < d; c++) {
+                        out[row][c] += p[t] * data.values().getAtIndex(ValueLayout.JAVA_FLOAT, base + c);
+                    }
+                }
+            }
+        }
+        return new Exact(out, probs, received);
+    }
+
+    private LayerResult measure(KvCache cache, DecodeAttention attn, LayerData data, Exact exact, ModelShape shape,
+                                double[] err, double[] stepNs, int variant) {
+        int d = shape.headDim(), qh = shape.queryHeads(), n = data.tokens(), kvh = shape.kvHeads();
+        double[] local = new double[6];
+        // reconstruction
+        double[][][] deq = new double[kvh][][];
+        for (int h = 0; h < kvh; h++) {
+            deq[h] = dequantize(cache, h);
+            for (int t = 0; t < n; t++) {
+                long base = ((long) t * kvh + h) * d;
+                for (int c = 0; c < d; c++) {
+                    double k = data.keys().getAtIndex(ValueLayout.JAVA_FLOAT, base + c);
+                    double v = data.values().getAtIndex(ValueLayout.JAVA_FLOAT, base + c);
+                    local[0] += sq(deq[h][t][c] - k);
+                    local[1] += k * k;
+                    local[2] += sq(deq[h][n + t][c] - v);
+                    local[3] += v * v;
+                }
+            }
+        }
+        // attention through the fused kernel, and distributions from the dequantized keys
+        double klSum = 0, recallSum = 0;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate((long) qh * d * 4);
+            for (int i = 0; i < data.queryTokens(); i++) {
+                MemorySegment q = data.queries().asSlice((long) i * qh * d * 4, (long) qh * d * 4);
+                long t0 = System.nanoTime();
+                attn.attend(0, q, out, data.queryPositions()[i]);
+                stepNs[variant] += System.nanoTime() - t0;
+                for (int h = 0; h < qh; h++) {
+                    int row = i * qh + h;
+                    for (int c = 0; c < d; c++) {
+                        double e = exact.out[row][c];
+                        local[4] += sq(out.getAtIndex(ValueLayout.JAVA_FLOAT, (long) h * d + c) - e);
+                        local[5] += e * e;
+                    }
+                    int kv = h / shape.queriesPerKvHead();
+                    double[] qv = query(data, shape, i, h);
+                    float[] p = exact.probs[row];
+                    double[] s = new double[p.length];
+                    for (int t = 0; t < p.length; t++) {
+                        double dotv = 0;
+                        for (int c = 0; c < d; c++) {
+                            dotv += qv[c] * deq[kv][t][c];
+                        }
+                        s[t] = dotv / Math.sqrt(d);
+                    }
+                    double[] pq = softmax(s);
+                    double kl = 0;
+                    for (int t = 0; t < p.length; t++) {
+                        if (p[t] > 0) {
+                            kl += p[t] * Math.log(p[t] / Math.max(pq[t], 1e-300));
+                        }
+                    }
+                    klSum += Math.max(0, kl);
+                    recallSum += recall(p, pq, Math.min(topK, p.length));
+                }
+            }
+        }
+        for (int j = 0; j < 6; j++) {
+            err[j] += local[j];
+        }
+        int rows = data.queryTokens() * qh;
+        return new LayerResult(data.layer(), Math.sqrt(local[0] / local[1]), Math.sqrt(local[2] / local[3]),
+                Math.sqrt(local[4] / local[5]), klSum / rows, recallSum / rows);
+    }
+
+    /** Rows [0, n) keys and [n, 2n) values of head h, channel space, as the kernels see them. */
+    static double[][] dequantize(KvCache cache, int h) {
+        HeadStream hs = cache.stream(0, h);
+        int d = cache.shape().headDim(), g = cache.layerConfig(0).groupSize(), n = cache.tokenCount(0);
+        double[][] out = new double[2 * n][d];
+        float[] buf = new float[g * d];
+        long keyBytes = cache.keyCodec(0).blockBytes();
+        try (CodecScratch s = new CodecScratch(d, g, cache.shape().queriesPerKvHead())) {
+            for (int b = 0; b < hs.blockCount(); b++) {
+                cache.keyCodec(0).dequantize(hs.page(b), hs.offset(b), hs.state(), buf, s);
+                copy(buf, out, b * g, g, d);
+                cache.valueCodec(0).decode(hs.page(b), hs.offset(b) + keyBytes, hs.state(), buf, 0, s);
+                copy(buf, out, n + b * g, g, d);
+            }
+        }
+        for (int j = 0; j < hs.windowCount(); j++) {
+            int t = hs.blockCount() * g + j;
+            long base = (long) hs.windowSlot(j) * d * 4;
+            for (int c = 0; c < d; c++) {
+                out[t][c] = hs.windowKeys().get(ValueLayout.JAVA_FLOAT, base + 4L * c);
+                out[n + t][c] = hs.windowValues().get(ValueLayout.JAVA_FLOAT, base + 4L * c);
+            }
+        }
+        return out;
+    }
+
+    private static void copy(float[] buf, double[][] out, int row0, int g, int d) {
+        for (int t = 0; t < g; t++) {
+            for (int c = 0; c < d; c++) {
+                out[row0 + t][c] = buf[t * d + c];
+            }
+        }
+    }
+
+    private static double[] query(LayerData data, ModelShape shape, int i, int h) {
+        int d = shape.headDim();
+        double[] q = new double[d];
+        long base = ((long) i * shape.queryHeads() + h) * d;
+        for (int c = 0; c < d; c++) {
+            q[c] = data.queries().getAtIndex(ValueLayout.JAVA_FLOAT, base + c);
+        }
+        return q;
+    }
+
+    private static double dot(double[] q, MemorySegment keys, long base, int d) {
+        double s = 0;
+        for (int c = 0; c < d; c++) {
+            s += q[c] * keys.getAtIndex(ValueLayout.JAVA_FLOAT, base + c);
+        }
+        return s;
+    }
+
+    private static double[] softmax(double[] s) {
+        double m = Double.NEGATIVE_INFINITY;
+        for (double x : s) {
+            m = Math.max(m, x);
+        }
+        double l = 0;
+        double[] p = new double[s.length];
+        for (int t = 0; t < s.length; t++) {
+            p[t] = Math.exp(s[t] - m);
+            l += p[t];
+        }
+        for (int t = 0; t < s.length; t++) {
+            p[t] /= l;
+        }
+        return p;
+    }
+
+    /** Share of the k most attended tokens under p that are also among the k most attended under q. */
+    static double recall(float[] p, double[] q, int k) {
+        int[] a = topIndices(p.length, k, i -> p[i]);
+        int[] b = topIndices(q.length, k, i -> q[i]);
+        java.util.Set<Integer> set = new java.util.HashSet<>();
+        for (int x : b) {
+            set.add(x);
+        }
+        int hit = 0;
+        for (int x : a) {
+            if (set.contains(x)) {
+                hit++;
+            }
+        }
+        return k == 0 ? 1 : (double) hit / k;
+    }
+
+    private static int[] topIndices(int n, int k, java.util.function.IntToDoubleFunction score) {
+        return java.util.stream.IntStream.range(0, n).boxed()
+                .sorted((x, y) -> Double.compare(score.applyAsDouble(y), score.applyAsDouble(x)))
+                .limit(k).mapToInt(Integer::intValue).toArray();
+    }
+
+    private static float[] randomScores(int n, int layer) {
+        SplittableRandom rnd = new SplittableRandom(7919L * layer + 1);
+        float[] s = new float[n];
+        for (int i = 0; i < n; i++) {
+            s[i] = (float) rnd.nextDouble();
+        }
+        return s;
+    }
+
+    private static double sq(double x) {
+        return x * x;
+    }
+
+    /** The attention-received scorer over data's queries, exposed for callers that protect tokens themselves. */
+    public static float[] attentionReceived(LayerData data, ModelShape shape, int kvHead) {
+        MemorySegment keys = data.keys();
+        int d = shape.headDim();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment k = a.allocate((long) data.tokens() * d * 4);
+            MemorySegment q = a.allocate((long) data.queryTokens() * d * 4);
+            for (int t = 0; t < data.tokens(); t++) {
+                MemorySegment.copy(keys, ((long) t * shape.kvHeads() + kvHead) * d * 4, k, (long) t * d * 4, d * 4L);
+            }
+            for (int i = 0; i < data.queryTokens(); i++) {
+                MemorySegment.copy(data.queries(), ((long) i * shape.queryHeads() + (long) kvHead * shape.queriesPerKvHead()) * d * 4,
+                        q, (long) i * d * 4, d * 4L);
+            }
+            return TokenSaliency.attentionReceived(k, data.tokens(), q, data.queryTokens(), d);
+        }
+    }
+}

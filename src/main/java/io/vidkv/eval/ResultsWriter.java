@@ -1,0 +1,92 @@
+package io.vidkv.eval;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * {@code results.json} (one object per preset with the stable keys {@code preset},
+ * {@code effective_bits}, {@code nominal_bits}, {@code key_rel_error}, {@code value_rel_error},
+ * {@code attn_rel_error}, {@code attn_kl}, {@code topk_recall}, plus totals, timings and per-layer
+ * rows, and the data description), {@code results.csv} (one row per preset and layer, layer
+ * {@code all} for the totals) and the console table.
+ */
+public final class ResultsWriter {
+
+    private ResultsWriter() {
+    }
+
+    public static void json(Path file, String data, List<Evaluator.Result> results, List<Integer> layers) throws IOException {
+        ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode root = mapper.createObjectNode();
+        root.put("data", data);
+        ArrayNode ls = root.putArray("layers");
+        layers.forEach(ls::add);
+        ArrayNode arr = root.putArray("presets");
+        for (Evaluator.Result r : results) {
+            ObjectNode o = arr.addObject();
+            o.put("preset", r.preset());
+            o.put("data", data);
+            o.put("effective_bits", r.effectiveBits());
+            o.put("nominal_bits", r.nominalBits());
+            o.put("total_bits", r.totalBits());
+            o.put("compression_ratio", r.compressionRatio());
+            o.put("model_bytes", r.modelBytes());
+            o.put("key_rel_error", r.keyRelError());
+            o.put("value_rel_error", r.valueRelError());
+            o.put("attn_rel_error", r.attnRelError());
+            o.put("attn_kl", r.attnKl());
+            o.put("topk_recall", r.topkRecall());
+            o.put("quantize_ns_per_token_indicative", r.quantizeNsPerToken());
+            o.put("decode_step_ms_indicative", r.decodeStepMs());
+            ArrayNode per = o.putArray("per_layer");
+            for (Evaluator.LayerResult l : r.layers()) {
+                ObjectNode lo = per.addObject();
+                lo.put("layer", l.layer());
+                lo.put("key_rel_error", l.keyRelError());
+                lo.put("value_rel_error", l.valueRelError());
+                lo.put("attn_rel_error", l.attnRelError());
+                lo.put("attn_kl", l.attnKl());
+                lo.put("topk_recall", l.topkRecall());
+            }
+        }
+        mapper.writeValue(file.toFile(), root);
+    }
+
+    public static void csv(Path file, List<Evaluator.Result> results) throws IOException {
+        try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+            w.write("preset,layer,effective_bits,nominal_bits,key_rel_error,value_rel_error,attn_rel_error,attn_kl,topk_recall\n");
+            for (Evaluator.Result r : results) {
+                w.write(String.format(Locale.ROOT, "%s,all,%.6f,%.4f,%.6g,%.6g,%.6g,%.6g,%.6f%n", r.preset(), r.effectiveBits(),
+                        r.nominalBits(), r.keyRelError(), r.valueRelError(), r.attnRelError(), r.attnKl(), r.topkRecall()));
+                for (Evaluator.LayerResult l : r.layers()) {
+                    w.write(String.format(Locale.ROOT, "%s,%d,%.6f,%.4f,%.6g,%.6g,%.6g,%.6g,%.6f%n", r.preset(), l.layer(),
+                            r.effectiveBits(), r.nominalBits(), l.keyRelError(), l.valueRelError(), l.attnRelError(), l.attnKl(),
+                            l.topkRecall()));
+                }
+            }
+        }
+    }
+
+    public static void table(PrintStream out, List<Evaluator.Result> results) {
+        out.printf("%-32s %6s %6s %6s %8s %9s %9s %9s %9s %7s %9s %9s%n", "preset", "eff", "nom", "total", "xFP16",
+                "key err", "val err", "attn err", "attn KL", "top32", "ns/tok*", "step ms*");
+        for (Evaluator.Result r : results) {
+            out.printf(Locale.ROOT, "%-32s %6.3f %6.2f %6.3f %8.2f %9.4f %9.4f %9.4f %9.2e %7.3f %9.0f %9.3f%n", r.preset(),
+                    r.effectiveBits(), r.nominalBits(), r.totalBits(), r.compressionRatio(), r.keyRelError(), r.valueRelError(),
+                    r.attnRelError(), r.attnKl(), r.topkRecall(), r.quantizeNsPerToken(), r.decodeStepMs());
+        }
+        out.println("eff/nom/total: bits per element (effective = blocks incl. metadata; total = + residual window and page tails);");
+        out.println("xFP16: FP16 bytes / bytes held. * single-run timings, indicative only: JMH (BENCHMARKS.md) is the authority.");
+    }
+}

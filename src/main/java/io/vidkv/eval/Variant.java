@@ -1,0 +1,57 @@
+package io.vidkv.eval;
+
+import io.vidkv.LayerConfig;
+import io.vidkv.Preset;
+import io.vidkv.codec.QuantAxis;
+import io.vidkv.codec.SplitMetric;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One configuration to evaluate: a preset, or a named experiment from the paper (a preset with one
+ * choice changed).
+ *
+ * @param name       what the reports call it (the preset id for presets)
+ * @param config     the layer configuration
+ * @param protection which tokens are protected when the configuration protects any
+ */
+public record Variant(String name, LayerConfig config, Protection protection) {
+
+    /** How protected tokens are chosen. */
+    public enum Protection {
+        /** the top fraction p by attention received from the data's queries */
+        SALIENT,
+        /** p of the tokens chosen at random (the paper's control) */
+        RANDOM
+    }
+
+    public static Variant of(Preset p) {
+        return new Variant(p.id(), p.layerConfig(), Protection.SALIENT);
+    }
+
+    /**
+     * The paper's comparisons (METHOD.md and the evaluation issue), as variants of the presets:
+     * per-channel vs per-token values, channel split by range vs variance vs outlier count, normal key
+     * channels with and without the FFT, protection of salient vs random tokens. The reference-code
+     * mode vs ours is the pair of presets {@code vidkv-reference-1.5/1.58} and {@code vidkv-1.5/1.58}.
+     */
+    public static List<Variant> experiments() {
+        List<Variant> v = new ArrayList<>();
+        LayerConfig base = Preset.VIDKV_15_158.layerConfig();
+        LayerConfig twoBit = Preset.VIDKV_2.layerConfig();
+        v.add(new Variant("exp:values-2bit-per-channel", twoBit, Protection.SALIENT));
+        v.add(new Variant("exp:values-2bit-per-token", twoBit.withValues(io.vidkv.ValueSpec.uniform(2, QuantAxis.PER_TOKEN)),
+                Protection.SALIENT));
+        v.add(new Variant("exp:split-range", base, Protection.SALIENT));
+        v.add(new Variant("exp:split-variance", base.withKeys(base.keys().withSplit(SplitMetric.VARIANCE)), Protection.SALIENT));
+        v.add(new Variant("exp:split-outlier-count", base.withKeys(base.keys().withSplit(SplitMetric.OUTLIER_COUNT)),
+                Protection.SALIENT));
+        v.add(new Variant("exp:normal-keys-fft", base, Protection.SALIENT));
+        v.add(new Variant("exp:normal-keys-no-fft", base.withKeys(base.keys().withSpectral(false)), Protection.SALIENT));
+        LayerConfig stp = Preset.VIDKV_15_166_STP.layerConfig();
+        v.add(new Variant("exp:protect-salient", stp, Protection.SALIENT));
+        v.add(new Variant("exp:protect-random", stp, Protection.RANDOM));
+        return v;
+    }
+}
