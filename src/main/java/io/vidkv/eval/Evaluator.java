@@ -294,23 +294,61 @@ public final class Evaluator {
     static double recall(float[] p, double[] q, int k) {
         int[] a = topIndices(p.length, k, i -> p[i]);
         int[] b = topIndices(q.length, k, i -> q[i]);
-        java.util.Set<Integer> set = new java.util.HashSet<>();
-        for (int x : b) {
-            set.add(x);
-        }
+        java.util.Arrays.sort(b);
         int hit = 0;
         for (int x : a) {
-            if (set.contains(x)) {
+            if (java.util.Arrays.binarySearch(b, x) >= 0) {
                 hit++;
             }
         }
         return k == 0 ? 1 : (double) hit / k;
     }
 
+    /** Indices of the k largest scores (ties to the lower index): one pass with a k-slot min-heap. */
     private static int[] topIndices(int n, int k, java.util.function.IntToDoubleFunction score) {
-        return java.util.stream.IntStream.range(0, n).boxed()
-                .sorted((x, y) -> Double.compare(score.applyAsDouble(y), score.applyAsDouble(x)))
-                .limit(k).mapToInt(Integer::intValue).toArray();
+        int[] heap = new int[k];
+        double[] key = new double[k];
+        int size = 0;
+        for (int i = 0; i < n; i++) {
+            double v = score.applyAsDouble(i);
+            if (size < k) {
+                heap[size] = i;
+                key[size] = v;
+                int c = size++;
+                while (c > 0 && key[(c - 1) / 2] > key[c]) {
+                    swap(heap, key, c, (c - 1) / 2);
+                    c = (c - 1) / 2;
+                }
+            } else if (v > key[0]) {
+                heap[0] = i;
+                key[0] = v;
+                int c = 0;
+                while (true) {
+                    int l = 2 * c + 1, r = l + 1, m = c;
+                    if (l < k && key[l] < key[m]) {
+                        m = l;
+                    }
+                    if (r < k && key[r] < key[m]) {
+                        m = r;
+                    }
+                    if (m == c) {
+                        break;
+                    }
+                    swap(heap, key, c, m);
+                    c = m;
+                }
+            }
+        }
+        return java.util.Arrays.copyOf(heap, size);
+    }
+
+    private static void swap(int[] h, double[] k, int a, int b) {
+        int t = h[a];
+        h[a] = h[b];
+        h[b] = t;
+        double x = k[a];
+        k[a] = k[b];
+        k[b] = x;
     }
 
     private static float[] randomScores(int n, int layer) {
