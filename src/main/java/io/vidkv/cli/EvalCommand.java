@@ -29,7 +29,8 @@ import java.util.concurrent.Callable;
 final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--data", description = "synthetic (default: embedded generator, LLaVA-OV-7B shape), minilm (the shipped "
-            + "real sample), or a directory of L<layer>_{key,value,query}.npy files [tokens, heads x head-dim].")
+            + "real sample), a .safetensors file (layers.<l>.key/value [tokens, kvHeads, headDim], optional layers.<l>.query; "
+            + "scripts/dump_kv.py writes it), or a directory of L<layer>_{key,value,query}.npy files [tokens, heads x head-dim].")
     String data = "synthetic";
 
     @Option(names = "--head-dim", description = "Head dimension of .npy data (default: ${DEFAULT-VALUE}).")
@@ -71,7 +72,8 @@ final class EvalCommand implements Callable<Integer> {
             case "synthetic" -> new SyntheticVideoKv(SyntheticVideoKv.Spec.defaults().withFrames(frames).withMrope(mrope)
                     .withSeed(seed).withQuestionTokens(queries)); // the question's tokens are the queries
             case "minilm" -> NpyLayerSource.embeddedMiniLm(queries);
-            default -> NpyLayerSource.directory(Path.of(data), headDim, queries);
+            default -> data.endsWith(".safetensors") ? io.vidkv.eval.SafetensorsSource.open(Path.of(data))
+                    : NpyLayerSource.directory(Path.of(data), headDim, queries);
         };
         int modelLayers = source.shape().layers();
         List<Integer> ls = layers != null ? layers : data.equals("synthetic")

@@ -82,6 +82,25 @@ class EvalEndToEndTest {
     }
 
     @Test
+    void effectiveBitsMatchTheMemoryReportAndExperimentsRun(@TempDir Path out) throws Exception {
+        Map<String, JsonNode> r = run(out, "--frames", "2", "--layers", "3", "--queries", "1", "--presets", "vidkv-1.5/1.58",
+                "--experiments");
+        for (String exp : new String[]{"exp:values-2bit-per-channel", "exp:values-2bit-per-token", "exp:split-variance",
+                "exp:split-outlier-count", "exp:normal-keys-no-fft", "exp:protect-salient", "exp:protect-random"}) {
+            assertTrue(r.containsKey(exp), "experiment " + exp + " missing");
+        }
+        SyntheticVideoKv gen = new SyntheticVideoKv(SyntheticVideoKv.Spec.defaults().withFrames(2).withQuestionTokens(1));
+        io.vidkv.ModelShape one = new io.vidkv.ModelShape(1, 28, 4, 128);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined();
+             io.vidkv.KvCache cache = io.vidkv.KvCache.create(one,
+                     io.vidkv.CacheConfig.of(one, io.vidkv.Preset.VIDKV_15_158).withCapacity(gen.tokens() + 64))) {
+            LayerData data = gen.layer(3, arena);
+            cache.append(0, data.keys(), data.values(), data.tokens(), io.vidkv.InputType.F32);
+            assertEquals(cache.memoryReport().effectiveBits(), r.get("vidkv-1.5/1.58").get("effective_bits").asDouble(), 0.01);
+        }
+    }
+
+    @Test
     void shippedRealSampleRuns(@TempDir Path out) throws Exception {
         Map<String, JsonNode> r = run(out, "--data", "minilm", "--layers", "0", "--queries", "4", "--presets", "fp16,vidkv-1.5/1.58");
         assertTrue(r.get("fp16").get("attn_rel_error").asDouble() < 1e-2, "fp16 attention error");
