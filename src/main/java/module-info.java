@@ -10,6 +10,7 @@ module io.vidkv {
     requires jdk.incubator.vector;
     requires info.picocli;
     requires jdk.management;
+    requires jdk.jfr;
     requires java.desktop;
     requires com.fasterxml.jackson.databind;
     requires org.jfree.jfreechart;
@@ -18,6 +19,8 @@ module io.vidkv {
     exports io.vidkv;
     exports io.vidkv.codec;
     exports io.vidkv.eval;
+    exports io.vidkv.jfr;
+    exports io.vidkv.replay;
     exports io.vidkv.nativelib;
     exports io.vidkv.kernel;
 

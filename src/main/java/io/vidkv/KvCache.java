@@ -72,7 +72,7 @@ public final class KvCache implements AutoCloseable {
         int maxPagesPerAppend = 0;
         for (int l = 0; l < layers.length; l++) {
             LayerConfig lc = config.layer(l);
-            layers[l] = new LayerStore(lc, shape, maxTokens, arena);
+            layers[l] = new LayerStore(l, lc, shape, maxTokens, arena);
             if (layers[l].maxBlockBytes() > config.pageBytes()) {
                 throw new IllegalArgumentException("layer " + l + ": a block of up to " + layers[l].maxBlockBytes()
                         + " bytes does not fit a page of " + config.pageBytes() + " bytes");
@@ -91,6 +91,11 @@ public final class KvCache implements AutoCloseable {
             valueGroup[w] = new float[maxG * shape.headDim()];
         }
         this.reservation = new PageReservation(pool, maxPagesPerAppend);
+        for (LayerStore ls : layers) {
+            for (CodecScratch s : scratch) {
+                ls.keyCodec.prepare(s);
+            }
+        }
     }
 
     /** A sequence with its own page pool sized for the configured capacity. */
@@ -150,6 +155,11 @@ public final class KvCache implements AutoCloseable {
 
     public LayerConfig layerConfig(int layer) {
         return layer(layer).config;
+    }
+
+    /** The preset id of the layer's configuration, or "custom" (for reports and JFR events). */
+    public String layerName(int layer) {
+        return layer(layer).name;
     }
 
     /** Whether token {@code position} is protected. */
@@ -348,6 +358,7 @@ public final class KvCache implements AutoCloseable {
                         page = hs.placeBlock(bytes, config.pageBytes(), reservation);
                     }
                     long off = hs.offset(hs.blockCount());
+                    long started = System.nanoTime();
                     ls.keyCodec.encode(kx, hs.state, page, off, s);
                     long vb = ls.valueCodec.encode(vx, protectedMask(quantized, g), hs.state, page, off + keyBytes, s);
                     if (vb != bytes - keyBytes) {
@@ -355,6 +366,7 @@ public final class KvCache implements AutoCloseable {
                     }
                     hs.commitBlock(bytes);
                     hs.popGroup();
+                    io.vidkv.jfr.BlockQuantizedEvent.record(ls.index, head, ls.name, g, System.nanoTime() - started);
                     quantized += g;
                     if (head == 0) {
                         ls.payloadBytes += (bytes - ls.keyCodec.metadataBytes() - ls.valueCodec.metadataBytes(protectedCount))
@@ -477,11 +489,14 @@ public final class KvCache implements AutoCloseable {
             return;
         }
         closed = true;
+        int released = 0;
         for (LayerStore ls : layers) {
             for (HeadStream hs : ls.heads) {
+                released += hs.pageCount();
                 hs.releasePages(pool);
             }
         }
+        pool.recordRelease(released);
         for (CodecScratch s : scratch) {
             s.close();
         }

@@ -12,13 +12,18 @@ final class LayerStore {
     final KeyCodec keyCodec;
     final ValueCodec valueCodec;
     final HeadStream[] heads;
+    /** Layer index and a name for events (the preset id when the config is a preset's). */
+    final int index;
+    final String name;
     int tokens;
     int quantizedTokens;
     boolean calibrated;
     long payloadBytes;
     long metadataBytes;
 
-    LayerStore(LayerConfig config, ModelShape shape, int maxTokens, Arena arena) {
+    LayerStore(int index, LayerConfig config, ModelShape shape, int maxTokens, Arena arena) {
+        this.index = index;
+        this.name = presetName(config);
         this.config = config;
         this.keyCodec = config.keyCodec(shape.headDim());
         this.valueCodec = config.valueCodec(shape.headDim());
@@ -27,6 +32,15 @@ final class LayerStore {
         for (int h = 0; h < heads.length; h++) {
             heads[h] = new HeadStream(shape.headDim(), config.groupSize(), config.windowCapacity(), maxBlocks, arena);
         }
+    }
+
+    static String presetName(LayerConfig config) {
+        for (Preset p : Preset.values()) {
+            if (p.layerConfig().equals(config)) {
+                return p.id();
+            }
+        }
+        return "custom";
     }
 
     /** Window size at which the oldest group(s) get quantized. */

@@ -59,12 +59,33 @@ public final class PagePool implements AutoCloseable {
                     + " bytes are in use");
         }
         allocated++;
-        return arena.allocate(pageBytes, 64);
+        MemorySegment page = arena.allocate(pageBytes, 64);
+        io.vidkv.jfr.PageEvent ev = new io.vidkv.jfr.PageEvent();
+        if (ev.shouldCommit()) {
+            ev.action = "allocated";
+            ev.pages = 1;
+            ev.pageBytes = pageBytes;
+            ev.inUse = allocated - freeCount;
+            ev.commit();
+        }
+        return page;
     }
 
     /** Whether {@code pages} more pages can be acquired now. */
     public synchronized boolean canAcquire(int pages) {
         return !closed && freeCount + (maxPages - allocated) >= pages;
+    }
+
+    /** Records that a closing sequence returned {@code pages} pages (one JFR event per sequence). */
+    void recordRelease(int pages) {
+        io.vidkv.jfr.PageEvent ev = new io.vidkv.jfr.PageEvent();
+        if (ev.shouldCommit()) {
+            ev.action = "released";
+            ev.pages = pages;
+            ev.pageBytes = pageBytes;
+            ev.inUse = pagesInUse();
+            ev.commit();
+        }
     }
 
     /** Returns a page; it must have come from this pool and not be returned twice. */

@@ -38,6 +38,13 @@ public interface KeyCodec {
         }
     }
 
+    /**
+     * Creates whatever {@code scratch} needs for this codec (FFTW plans) now rather than on first use,
+     * so that the first block quantized or scored during decoding allocates nothing.
+     */
+    default void prepare(CodecScratch scratch) {
+    }
+
     /** Whether the row space differs per block, so queries must be transformed per block. */
     default boolean rowSpacePerBlock() {
         return false;

@@ -79,6 +79,15 @@ public final class VidkvKeyCodec implements KeyCodec {
     }
 
     @Override
+    public void prepare(CodecScratch s) {
+        if (spectral && normal > 0) {
+            s.forwardGroup(normal);
+            s.inverseGroup(normal);
+            s.forwardQuery(normal);
+        }
+    }
+
+    @Override
     public boolean rowSpacePerBlock() {
         return perGroup;
     }

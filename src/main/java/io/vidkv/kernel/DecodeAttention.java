@@ -85,6 +85,12 @@ public final class DecodeAttention implements AutoCloseable {
             workers[w] = new Worker(maxG, Math.max(maxG, maxWindow));
         }
         this.transformScratch = new CodecScratch(d, maxG, gq);
+        for (int l = 0; l < shape.layers(); l++) {
+            cache.keyCodec(l).prepare(transformScratch);
+            for (Worker w : workers) {
+                cache.keyCodec(l).prepare(w.scratch);
+            }
+        }
     }
 
     /** Attends with every cached token of {@code layer} visible. */
@@ -107,6 +113,7 @@ public final class DecodeAttention implements AutoCloseable {
         if (tokens == 0 || lastVisible < 0) {
             throw new IllegalStateException("layer " + layer + " has no visible tokens to attend to");
         }
+        long started = System.nanoTime();
         MemorySegment.copy(queriesF32, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, queries, 0, queries.length);
         for (float v : queries) {
             if (!Float.isFinite(v)) {
@@ -139,6 +146,7 @@ public final class DecodeAttention implements AutoCloseable {
         }
         step.clear();
         reduce(chunks + 1, outF32);
+        io.vidkv.jfr.AttentionStepEvent.record(layer, tokens, cache.layerName(layer), System.nanoTime() - started);
     }
 
     /** Merges each query head's partial results in item order and normalizes. */

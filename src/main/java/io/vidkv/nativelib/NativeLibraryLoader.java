@@ -116,6 +116,14 @@ final class NativeLibraryLoader {
         }
         loaded.put(id, lib);
         lookups.put(id, lookup);
+        io.vidkv.jfr.NativeLibraryLoadedEvent ev = new io.vidkv.jfr.NativeLibraryLoadedEvent();
+        if (ev.shouldCommit()) {
+            ev.library = lib.file();
+            ev.version = lib.version();
+            ev.path = lib.path().toString();
+            ev.source = lib.source().name();
+            ev.commit();
+        }
         return lookup;
     }
 

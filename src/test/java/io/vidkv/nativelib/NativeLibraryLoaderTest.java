@@ -114,6 +114,23 @@ class NativeLibraryLoaderTest {
     }
 
     @Test
+    void loadingRecordsAJfrEvent(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("load.jfr");
+        try (jdk.jfr.Recording rec = new jdk.jfr.Recording()) {
+            rec.enable("io.vidkv.NativeLibraryLoaded");
+            rec.start();
+            new NativeLibraryLoader(NativeManifest.load(), new NativeLibraryLoader.Settings(null, Map.of(), dir)).open("fftw3f");
+            rec.stop();
+            rec.dump(file);
+        }
+        List<jdk.jfr.consumer.RecordedEvent> events = jdk.jfr.consumer.RecordingFile.readAllEvents(file);
+        assertEquals(1, events.size());
+        assertEquals("libfftw3f.so.3", events.getFirst().getString("library"));
+        assertEquals("BUNDLED", events.getFirst().getString("source"));
+        assertTrue(events.getFirst().getString("path").startsWith(dir.toString()));
+    }
+
+    @Test
     void processWideLoaderReportsBundledLibraries() {
         NativeLibraries.fftw3f();
         NativeLibraries.dnnl();
