@@ -17,6 +17,10 @@ import java.util.concurrent.Callable;
                 "heap bytes per step and GCs during decode."})
 final class ReplayCommand implements Callable<Integer> {
 
+    @Option(names = "--data", description = "synthetic (default), minilm, a .safetensors dump or a directory of .npy files "
+            + "(see eval --help); real data use all their layers.")
+    String data = "synthetic";
+
     @Option(names = "--presets", split = ",", description = "Presets (default: ${DEFAULT-VALUE}).")
     List<String> presets = List.of("vidkv-1.5/1.58", "fp16");
 
@@ -46,7 +50,13 @@ final class ReplayCommand implements Callable<Integer> {
                 base.frames(), base.tokensPerFrame(), base.systemTokens(), base.questionTokens(), base.ropeTheta(), base.mrope(),
                 base.outlierChannels(), base.outlierScale(), base.valueTokenSigma(), base.valueChannelSigma(), base.frameSimilarity(),
                 base.salientFraction(), base.queryFocus(), base.seed());
-        SyntheticVideoKv source = new SyntheticVideoKv(spec);
+        io.vidkv.eval.KvSource source = switch (data) {
+            case "synthetic" -> new SyntheticVideoKv(spec);
+            case "minilm" -> io.vidkv.eval.NpyLayerSource.embeddedMiniLm(8);
+            default -> data.endsWith(".safetensors") ? io.vidkv.eval.SafetensorsSource.open(java.nio.file.Path.of(data))
+                    : io.vidkv.eval.NpyLayerSource.directory(java.nio.file.Path.of(data), 32, 8);
+        };
+        layers = source.shape().layers();
         System.out.printf("replay: %d layers, %d cached tokens, %d decode steps (%d warm-up), %d sequence(s), %d thread(s)%n",
                 layers, source.tokens(), steps, warmup, sequences, threads);
         System.out.printf("%-24s %10s %9s %9s %12s %11s %11s %12s %5s%n", "preset", "prefill ms", "p50 ms", "p99 ms", "tokens/s",

@@ -44,7 +44,7 @@ public class PrefillAttentionBenchmark {
     @Param({"vidkv-1.5/1.58", "fp16"})
     public String preset;
 
-    @Param({"6272"})
+    @Param({"6272", "32768"})
     public int context;
 
     @Param({"256"})

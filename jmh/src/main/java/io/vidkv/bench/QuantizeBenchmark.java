@@ -46,7 +46,7 @@ public class QuantizeBenchmark {
     @Param({"vidkv-1.5/1.58", "fp16", "kivi-2", "vidkv-1.5/1.66-stp", "vidkv-1.5/1.58-compact"})
     public String preset;
 
-    @Param({"6272"})
+    @Param({"6272", "32768"})
     public int tokens;
 
     @Param({"2"})
