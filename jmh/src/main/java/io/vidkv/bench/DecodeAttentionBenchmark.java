@@ -41,13 +41,13 @@ import java.util.concurrent.TimeUnit;
 @State(Scope.Benchmark)
 public class DecodeAttentionBenchmark {
 
-    @Param({"vidkv-1.5/1.58", "fp16"})
+    @Param({"vidkv-1.5/1.58", "fp16", "kivi-2", "vidkv-1.5/1.58-compact", "vidkv-1.5/1.66-stp"})
     public String preset;
 
-    @Param({"4096", "16384"})
+    @Param({"4096", "6272", "16384", "32768"})
     public int context;
 
-    @Param({"2"})
+    @Param({"1", "2"})
     public int threads;
 
     /** Ternary packing for the presets with ternary values (ignored otherwise). */
