@@ -184,13 +184,7 @@ public final class KvCache implements AutoCloseable {
      */
     public void protect(int... positions) {
         checkOpen();
-        int minQuantized = Integer.MAX_VALUE;
         int which = -1;
-        for (int l = 0; l < layers.length; l++) {
-            if (layers[l].quantizedTokens < minQuantized) {
-                minQuantized = layers[l].quantizedTokens;
-            }
-        }
         int maxQuantized = 0;
         for (int l = 0; l < layers.length; l++) {
             if (layers[l].quantizedTokens > maxQuantized) {

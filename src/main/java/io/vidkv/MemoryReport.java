@@ -76,12 +76,12 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
         }
         double nominal = nominalWeighted / weights;
         double effective = quantElements == 0 ? 0 : (payload + meta) * 8.0 / quantElements;
-        double total = allElements == 0 ? 0 : (pages + resid + (meta - sumBlockMeta(out, stores))) * 8.0 / allElements;
+        double total = allElements == 0 ? 0 : (pages + resid + (meta - sumBlockMeta(stores))) * 8.0 / allElements;
         return new MemoryReport(List.copyOf(out), tokens, fp16, payload, meta, resid, pages, nominal, effective, total);
     }
 
     /** Metadata inside blocks (already counted in page bytes), to avoid counting it twice. */
-    private static long sumBlockMeta(List<Layer> layers, LayerStore[] stores) {
+    private static long sumBlockMeta(LayerStore[] stores) {
         long s = 0;
         for (LayerStore ls : stores) {
             s += ls.metadataBytes;

@@ -1,13 +1,11 @@
 package io.vidkv.cli;
 
 import io.vidkv.CacheConfig;
-import io.vidkv.HeadStream;
 import io.vidkv.InputType;
 import io.vidkv.KvCache;
 import io.vidkv.ModelShape;
 import io.vidkv.ParallelRunner;
 import io.vidkv.Preset;
-import io.vidkv.codec.CodecScratch;
 import io.vidkv.kernel.DecodeAttention;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -97,31 +95,19 @@ final class FidelityCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Relative Frobenius error of the dequantized blocks (window tokens are exact and excluded). */
+    /** Relative Frobenius error of what the cache holds (blocks dequantized, window as stored) vs the input. */
     private static double[] reconstructionError(KvCache cache, MemorySegment k, MemorySegment v, ModelShape shape) {
         int d = shape.headDim();
-        int g = cache.layerConfig(0).groupSize();
         double[] num = new double[2], den = new double[2];
-        float[] buf = new float[g * d];
-        try (CodecScratch s = new CodecScratch(d, g, shape.queriesPerKvHead())) {
-            long keyBytes = cache.keyCodec(0).blockBytes();
-            for (int h = 0; h < shape.kvHeads(); h++) {
-                HeadStream hs = cache.stream(0, h);
-                for (int b = 0; b < hs.blockCount(); b++) {
-                    for (int part = 0; part < 2; part++) {
-                        if (part == 0) {
-                            cache.keyCodec(0).dequantize(hs.page(b), hs.offset(b), hs.state(), buf, s);
-                        } else {
-                            cache.valueCodec(0).decode(hs.page(b), hs.offset(b) + keyBytes, hs.state(), buf, 0, s);
-                        }
-                        MemorySegment src = part == 0 ? k : v;
-                        for (int t = 0; t < g; t++) {
-                            for (int c = 0; c < d; c++) {
-                                double ref = src.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) (b * g + t) * shape.kvHeads() + h) * d + c);
-                                num[part] += Math.pow(buf[t * d + c] - ref, 2);
-                                den[part] += ref * ref;
-                            }
-                        }
+        for (int h = 0; h < shape.kvHeads(); h++) {
+            double[][][] held = io.vidkv.eval.CacheContents.dequantize(cache, 0, h);
+            for (int part = 0; part < 2; part++) {
+                MemorySegment src = part == 0 ? k : v;
+                for (int t = 0; t < held[part].length; t++) {
+                    for (int c = 0; c < d; c++) {
+                        double ref = src.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) t * shape.kvHeads() + h) * d + c);
+                        num[part] += Math.pow(held[part][t][c] - ref, 2);
+                        den[part] += ref * ref;
                     }
                 }
             }

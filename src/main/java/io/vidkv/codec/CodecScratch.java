@@ -22,6 +22,8 @@ public final class CodecScratch implements AutoCloseable {
     public final float[] f1;
     public final float[] f2;
     public final int[] codes;
+    /** G x d floats for a layout change (transposing a decoded block). */
+    public final float[] transpose;
     public final float[] params = new float[2];
     /** A channel order (per-group split). */
     public final int[] order;
@@ -42,6 +44,7 @@ public final class CodecScratch implements AutoCloseable {
         f1 = new float[2 * groupSize * headDim];
         f2 = new float[2 * groupSize * headDim];
         codes = new int[2 * groupSize * headDim];
+        transpose = new float[groupSize * headDim];
         order = new int[headDim];
         int rows = Math.max(groupSize, maxQueries);
         fftReal = Fftw.allocate(arena, (long) rows * headDim);

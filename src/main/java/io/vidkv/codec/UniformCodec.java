@@ -244,7 +244,7 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
         if (keyLayout) {
             dequantizeOriented(src, off, state, out, outOff, scratch);
         } else {
-            float[] tmp = new float[groupSize * headDim]; // per-channel-keys layout only in experiments
+            float[] tmp = scratch.transpose;
             dequantizeOriented(src, off, state, tmp, 0, scratch);
             transpose(tmp, groupSize, headDim, out, outOff);
         }
@@ -263,7 +263,7 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
     @Override
     public void decode(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch scratch) {
         if (keyLayout) {
-            float[] tmp = new float[groupSize * headDim]; // reference/test path, not the decode loop
+            float[] tmp = scratch.transpose;
             dequantizeOriented(src, off, state, tmp, 0, scratch);
             transpose(tmp, headDim, groupSize, out, outOff);
         } else {

@@ -1,14 +1,12 @@
 package io.vidkv.eval;
 
 import io.vidkv.CacheConfig;
-import io.vidkv.HeadStream;
 import io.vidkv.InputType;
 import io.vidkv.KvCache;
 import io.vidkv.MemoryReport;
 import io.vidkv.ModelShape;
 import io.vidkv.ParallelRunner;
 import io.vidkv.TokenSaliency;
-import io.vidkv.codec.CodecScratch;
 import io.vidkv.kernel.DecodeAttention;
 
 import java.lang.foreign.Arena;
@@ -159,17 +157,17 @@ public final class Evaluator {
         int d = shape.headDim(), qh = shape.queryHeads(), n = data.tokens(), kvh = shape.kvHeads();
         double[] local = new double[6];
         // reconstruction
-        double[][][] deq = new double[kvh][][];
+        double[][][][] deq = new double[kvh][][][];
         for (int h = 0; h < kvh; h++) {
-            deq[h] = dequantize(cache, h);
+            deq[h] = CacheContents.dequantize(cache, 0, h);
             for (int t = 0; t < n; t++) {
                 long base = ((long) t * kvh + h) * d;
                 for (int c = 0; c < d; c++) {
                     double k = data.keys().getAtIndex(ValueLayout.JAVA_FLOAT, base + c);
                     double v = data.values().getAtIndex(ValueLayout.JAVA_FLOAT, base + c);
-                    local[0] += sq(deq[h][t][c] - k);
+                    local[0] += sq(deq[h][0][t][c] - k);
                     local[1] += k * k;
-                    local[2] += sq(deq[h][n + t][c] - v);
+                    local[2] += sq(deq[h][1][t][c] - v);
                     local[3] += v * v;
                 }
             }
@@ -197,7 +195,7 @@ public final class Evaluator {
                     for (int t = 0; t < p.length; t++) {
                         double dotv = 0;
                         for (int c = 0; c < d; c++) {
-                            dotv += qv[c] * deq[kv][t][c];
+                            dotv += qv[c] * deq[kv][0][t][c];
                         }
                         s[t] = dotv / Math.sqrt(d);
                     }
@@ -219,40 +217,6 @@ public final class Evaluator {
         int rows = data.queryTokens() * qh;
         return new LayerResult(data.layer(), Math.sqrt(local[0] / local[1]), Math.sqrt(local[2] / local[3]),
                 Math.sqrt(local[4] / local[5]), klSum / rows, recallSum / rows);
-    }
-
-    /** Rows [0, n) keys and [n, 2n) values of head h, channel space, as the kernels see them. */
-    static double[][] dequantize(KvCache cache, int h) {
-        HeadStream hs = cache.stream(0, h);
-        int d = cache.shape().headDim(), g = cache.layerConfig(0).groupSize(), n = cache.tokenCount(0);
-        double[][] out = new double[2 * n][d];
-        float[] buf = new float[g * d];
-        long keyBytes = cache.keyCodec(0).blockBytes();
-        try (CodecScratch s = new CodecScratch(d, g, cache.shape().queriesPerKvHead())) {
-            for (int b = 0; b < hs.blockCount(); b++) {
-                cache.keyCodec(0).dequantize(hs.page(b), hs.offset(b), hs.state(), buf, s);
-                copy(buf, out, b * g, g, d);
-                cache.valueCodec(0).decode(hs.page(b), hs.offset(b) + keyBytes, hs.state(), buf, 0, s);
-                copy(buf, out, n + b * g, g, d);
-            }
-        }
-        for (int j = 0; j < hs.windowCount(); j++) {
-            int t = hs.blockCount() * g + j;
-            long base = (long) hs.windowSlot(j) * d * 4;
-            for (int c = 0; c < d; c++) {
-                out[t][c] = hs.windowKeys().get(ValueLayout.JAVA_FLOAT, base + 4L * c);
-                out[n + t][c] = hs.windowValues().get(ValueLayout.JAVA_FLOAT, base + 4L * c);
-            }
-        }
-        return out;
-    }
-
-    private static void copy(float[] buf, double[][] out, int row0, int g, int d) {
-        for (int t = 0; t < g; t++) {
-            for (int c = 0; c < d; c++) {
-                out[row0 + t][c] = buf[t * d + c];
-            }
-        }
     }
 
     private static double[] query(LayerData data, ModelShape shape, int i, int h) {

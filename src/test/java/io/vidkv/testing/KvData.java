@@ -1,6 +1,5 @@
 package io.vidkv.testing;
 
-import io.vidkv.HeadStream;
 import io.vidkv.KvCache;
 import io.vidkv.ModelShape;
 
@@ -56,47 +55,9 @@ public final class KvData {
         return seg;
     }
 
-    /**
-     * The cache of (layer, head) dequantized: [tokens][d] keys and values in channel space, blocks
-     * through the codecs' dequantize, then the residual window as stored.
-     */
+    /** The cache of (layer, head) dequantized: [tokens][d] keys and values in channel space. */
     public static double[][][] dequantize(KvCache cache, int layer, int head) {
-        HeadStream hs = cache.stream(layer, head);
-        int d = cache.shape().headDim();
-        int g = cache.layerConfig(layer).groupSize();
-        int tokens = cache.tokenCount(layer);
-        double[][] k = new double[tokens][d];
-        double[][] v = new double[tokens][d];
-        io.vidkv.codec.CodecScratch s = new io.vidkv.codec.CodecScratch(d, g, cache.shape().queriesPerKvHead());
-        try {
-            float[] buf = new float[g * d];
-            long keyBytes = cache.keyCodec(layer).blockBytes();
-            for (int b = 0; b < hs.blockCount(); b++) {
-                cache.keyCodec(layer).dequantize(hs.page(b), hs.offset(b), hs.state(), buf, s);
-                for (int t = 0; t < g; t++) {
-                    for (int c = 0; c < d; c++) {
-                        k[b * g + t][c] = buf[t * d + c];
-                    }
-                }
-                cache.valueCodec(layer).decode(hs.page(b), hs.offset(b) + keyBytes, hs.state(), buf, 0, s);
-                for (int t = 0; t < g; t++) {
-                    for (int c = 0; c < d; c++) {
-                        v[b * g + t][c] = buf[t * d + c];
-                    }
-                }
-            }
-            for (int j = 0; j < hs.windowCount(); j++) {
-                int t = hs.blockCount() * g + j;
-                long base = (long) hs.windowSlot(j) * d * 4;
-                for (int c = 0; c < d; c++) {
-                    k[t][c] = hs.windowKeys().get(ValueLayout.JAVA_FLOAT, base + 4L * c);
-                    v[t][c] = hs.windowValues().get(ValueLayout.JAVA_FLOAT, base + 4L * c);
-                }
-            }
-        } finally {
-            s.close();
-        }
-        return new double[][][]{k, v};
+        return io.vidkv.eval.CacheContents.dequantize(cache, layer, head);
     }
 
     /** softmax(q . k_t / sqrt(d)) weighted sum of v_t over t <= lastVisible, in float64. */
