@@ -5,7 +5,6 @@ import io.vidkv.Preset;
 import io.vidkv.eval.Charts;
 import io.vidkv.eval.Evaluator;
 import io.vidkv.eval.KvSource;
-import io.vidkv.eval.NpyLayerSource;
 import io.vidkv.eval.ResultsWriter;
 import io.vidkv.eval.SyntheticVideoKv;
 import io.vidkv.eval.Variant;
@@ -71,9 +70,7 @@ final class EvalCommand implements Callable<Integer> {
         KvSource source = switch (data) {
             case "synthetic" -> new SyntheticVideoKv(SyntheticVideoKv.Spec.defaults().withFrames(frames).withMrope(mrope)
                     .withSeed(seed).withQuestionTokens(queries)); // the question's tokens are the queries
-            case "minilm" -> NpyLayerSource.embeddedMiniLm(queries);
-            default -> data.endsWith(".safetensors") ? io.vidkv.eval.SafetensorsSource.open(Path.of(data))
-                    : NpyLayerSource.directory(Path.of(data), headDim, queries);
+            default -> KvSource.real(data, headDim, queries);
         };
         int modelLayers = source.shape().layers();
         List<Integer> ls = layers != null ? layers : data.equals("synthetic")

@@ -52,9 +52,7 @@ final class ReplayCommand implements Callable<Integer> {
                 base.salientFraction(), base.queryFocus(), base.seed());
         io.vidkv.eval.KvSource source = switch (data) {
             case "synthetic" -> new SyntheticVideoKv(spec);
-            case "minilm" -> io.vidkv.eval.NpyLayerSource.embeddedMiniLm(8);
-            default -> data.endsWith(".safetensors") ? io.vidkv.eval.SafetensorsSource.open(java.nio.file.Path.of(data))
-                    : io.vidkv.eval.NpyLayerSource.directory(java.nio.file.Path.of(data), 32, 8);
+            default -> io.vidkv.eval.KvSource.real(data, 32, 8);
         };
         layers = source.shape().layers();
         System.out.printf("replay: %d layers, %d cached tokens, %d decode steps (%d warm-up), %d sequence(s), %d thread(s)%n",

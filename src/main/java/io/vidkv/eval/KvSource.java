@@ -18,4 +18,16 @@ public interface KvSource {
 
     /** Loads (or generates) {@code layer} into segments of {@code arena}. */
     LayerData layer(int layer, Arena arena);
+
+    /**
+     * The real source named on a command line: {@code minilm} (the shipped sample), a
+     * {@code .safetensors} file, or a directory of {@code .npy} files with heads of {@code headDim}.
+     */
+    static KvSource real(String data, int headDim, int queryTokens) throws java.io.IOException {
+        if (data.equals("minilm")) {
+            return NpyLayerSource.embeddedMiniLm(queryTokens);
+        }
+        java.nio.file.Path path = java.nio.file.Path.of(data);
+        return data.endsWith(".safetensors") ? SafetensorsSource.open(path) : NpyLayerSource.directory(path, headDim, queryTokens);
+    }
 }
