@@ -36,6 +36,10 @@ public record CacheConfig(List<LayerConfig> layers, int pageBytes, CapacityPolic
         return new CacheConfig(layers, pageBytes, new CapacityPolicy(maxTokens));
     }
 
+    public CacheConfig withCapacity(CapacityPolicy policy) {
+        return new CacheConfig(layers, pageBytes, policy);
+    }
+
     public CacheConfig withPageBytes(int bytes) {
         return new CacheConfig(layers, bytes, capacity);
     }

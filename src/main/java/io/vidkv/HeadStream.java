@@ -15,21 +15,33 @@ import java.lang.foreign.ValueLayout;
  * {@code j} (position {@code blockCount() * G + j}) is at slot {@link #windowSlot(int)} of
  * {@link #windowKeys()} / {@link #windowValues()}, each slot d floats. The window is a ring so
  * quantizing a group never moves the remaining tokens.
+ *
+ * <p>Under {@link CapacityPolicy.OnFull#EVICT_OLDEST} whole pages of the oldest blocks are dropped;
+ * the page and block directories are rings, so eviction moves no data and allocates nothing. Block
+ * indices stay relative to the oldest retained block: block {@code i} covers positions
+ * {@code firstPosition() + i * G ..}, and the window starts at {@code firstPosition() + blockCount() * G}.
  */
 public final class HeadStream {
 
     private final int headDim;
     private final int groupSize;
     private final int windowCapacity;
+    /** Ring of held pages: pages[(pageHead + i) % pageCap] is the i-th oldest. */
     private final MemorySegment[] pages;
+    /** Blocks in each held page (same ring index as {@link #pages}). */
+    private final int[] pageBlocks;
+    /** Ring of retained blocks: the page ring index and byte offset of block i are at (blockHead + i) % blockCap. */
     private final int[] blockPage;
     private final int[] blockOffset;
     private final MemorySegment windowKeys;
     private final MemorySegment windowValues;
     final HeadState state;
+    private int pageHead;
     private int pageCount;
     private int pageUsed;
+    private int blockHead;
     private int blocks;
+    private int evictedBlocks;
     private int windowStart;
     private int windowCount;
 
@@ -38,6 +50,7 @@ public final class HeadStream {
         this.groupSize = groupSize;
         this.windowCapacity = windowCapacity;
         this.pages = new MemorySegment[maxBlocks + 1];
+        this.pageBlocks = new int[maxBlocks + 1];
         this.blockPage = new int[maxBlocks];
         this.blockOffset = new int[maxBlocks];
         this.windowKeys = arena.allocate((long) windowCapacity * headDim * Float.BYTES, 64);
@@ -45,16 +58,22 @@ public final class HeadStream {
         this.state = new HeadState(headDim);
     }
 
+    /** Retained blocks (evicted ones are not counted). */
     public int blockCount() {
         return blocks;
     }
 
+    /** Position of the first token of block 0 (0 unless blocks were evicted). */
+    public int firstPosition() {
+        return evictedBlocks * groupSize;
+    }
+
     public MemorySegment page(int block) {
-        return pages[blockPage[block]];
+        return pages[blockPage[blockSlot(block)]];
     }
 
     public long offset(int block) {
-        return blockOffset[block];
+        return blockOffset[blockSlot(block)];
     }
 
     public HeadState state() {
@@ -79,6 +98,16 @@ public final class HeadStream {
         return windowValues;
     }
 
+    private int blockSlot(int block) {
+        int s = blockHead + block;
+        return s >= blockPage.length ? s - blockPage.length : s;
+    }
+
+    private int pageSlot(int i) {
+        int s = pageHead + i;
+        return s >= pages.length ? s - pages.length : s;
+    }
+
     int pageCount() {
         return pageCount;
     }
@@ -94,19 +123,57 @@ public final class HeadStream {
 
     /** Where the next block of {@code bytes} goes; takes a page from {@code reserved} if needed. */
     MemorySegment placeBlock(long bytes, int pageBytes, PageReservation reserved) {
+        if (blocks >= blockPage.length) {
+            throw new IllegalStateException("internal error: block directory full (" + blocks + " blocks)");
+        }
         if (pageCount == 0 || pageUsed + bytes > pageBytes) {
-            pages[pageCount++] = reserved.take();
+            int slot = pageSlot(pageCount++);
+            pages[slot] = reserved.take();
+            pageBlocks[slot] = 0;
             pageUsed = 0;
         }
-        blockPage[blocks] = pageCount - 1;
-        blockOffset[blocks] = pageUsed;
-        return pages[pageCount - 1];
+        int b = blockSlot(blocks);
+        blockPage[b] = pageSlot(pageCount - 1);
+        blockOffset[b] = pageUsed;
+        return pages[blockPage[b]];
     }
 
     /** Commits the block placed by {@link #placeBlock}. */
     void commitBlock(long bytes) {
         pageUsed += (int) bytes;
+        pageBlocks[pageSlot(pageCount - 1)]++;
         blocks++;
+    }
+
+    /** Blocks held in the oldest {@code n} pages (what evicting them drops). */
+    int blocksInOldestPages(int n) {
+        int sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += pageBlocks[pageSlot(i)];
+        }
+        return sum;
+    }
+
+    /**
+     * Drops the oldest {@code n} pages and their blocks; the pages go to {@code into}, where the
+     * append that caused the eviction reuses them (or returns them to the pool).
+     */
+    void evictOldestPages(int n, PageReservation into) {
+        for (int i = 0; i < n; i++) {
+            int slot = pageHead;
+            into.addRecycled(pages[slot]);
+            pages[slot] = null;
+            int nb = pageBlocks[slot];
+            blockHead = blockSlot(nb);
+            blocks -= nb;
+            evictedBlocks += nb;
+            pageHead = pageSlot(1);
+            pageCount--;
+        }
+        if (pageCount == 0) {
+            pageHead = 0;
+            pageUsed = 0;
+        }
     }
 
     /** Counts in the token the caller just wrote at slot {@code windowSlot(windowCount())}. */
@@ -135,8 +202,9 @@ public final class HeadStream {
     /** Returns all pages to the pool. */
     void releasePages(PagePool pool) {
         for (int i = 0; i < pageCount; i++) {
-            pool.release(pages[i]);
-            pages[i] = null;
+            int slot = pageSlot(i);
+            pool.release(pages[slot]);
+            pages[slot] = null;
         }
         pageCount = 0;
     }

@@ -27,7 +27,13 @@ import java.lang.foreign.ValueLayout;
  * <p>Failure policy: every argument and value is checked, and every page the append needs is
  * reserved, before anything changes; a rejected append leaves the cache exactly as it was. NaN
  * and infinite inputs are rejected (a NaN in a group would poison the whole group's scale);
- * presets that store FP16 (codes or scales) also reject magnitudes above 65504.
+ * presets that store FP16 (codes or scales) also reject magnitudes above 65504. Capacity follows
+ * the {@link CapacityPolicy}: reject, or evict the layer's oldest pages (committed only once the
+ * append's pages are reserved). An append is not interruptible: {@link Thread#interrupt} during it
+ * lets it finish (the flag stays set for the caller), so a prefill interrupted between appends has
+ * every append either entirely in the cache or not at all. If the write phase itself fails (only
+ * when the caller frees the input memory during the append, or on a VM error) the sequence turns
+ * unusable: every call but {@link #close} throws {@link IllegalStateException} naming the cause.
  *
  * <p>Threading: one thread appends to a sequence at a time (different sequences are independent);
  * a {@link ParallelRunner} given at creation quantizes large appends' heads in parallel. The steady
@@ -53,6 +59,8 @@ public final class KvCache implements AutoCloseable {
     private final PageReservation reservation;
     private final AppendTask appendTask = new AppendTask();
     private boolean closed;
+    /** Why the sequence is unusable (an append failed after it started writing), or null. */
+    private volatile String failure;
 
     private KvCache(ModelShape shape, CacheConfig config, PagePool pool, boolean ownsPool, ParallelRunner runner) {
         if (config.layers().size() != shape.layers()) {
@@ -78,7 +86,9 @@ public final class KvCache implements AutoCloseable {
                         + " bytes does not fit a page of " + config.pageBytes() + " bytes");
             }
             maxG = Math.max(maxG, lc.groupSize());
-            maxPagesPerAppend = Math.max(maxPagesPerAppend, (maxTokens / lc.groupSize() + 2) * shape.kvHeads());
+            // fresh pages for the append plus, when evicting, every page the layer held
+            maxPagesPerAppend = Math.max(maxPagesPerAppend, (maxTokens / lc.groupSize() + 2) * shape.kvHeads()
+                    * (config.capacity().evicts() ? 2 : 1));
         }
         this.protectedTokens = new long[(maxTokens + 63) / 64];
         int workers = runner == null ? 1 : runner.threads();
@@ -126,12 +136,26 @@ public final class KvCache implements AutoCloseable {
         return config;
     }
 
-    /** Tokens appended to {@code layer} so far. */
+    /** Tokens appended to {@code layer} so far (the next token's position; evicted ones included). */
     public int tokenCount(int layer) {
         return layer(layer).tokens;
     }
 
-    /** Tokens of {@code layer} already quantized into blocks. */
+    /**
+     * Position of the oldest token {@code layer} still holds: 0 unless the capacity policy evicted
+     * pages; attention sees positions [firstRetainedToken, tokenCount).
+     */
+    public int firstRetainedToken(int layer) {
+        return layer(layer).evictedTokens;
+    }
+
+    /** Tokens {@code layer} holds now ({@code tokenCount - firstRetainedToken}). */
+    public int retainedTokenCount(int layer) {
+        LayerStore ls = layer(layer);
+        return ls.tokens - ls.evictedTokens;
+    }
+
+    /** Tokens of {@code layer} quantized into blocks so far (evicted ones included). */
     public int quantizedTokenCount(int layer) {
         return layer(layer).quantizedTokens;
     }
@@ -173,6 +197,9 @@ public final class KvCache implements AutoCloseable {
         long m = 0;
         for (int t = 0; t < count; t++) {
             int p = first + t;
+            if (p >>> 6 >= protectedTokens.length) {
+                break; // positions past maxTokens (reachable only by evicting) are never protected
+            }
             m |= (protectedTokens[p >>> 6] >>> (p & 63) & 1) << t;
         }
         return m;
@@ -235,16 +262,29 @@ public final class KvCache implements AutoCloseable {
         long elements = (long) tokenCount * shape.tokenElements();
         checkSegment("keys", layer, keys, elements, type, tokenCount);
         checkSegment("values", layer, values, elements, type, tokenCount);
-        int max = config.capacity().maxTokens();
-        if ((long) ls.tokens + tokenCount > max) {
-            throw new CapacityExceededException("layer " + layer + ": appending " + tokenCount + " tokens to " + ls.tokens
-                    + " exceeds the capacity of " + max + " tokens");
+        CapacityPolicy capacity = config.capacity();
+        int max = capacity.maxTokens();
+        int retained = ls.tokens - ls.evictedTokens;
+        if ((long) retained + tokenCount > max) {
+            if (!capacity.evicts()) {
+                throw new CapacityExceededException("layer " + layer + ": appending " + tokenCount + " tokens to " + ls.tokens
+                        + " exceeds the capacity of " + max + " tokens (policy REJECT; nothing was appended)");
+            }
+            int window = ls.heads[0].windowCount();
+            if ((long) window + tokenCount > max) {
+                throw new CapacityExceededException("layer " + layer + ": an append of " + tokenCount + " tokens does not fit the "
+                        + "capacity of " + max + " tokens even after evicting every block (" + window + " tokens are in the "
+                        + "residual window); split it into smaller appends. Nothing was appended");
+            }
+        }
+        if (ls.tokens > Integer.MAX_VALUE - tokenCount) {
+            throw new CapacityExceededException("layer " + layer + ": positions past " + Integer.MAX_VALUE + " are not supported");
         }
         boolean fp16 = ls.config.needsFp16Range();
         checkValues("keys", layer, keys, elements, type, fp16);
         checkValues("values", layer, values, elements, type, fp16);
 
-        reservation.reserve(pagesNeeded(ls, tokenCount));
+        reserveAndEvict(ls, tokenCount);
         try {
             appendTask.begin(ls, keys, values, tokenCount, type);
             if (runner != null && tokenCount >= ls.config.groupSize() && shape.kvHeads() > 1
@@ -256,20 +296,77 @@ public final class KvCache implements AutoCloseable {
                 }
             }
             appendTask.finish();
+        } catch (Throwable t) {
+            // Past validation and reservation nothing is expected to fail; if something does (the
+            // caller freed the input memory during the append, a VM error) the layer may be half
+            // written, so the sequence refuses further use instead of serving corrupt attention.
+            failure = "an append of " + tokenCount + " tokens to layer " + layer + " failed while writing (" + t + ")";
+            throw t;
         } finally {
             appendTask.clear();
             reservation.releaseUnused();
         }
     }
 
+    /**
+     * Reserves the pages the append needs, evicting the layer's oldest pages first where the policy
+     * allows: as many as the token budget requires, then more while the pool has no free page. The
+     * eviction is planned on counts and committed only once the reservation succeeded, so a
+     * rejected append changes nothing; an evicting append hands the pages it freed straight to
+     * itself, surplus ones go back to the pool.
+     */
+    private void reserveAndEvict(LayerStore ls, int tokenCount) {
+        HeadStream h0 = ls.heads[0];
+        int g = ls.config.groupSize();
+        int max = config.capacity().maxTokens();
+        int retained = ls.tokens - ls.evictedTokens;
+        int evictPages = 0;
+        while ((long) retained - (long) h0.blocksInOldestPages(evictPages) * g + tokenCount > max) {
+            if (evictPages >= h0.pageCount()) { // unreachable: window + tokenCount <= max was checked
+                throw new IllegalStateException("internal error: layer " + ls.index + " cannot evict enough pages");
+            }
+            evictPages++;
+        }
+        while (true) {
+            int needed = pagesNeeded(ls, tokenCount, evictPages == h0.pageCount() && evictPages > 0);
+            try {
+                reservation.reserve(Math.max(0, needed - evictPages * shape.kvHeads()));
+                break;
+            } catch (CapacityExceededException e) {
+                if (!config.capacity().evicts() || evictPages >= h0.pageCount()) {
+                    throw new CapacityExceededException("layer " + ls.index + ": " + e.getMessage()
+                            + (config.capacity().evicts() ? " (even after evicting all " + evictPages + " pages of each head)" : "")
+                            + "; nothing was appended");
+                }
+                evictPages++;
+            }
+        }
+        if (evictPages == 0) {
+            return;
+        }
+        int evictedBlocks = h0.blocksInOldestPages(evictPages);
+        for (int b = 0; b < evictedBlocks; b++) {
+            int protectedCount = Long.bitCount(protectedMask(ls.evictedTokens + b * g, g));
+            long meta = ls.keyCodec.metadataBytes() + ls.valueCodec.metadataBytes(protectedCount);
+            long bytes = ls.keyCodec.blockBytes() + ls.valueCodec.blockBytes(protectedCount);
+            ls.payloadBytes -= (bytes - meta) * shape.kvHeads();
+            ls.metadataBytes -= meta * shape.kvHeads();
+        }
+        for (HeadStream hs : ls.heads) {
+            hs.evictOldestPages(evictPages, reservation);
+        }
+        ls.evictedTokens += evictedBlocks * g;
+        io.vidkv.jfr.PageEvent.recordEviction(evictPages * shape.kvHeads(), config.pageBytes(), pool.pagesInUse());
+    }
+
     /** Pages all heads need for this append (every head gets the same sequence of block sizes). */
-    private int pagesNeeded(LayerStore ls, int tokenCount) {
+    private int pagesNeeded(LayerStore ls, int tokenCount, boolean freshPage) {
         HeadStream h0 = ls.heads[0];
         int g = ls.config.groupSize();
         int window = h0.windowCount();
         boolean calibrated = ls.calibrated;
         int quantized = ls.quantizedTokens;
-        long room = h0.pageRoom(config.pageBytes());
+        long room = freshPage ? 0 : h0.pageRoom(config.pageBytes());
         int pages = 0;
         for (int t = 0; t < tokenCount; t++) {
             window++;
@@ -372,7 +469,7 @@ public final class KvCache implements AutoCloseable {
             }
             if (ls.config.referenceMode() && ls.calibrated
                     && quantized / LayerConfig.REFERENCE_FLUSH != ls.quantizedTokens / LayerConfig.REFERENCE_FLUSH) {
-                requantize(hs, quantized / g, s, kx, vx);
+                requantize(hs, hs.blockCount(), s, kx, vx);
             }
             if (head == 0) {
                 newQuantized = quantized;
@@ -468,6 +565,14 @@ public final class KvCache implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("KvCache is closed");
         }
+        if (failure != null) {
+            throw new IllegalStateException("KvCache is unusable: " + failure + "; close it (close returns every page)");
+        }
+    }
+
+    /** Whether an append failed after it started writing, so every call but {@link #close} throws. */
+    public boolean isFailed() {
+        return failure != null;
     }
 
     /** Bytes and bits held now; see {@link MemoryReport}. */

@@ -17,6 +17,8 @@ final class LayerStore {
     final String name;
     int tokens;
     int quantizedTokens;
+    /** Oldest tokens dropped by {@link CapacityPolicy.OnFull#EVICT_OLDEST}; retained: [evictedTokens, tokens). */
+    int evictedTokens;
     boolean calibrated;
     long payloadBytes;
     long metadataBytes;

@@ -21,7 +21,7 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
     /**
      * One layer.
      *
-     * @param quantizedTokens tokens in blocks
+     * @param quantizedTokens tokens held in blocks (evicted ones not counted)
      * @param windowTokens    tokens in the residual window
      * @param payloadBytes    code bytes of all blocks, all KV heads
      * @param metadataBytes   scales, zero points, masks and per-head state
@@ -49,16 +49,18 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
                 }
             }
             int window = ls.tokens - ls.quantizedTokens;
+            int held = ls.tokens - ls.evictedTokens; // evicted tokens cost nothing any more
+            int heldQuantized = ls.quantizedTokens - ls.evictedTokens;
             long lResid = (long) window * shape.tokenElements() * 2 * Float.BYTES;
             long lPages = 0;
             for (HeadStream hs : ls.heads) {
                 lPages += (long) hs.pageCount() * config.pageBytes();
             }
             long lMeta = ls.metadataBytes + headState;
-            long lFp16 = (long) ls.tokens * shape.tokenElements() * 2 * 2;
-            long qElems = (long) ls.quantizedTokens * shape.tokenElements() * 2;
+            long lFp16 = (long) held * shape.tokenElements() * 2 * 2;
+            long qElems = (long) heldQuantized * shape.tokenElements() * 2;
             double eff = qElems == 0 ? 0 : (ls.payloadBytes + lMeta) * 8.0 / qElems;
-            out.add(new Layer(l, ls.quantizedTokens, window, ls.payloadBytes, lMeta, lResid, lPages, lFp16,
+            out.add(new Layer(l, heldQuantized, window, ls.payloadBytes, lMeta, lResid, lPages, lFp16,
                     ls.config.nominalBits(), eff));
             payload += ls.payloadBytes;
             meta += lMeta;
@@ -66,9 +68,9 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
             pages += lPages;
             fp16 += lFp16;
             quantElements += qElems;
-            allElements += (long) ls.tokens * shape.tokenElements() * 2;
+            allElements += (long) held * shape.tokenElements() * 2;
             nominalWeighted += ls.config.nominalBits() * Math.max(1, qElems);
-            tokens = Math.max(tokens, ls.tokens);
+            tokens = Math.max(tokens, held);
         }
         long weights = 0;
         for (Layer l : out) {

@@ -5,7 +5,9 @@ import java.lang.foreign.MemorySegment;
 /**
  * Pages taken from the pool before an append changes anything, so an append either gets every
  * page it needs or fails with nothing changed. Unused pages go back on {@link #releaseUnused()}.
- * Reused across appends (no allocation per append).
+ * Pages the append evicted from its own sequence join the reservation ({@link #addRecycled}), so an
+ * evicting append never competes with other sequences for the pages it freed. Reused across
+ * appends (no allocation per append).
  */
 final class PageReservation {
 
@@ -32,6 +34,14 @@ final class PageReservation {
             releaseUnused();
             throw e;
         }
+    }
+
+    /** Adds a page evicted from the appending sequence: used like a reserved one, or returned. */
+    void addRecycled(MemorySegment page) {
+        if (count >= pages.length) {
+            throw new IllegalStateException("internal error: page reservation overflow");
+        }
+        pages[count++] = page;
     }
 
     MemorySegment take() {

@@ -35,19 +35,21 @@ class KvCacheTest {
     private static final ModelShape SMALL = new ModelShape(2, 4, 2, 64);
 
     /** Every byte a layer holds: blocks, window contents, counts. */
-    static byte[] snapshot(KvCache cache) {
+    public static byte[] snapshot(KvCache cache) {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         ModelShape shape = cache.shape();
         for (int l = 0; l < shape.layers(); l++) {
             out.write(cache.tokenCount(l));
             out.write(cache.quantizedTokenCount(l));
+            out.write(cache.firstRetainedToken(l));
             long block = cache.keyCodec(l).blockBytes();
             for (int h = 0; h < shape.kvHeads(); h++) {
                 HeadStream hs = cache.stream(l, h);
                 for (int b = 0; b < hs.blockCount(); b++) {
                     long end = b + 1 < hs.blockCount() && hs.page(b + 1) == hs.page(b) ? hs.offset(b + 1)
                             : hs.offset(b) + block + cache.valueCodec(l).blockBytes(
-                            Long.bitCount(cache.protectedMask(b * cache.layerConfig(l).groupSize(), cache.layerConfig(l).groupSize())));
+                            Long.bitCount(cache.protectedMask(hs.firstPosition() + b * cache.layerConfig(l).groupSize(),
+                                    cache.layerConfig(l).groupSize())));
                     out.writeBytes(hs.page(b).asSlice(hs.offset(b), end - hs.offset(b)).toArray(ValueLayout.JAVA_BYTE));
                 }
                 for (int j = 0; j < hs.windowCount(); j++) {

@@ -16,10 +16,13 @@ public final class CacheContents {
     private CacheContents() {
     }
 
-    /** {keys[tokens][d], values[tokens][d]} of (layer, head), tokens in position order. */
+    /**
+     * {keys[tokens][d], values[tokens][d]} of (layer, head), the retained tokens in position order:
+     * row i is position {@code cache.firstRetainedToken(layer) + i} (0 unless pages were evicted).
+     */
     public static double[][][] dequantize(KvCache cache, int layer, int head) {
         HeadStream hs = cache.stream(layer, head);
-        int d = cache.shape().headDim(), g = cache.layerConfig(layer).groupSize(), n = cache.tokenCount(layer);
+        int d = cache.shape().headDim(), g = cache.layerConfig(layer).groupSize(), n = cache.retainedTokenCount(layer);
         double[][] k = new double[n][d];
         double[][] v = new double[n][d];
         float[] buf = new float[g * d];

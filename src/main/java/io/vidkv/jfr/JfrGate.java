@@ -15,6 +15,7 @@ public final class JfrGate {
 
     static volatile boolean attentionStep;
     static volatile boolean blockQuantized;
+    static volatile boolean page;
 
     static {
         FlightRecorder.addListener(new FlightRecorderListener() {
@@ -32,15 +33,17 @@ public final class JfrGate {
     }
 
     private static synchronized void update() {
-        boolean step = false, block = false;
+        boolean step = false, block = false, pg = false;
         for (Recording r : FlightRecorder.getFlightRecorder().getRecordings()) {
             if (r.getState() != RecordingState.RUNNING) {
                 continue;
             }
             step |= "true".equals(r.getSettings().get("io.vidkv.AttentionStep#enabled"));
             block |= "true".equals(r.getSettings().get("io.vidkv.BlockQuantized#enabled"));
+            pg |= "true".equals(r.getSettings().get("io.vidkv.Page#enabled"));
         }
         attentionStep = step;
         blockQuantized = block;
+        page = pg;
     }
 }

@@ -113,6 +113,11 @@ public final class DecodeAttention implements AutoCloseable {
         if (tokens == 0 || lastVisible < 0) {
             throw new IllegalStateException("layer " + layer + " has no visible tokens to attend to");
         }
+        int first = cache.firstRetainedToken(layer);
+        if (lastVisible < first) {
+            throw new IllegalStateException("layer " + layer + ": every token at or before position " + lastVisible
+                    + " was evicted (the layer holds positions " + first + " to " + (tokens - 1) + ")");
+        }
         long started = System.nanoTime();
         MemorySegment.copy(queriesF32, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, queries, 0, queries.length);
         for (float v : queries) {
@@ -244,8 +249,9 @@ public final class DecodeAttention implements AutoCloseable {
                 int perChunk = CHUNK_TOKENS / g;
                 int first = chunk * perChunk;
                 int end = Math.min(blocks, first + perChunk);
+                int position0 = hs.firstPosition();
                 for (int b = first; b < end; b++) {
-                    int position = b * g;
+                    int position = position0 + b * g;
                     if (position > lastVisible) {
                         break;
                     }
@@ -303,7 +309,7 @@ public final class DecodeAttention implements AutoCloseable {
 
         private void window(HeadStream hs, Worker w, int slot0, int kv) {
             int n = hs.windowCount();
-            int firstPos = blocks * g;
+            int firstPos = hs.firstPosition() + blocks * g;
             int visible = (int) Math.max(0, Math.min(n, (long) lastVisible - firstPos + 1));
             if (visible == 0) {
                 return;

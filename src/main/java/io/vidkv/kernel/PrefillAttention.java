@@ -99,8 +99,13 @@ public final class PrefillAttention implements AutoCloseable {
     public void attend(int layer, MemorySegment queries, MemorySegment out, int n, int firstPosition) {
         checkCall(queries, out, n, firstPosition);
         int visibleEnd = (int) Math.min(cache.tokenCount(layer), (long) firstPosition + n);
+        int firstKept = cache.firstRetainedToken(layer);
         if (visibleEnd <= 0) {
             throw new IllegalStateException("layer " + layer + " has no token at or before position " + firstPosition);
+        }
+        if (firstPosition < firstKept) {
+            throw new IllegalStateException("layer " + layer + ": the query at position " + firstPosition + " would see only "
+                    + "evicted tokens (the layer holds positions " + firstKept + " to " + (cache.tokenCount(layer) - 1) + ")");
         }
         resetTiming();
         KeyCodec kc = cache.keyCodec(layer);
@@ -113,13 +118,14 @@ public final class PrefillAttention implements AutoCloseable {
         for (int h = 0; h < shape.kvHeads(); h++) {
             HeadStream hs = cache.stream(layer, h);
             loadQueries(queries, n, h);
-            int quantized = hs.blockCount() * g;
-            for (int t0 = 0; t0 < visibleEnd; t0 += tileTokens) {
+            int kept = hs.firstPosition(); // tiles are block-aligned relative to the oldest retained block
+            int quantized = kept + hs.blockCount() * g;
+            for (int t0 = kept; t0 < visibleEnd; t0 += tileTokens) {
                 int t1 = Math.min(visibleEnd, t0 + tileTokens);
                 long start = System.nanoTime();
                 for (int t = t0; t < t1; ) {
                     if (t < quantized) { // a whole block (tiles are block-aligned)
-                        int b = t / g;
+                        int b = (t - kept) / g;
                         kc.dequantize(hs.page(b), hs.offset(b), hs.state(), block, scratch);
                         MemorySegment.copy(block, 0, kTile, ValueLayout.JAVA_FLOAT, (long) (t - t0) * d * 4, g * d);
                         vc.decode(hs.page(b), hs.offset(b) + keyBytes, hs.state(), block, 0, scratch);
@@ -133,7 +139,7 @@ public final class PrefillAttention implements AutoCloseable {
                     }
                 }
                 dequantizeNanos += System.nanoTime() - start;
-                tile(kTile, vTile, d, t0, t1 - t0, Math.min(t1, quantized + hs.windowCount()) - t0, n, firstPosition, t0 == 0);
+                tile(kTile, vTile, d, t0, t1 - t0, Math.min(t1, quantized + hs.windowCount()) - t0, n, firstPosition, t0 == kept);
             }
             storeOutput(out, n, h);
         }
