@@ -612,4 +612,9 @@ public final class KvCache implements AutoCloseable {
     PagePool pool() {
         return pool;
     }
+
+    /** The pool this sequence draws pages from (its own, or the one shared at creation). */
+    public PagePool pagePool() {
+        return pool;
+    }
 }

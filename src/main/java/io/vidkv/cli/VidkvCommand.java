@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code vidkv} command line: {@code scripts/vidkv <subcommand>}. */
 @Command(name = "vidkv", mixinStandardHelpOptions = true, version = "vidkv 0.1.0",
         description = "Off-heap 1.x-bit KV cache for video LLMs (VidKV).",
-        subcommands = {EvalCommand.class, ReplayCommand.class, InfoCommand.class, SelfCheckCommand.class, MemoryCommand.class, FidelityCommand.class,
+        subcommands = {EvalCommand.class, ReplayCommand.class, InfoCommand.class, SelfCheckCommand.class, MemoryCommand.class, FidelityCommand.class, SoakCommand.class,
                 CommandLine.HelpCommand.class})
 public final class VidkvCommand implements Runnable {
 
