@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
@@ -35,7 +36,9 @@ class ConcurrencyTest {
     /** Runs one sequence: prefill, then decode steps; returns the last attention output, or null if closed early. */
     private static float[] sequence(int id, PagePool pool, MemorySegment k, MemorySegment v, MemorySegment q, Preset preset,
                                     boolean closeEarly) {
-        CacheConfig config = CacheConfig.of(SHAPE, preset).withCapacity(1024).withPageBytes(8192);
+        // every third sequence keeps only its newest 300 tokens, so it evicts pages while the others grow
+        CacheConfig config = CacheConfig.of(SHAPE, preset).withPageBytes(8192)
+                .withCapacity(id % 3 == 2 ? CapacityPolicy.evictOldest(300) : new CapacityPolicy(1024));
         long tok = (long) SHAPE.tokenElements() * 4;
         int prefill = 200 + 7 * (id % 13);
         try (Arena arena = Arena.ofConfined();
@@ -53,6 +56,9 @@ class ConcurrencyTest {
                     cache.append(l, k.asSlice((prefill + s) * tok, tok), v.asSlice((prefill + s) * tok, tok), 1, InputType.F32);
                     attn.attend(l, q, out);
                 }
+            }
+            if (id % 3 == 2 && prefill + 40 > 300) {
+                assertTrue(cache.firstRetainedToken(1) > 0, "sequence " + id + " should have evicted");
             }
             return out.toArray(ValueLayout.JAVA_FLOAT);
         }
