@@ -95,43 +95,12 @@ class EvictionTest {
             int[] lastVisibles = {Integer.MAX_VALUE, first + rnd.nextInt(total - first)};
             for (int lastVisible : lastVisibles) {
                 attn.attend(0, q, out, lastVisible);
-                checkAgainstReference(bounded, q, out, first, lastVisible, d, kvHeads, 2e-4);
+                KvData.assertAttention(bounded, 0, q, out, lastVisible, 2e-4, preset + " decode");
             }
             assertThrows(IllegalStateException.class, () -> attn.attend(0, q, out, first - 1),
                     "a query that sees only evicted tokens");
             assertEquals(bounded.quantizedTokenCount(0) - first, bounded.memoryReport().layers().get(0).quantizedTokens(),
                     "the memory report counts retained tokens only");
-        }
-    }
-
-    private static void checkAgainstReference(KvCache cache, MemorySegment q, MemorySegment out, int first, int lastVisible,
-                                              int d, int kvHeads, double tolerance) {
-        int gq = cache.shape().queriesPerKvHead();
-        for (int kv = 0; kv < kvHeads; kv++) {
-            double[][][] ref = KvData.dequantize(cache, 0, kv);
-            double vmax = 0;
-            for (double[] row : ref[1]) {
-                for (double x : row) {
-                    vmax = Math.max(vmax, Math.abs(x));
-                }
-            }
-            for (int j = 0; j < gq; j++) {
-                int qh = kv * gq + j;
-                double[] qv = new double[d];
-                for (int c = 0; c < d; c++) {
-                    qv[c] = q.getAtIndex(ValueLayout.JAVA_FLOAT, (long) qh * d + c);
-                }
-                int rel = lastVisible == Integer.MAX_VALUE ? Integer.MAX_VALUE : lastVisible - first;
-                double[] want = KvData.attention(qv, ref[0], ref[1], rel);
-                for (int c = 0; c < d; c++) {
-                    double got = out.getAtIndex(ValueLayout.JAVA_FLOAT, (long) qh * d + c);
-                    double tol = tolerance * vmax + tolerance * Math.abs(want[c]);
-                    if (Math.abs(got - want[c]) > tol) {
-                        throw new AssertionError("query head " + qh + " channel " + c + ": got " + got + " want " + want[c]
-                                + " (tol " + tol + ", first retained " + first + ")" + TestSeeds.replay());
-                    }
-                }
-            }
         }
     }
 
@@ -167,10 +136,10 @@ class EvictionTest {
             for (int i = 0; i < n; i++) {
                 MemorySegment qi = queries.asSlice((long) i * qh * d * 4, (long) qh * d * 4);
                 decode.attend(0, qi, one, from + i);
-                checkAgainstReference(cache, qi, one, first, from + i, d, kvHeads, 2e-4);
+                KvData.assertAttention(cache, 0, qi, one, from + i, 2e-4, "decode query " + i);
                 // prefill: oneDNN float32 tiles and another softmax order (tolerance of PrefillAttentionTest)
-                checkAgainstReference(cache, qi, out.asSlice((long) i * qh * d * 4, (long) qh * d * 4), first, from + i, d, kvHeads,
-                        3e-4);
+                KvData.assertAttention(cache, 0, qi, out.asSlice((long) i * qh * d * 4, (long) qh * d * 4), from + i, 3e-4,
+                        "prefill query " + i);
             }
             assertThrows(IllegalStateException.class, () -> prefill.attend(0, queries, out, n, first - 1));
         }

@@ -71,31 +71,7 @@ class DecodeAttentionTest {
             int layer = 1;
             int lastVisible = rnd.nextBoolean() ? Integer.MAX_VALUE : rnd.nextInt(tokens);
             attn.attend(layer, q, out, lastVisible);
-            for (int kv = 0; kv < kvHeads; kv++) {
-                double[][][] kvRef = KvData.dequantize(cache, layer, kv);
-                double vmax = 0;
-                for (double[] row : kvRef[1]) {
-                    for (double x : row) {
-                        vmax = Math.max(vmax, Math.abs(x));
-                    }
-                }
-                for (int j = 0; j < gq; j++) {
-                    int qh = kv * gq + j;
-                    double[] qv = new double[d];
-                    for (int c = 0; c < d; c++) {
-                        qv[c] = q.getAtIndex(ValueLayout.JAVA_FLOAT, (long) qh * d + c);
-                    }
-                    double[] ref = KvData.attention(qv, kvRef[0], kvRef[1], lastVisible);
-                    for (int c = 0; c < d; c++) {
-                        double got = out.getAtIndex(ValueLayout.JAVA_FLOAT, (long) qh * d + c);
-                        double tol = 2e-4 * vmax + 2e-4 * Math.abs(ref[c]);
-                        if (Math.abs(got - ref[c]) > tol) {
-                            throw new AssertionError(preset + " query head " + qh + " channel " + c + ": got " + got
-                                    + " want " + ref[c] + " (tol " + tol + ")" + TestSeeds.replay());
-                        }
-                    }
-                }
-            }
+            KvData.assertAttention(cache, layer, q, out, lastVisible, 2e-4, preset);
         }
     }
 
