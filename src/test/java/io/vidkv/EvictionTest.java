@@ -243,4 +243,37 @@ class EvictionTest {
                     + Arrays.toString(windows));
         }
     }
+
+    @Test
+    void evictionsAreRecordedAsPageEvents(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        ModelShape shape = new ModelShape(1, 2, 2, 64);
+        SplittableRandom rnd = TestSeeds.random(65);
+        java.nio.file.Path file = dir.resolve("evict.jfr");
+        int evictions = 0;
+        try (Arena arena = Arena.ofConfined();
+             KvCache cache = KvCache.create(shape, CacheConfig.of(shape, Preset.VIDKV_15_158).withPageBytes(4096)
+                     .withCapacity(CapacityPolicy.evictOldest(600)));
+             jdk.jfr.Recording rec = new jdk.jfr.Recording()) {
+            rec.enable("io.vidkv.Page");
+            rec.start();
+            MemorySegment k = KvData.keys(arena, rnd, 3000, 2, 64);
+            MemorySegment v = KvData.values(arena, rnd, 3000, 2, 64);
+            int first = 0;
+            for (int t = 0; t < 3000; t += 100) {
+                cache.append(0, slice(k, t, 100, shape), slice(v, t, 100, shape), 100, InputType.F32);
+                if (cache.firstRetainedToken(0) > first) {
+                    evictions++;
+                    first = cache.firstRetainedToken(0);
+                }
+            }
+            rec.stop();
+            rec.dump(file);
+        }
+        long recorded = jdk.jfr.consumer.RecordingFile.readAllEvents(file).stream()
+                .filter(e -> e.getEventType().getName().equals("io.vidkv.Page") && e.getString("action").equals("evicted"))
+                .peek(e -> assertTrue(e.getInt("pages") >= 2 && e.getInt("pages") % 2 == 0, "whole pages in both KV heads"))
+                .count();
+        assertTrue(evictions > 0);
+        assertEquals(evictions, recorded, "one event per evicting append");
+    }
 }
