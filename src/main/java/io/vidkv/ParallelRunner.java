@@ -87,8 +87,15 @@ public final class ParallelRunner implements AutoCloseable {
             LockSupport.unpark(h);
         }
         work(t, count, 0, gen);
+        int spins = 0;
         while (done.get() < count) {
-            Thread.onSpinWait();
+            // A helper still on an item may have lost its core (more runnable threads than cores):
+            // after a short spin, give the core away instead of burning the helper's time slice.
+            if (++spins < SPIN_ROUNDS) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield();
+            }
         }
         task = null;
         Throwable f = failure;
