@@ -37,7 +37,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * A small cache (1-2 layers, 1-3 KV heads, 1-4 query heads per KV head, d = 8..128, any preset,
+ * A small cache (1-2 layers, 1-3 KV heads, 1-71 query heads per KV head, d = 8..128, any preset,
  * optionally smaller G, R and calibration) driven by up to 8 fuzzed operations: appends of fuzzed
  * token counts and input types whose values mix scaled Gaussians, all-equal groups and patched
  * specials (NaN, +-Inf, denormals, -0.0, the FP16 limit, huge magnitudes, raw bits), protection of
@@ -55,6 +55,8 @@ class KvCacheFuzzTest {
     static final float[] SPECIALS = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, -0f, 0f, Float.MIN_VALUE,
             Float.MIN_NORMAL, 65504f, -65504f, 65505f, 65520f, 1e30f, -Float.MAX_VALUE, 1e-8f, 3e38f, 1f};
     static final float[] SCALES = {1f, 1e-3f, 100f, 6e4f, 1e-40f, 1e30f, 0f, 65504f};
+    /** Query heads per KV head: small ones, Qwen2's 7, and multi-query shapes wider than 2 x G. */
+    static final int[] GQ = {1, 2, 3, 4, 7, 24, 32, 71};
     static final float[] QUERY_SCALES = {1f, 1e-3f, 30f, 1e4f, 0f, 1e-40f};
 
     private static Dnnl dnnl;
@@ -77,7 +79,7 @@ class KvCacheFuzzTest {
     @FuzzTest(maxDuration = "3m")
     void appendAndAttend(byte[] bytes) {
         FuzzInput in = new FuzzInput(bytes);
-        int layers = 1 + in.below(2), kvHeads = 1 + in.below(3), gq = 1 + in.below(4), d = 8 * (1 + in.below(16));
+        int layers = 1 + in.below(2), kvHeads = 1 + in.below(3), gq = GQ[in.below(GQ.length)], d = 8 * (1 + in.below(16));
         ModelShape shape = new ModelShape(layers, kvHeads * gq, kvHeads, d);
         LayerConfig lc = in.pick(Preset.values()).layerConfig();
         int tweaks = in.u8();

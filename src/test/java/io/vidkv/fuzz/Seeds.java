@@ -416,12 +416,14 @@ public final class Seeds {
         final int layers;
         final int capacity;
 
+        static final List<Integer> GQ = Arrays.stream(KvCacheFuzzTest.GQ).boxed().toList();
+
         /** presetIndex into Preset.values(); g, r, c < 0: keep the preset's. */
         Ops(int layers, int kvHeads, int gq, int d, Preset preset, int g, int r, int c, boolean parallel, int capacity, int pageBytes) {
             this.layers = layers;
             this.capacity = capacity;
             int tweaks = (g > 0 ? 1 : 0) | (r >= 0 ? 2 : 0) | (c > 0 ? 4 : 0) | (parallel ? 8 : 0);
-            w.below(2, layers - 1).below(3, kvHeads - 1).below(4, gq - 1).below(16, d / 8 - 1).u8(preset.ordinal()).u8(tweaks);
+            w.below(2, layers - 1).below(3, kvHeads - 1).below(8, GQ.indexOf(gq)).below(16, d / 8 - 1).u8(preset.ordinal()).u8(tweaks);
             if (g > 0) {
                 w.below(8, g / 8 - 1);
             }
@@ -586,6 +588,8 @@ public final class Seeds {
                 .prefill(1, 8, 280, 256, 0).done()));
         s.add(new Seed("reference-requantize", new Ops(1, 1, 1, 16, Preset.VIDKV_REFERENCE, 8, 0, 1, false, 400, 65536)
                 .append(0, 100).append(0, 60).append(0, 1).decode(0, Integer.MAX_VALUE, 0).done()));
+        s.add(new Seed("multi-query-wide", new Ops(1, 1, 71, 8, Preset.VIDKV_15_158, 8, 0, 1, false, 100, 65536)
+                .append(0, 30).decode(0, Integer.MAX_VALUE, 0).prefill(0, 2, 20, 64, 0).done()));
         s.add(new Seed("one-by-one", new Ops(1, 1, 1, 8, Preset.KIVI_2, 8, 0, 1, false, 64, 4096)
                 .append(0, 1).append(0, 1).append(0, 7).append(0, 1).decode(0, Integer.MAX_VALUE, 0).append(0, 0).done()));
         return s;
