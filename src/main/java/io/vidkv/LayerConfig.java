@@ -40,7 +40,17 @@ public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int res
         if (calibrationGroups < 1) {
             throw new IllegalArgumentException("calibrationGroups must be >= 1, got " + calibrationGroups);
         }
+        if ((long) residual + (long) calibrationGroups * groupSize > MAX_WINDOW) {
+            throw new IllegalArgumentException("residual window R + calibrationGroups x G must be at most " + MAX_WINDOW
+                    + " tokens, got " + residual + " + " + calibrationGroups + " x " + groupSize);
+        }
     }
+
+    /**
+     * Most tokens the residual window may hold (R + C x G); bounds the window's int arithmetic
+     * (token thresholds, slots x headDim) far from overflow.
+     */
+    public static final int MAX_WINDOW = 1 << 20;
 
     public LayerConfig withGroupSize(int g) {
         return new LayerConfig(keys, values, g, residual, calibrationGroups, metadata);
@@ -103,8 +113,13 @@ public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int res
     /** Tokens between the reference code's re-quantizations. */
     public static final int REFERENCE_FLUSH = 128;
 
-    /** Whether anything stored is FP16 (codes or metadata), so inputs must fit the FP16 range. */
+    /**
+     * Whether anything stored is FP16 (codes or metadata), so inputs must fit the FP16 range.
+     * COMPACT8 metadata counts: its per-row super-scales are FP16 (and larger magnitudes overflow the
+     * float32 softmax accumulation).
+     */
     boolean needsFp16Range() {
-        return keys.kind() == KeySpec.Kind.FP16 || values.kind() == ValueSpec.Kind.FP16 || metadata == MetadataFormat.FP16;
+        return keys.kind() == KeySpec.Kind.FP16 || values.kind() == ValueSpec.Kind.FP16 || metadata == MetadataFormat.FP16
+                || metadata == MetadataFormat.COMPACT8;
     }
 }

@@ -18,7 +18,10 @@ public final class CodecScratch implements AutoCloseable {
     public final int headDim;
     public final int groupSize;
     public final int maxQueries;
-    /** 2 x G x d floats each, free for any codec step. */
+    /**
+     * max(2 x G, maxQueries) x d floats each, free for any codec step (DecodeAttention passes the
+     * queries of all maxQueries query heads of a KV head through them).
+     */
     public final float[] f1;
     public final float[] f2;
     public final int[] codes;
@@ -41,8 +44,8 @@ public final class CodecScratch implements AutoCloseable {
         this.headDim = headDim;
         this.groupSize = groupSize;
         this.maxQueries = maxQueries;
-        f1 = new float[2 * groupSize * headDim];
-        f2 = new float[2 * groupSize * headDim];
+        f1 = new float[Math.max(2 * groupSize, maxQueries) * headDim];
+        f2 = new float[Math.max(2 * groupSize, maxQueries) * headDim];
         codes = new int[2 * groupSize * headDim];
         transpose = new float[groupSize * headDim];
         order = new int[headDim];

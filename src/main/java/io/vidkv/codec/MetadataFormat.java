@@ -47,10 +47,18 @@ public enum MetadataFormat {
         return bytes;
     }
 
-    /** Encodes a non-negative scale; returns the stored bits (for {@link #writeRaw}). */
+    /** Largest finite FP16 value: FP16 parameters saturate there instead of becoming infinite. */
+    static final float FP16_MAX = 65504f;
+
+    /**
+     * Encodes a non-negative scale; returns the stored bits (for {@link #writeRaw}). An FP16 scale
+     * saturates at 65504: inputs within the FP16 range can still need a larger one (the sum of many
+     * channels in a DFT component, a 1-bit range of 2 x 65504), and an infinite scale would decode to
+     * infinite keys or values.
+     */
     public int encodeScale(float scale, float superScale) {
         if (this == FP16) {
-            return Float.floatToFloat16(scale) & 0xFFFF;
+            return Float.floatToFloat16(Math.min(scale, FP16_MAX)) & 0xFFFF;
         }
         if (scale <= 0f || superScale <= 0f) {
             return 0;
@@ -72,7 +80,7 @@ public enum MetadataFormat {
     /** Encodes a zero point given the already decoded scale. */
     public int encodeZero(float zero, float decodedScale) {
         if (this == FP16) {
-            return Float.floatToFloat16(zero) & 0xFFFF;
+            return Float.floatToFloat16(Math.max(-FP16_MAX, Math.min(zero, FP16_MAX))) & 0xFFFF;
         }
         if (decodedScale <= 0f) {
             return 128;

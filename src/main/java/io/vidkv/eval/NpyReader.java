@@ -116,7 +116,7 @@ public final class NpyReader {
         } catch (ArithmeticException e) {
             throw bad(name, "declares shape " + java.util.Arrays.toString(shape) + ", too large");
         }
-        if (dataStart + dataBytes > size) {
+        if (dataBytes > size - dataStart) { // not dataStart + dataBytes > size: that sum can overflow
             throw bad(name, "declares shape " + java.util.Arrays.toString(shape) + " (" + dataBytes + " bytes of data) but only "
                     + (size - dataStart) + " bytes follow the header: the file is truncated or the header lies");
         }

@@ -125,11 +125,22 @@ public final class SafetensorsSource implements KvSource {
                         throw bad(file, "layer " + l.getKey() + ": query shape " + java.util.Arrays.toString(q.shape())
                                 + " must be [queryTokens <= tokens, a multiple of kvHeads, headDim]");
                     }
-                    qs = q.shape();
                 }
+                // every layer's queries are read with one shape: all layers have the same, or none has any
+                long[] lqs = q == null ? null : q.shape();
+                if (l.getKey() != layers.keySet().iterator().next().intValue() && !java.util.Arrays.equals(qs, lqs)) {
+                    throw bad(file, "layer " + l.getKey() + " has query shape " + java.util.Arrays.toString(lqs)
+                            + ", the first layer " + java.util.Arrays.toString(qs) + " (all layers need the same, or none)");
+                }
+                qs = lqs;
             }
             int queryHeads = qs == null ? (int) ks[1] : (int) qs[1];
-            ModelShape shape = new ModelShape(layers.size(), queryHeads, (int) ks[1], (int) ks[2]);
+            ModelShape shape;
+            try {
+                shape = new ModelShape(layers.size(), queryHeads, (int) ks[1], (int) ks[2]);
+            } catch (IllegalArgumentException e) {
+                throw bad(file, "has an unsupported shape: " + e.getMessage());
+            }
             int queryTokens = qs == null ? (int) Math.min(8, ks[0]) : (int) qs[0];
             return new SafetensorsSource(file, layers, shape, (int) ks[0], queryTokens, dataStart, description);
         }
@@ -164,7 +175,13 @@ public final class SafetensorsSource implements KvSource {
             throw bad(file, "tensor " + name + " has data_offsets [" + begin + ", " + end + "] outside the " + dataSize
                     + " bytes of data: the file is truncated or the header lies");
         }
-        if (end - begin != elements * item) {
+        long bytes;
+        try {
+            bytes = Math.multiplyExact(elements, (long) item);
+        } catch (ArithmeticException e) { // unchecked, elements x item wraps around and can match a small range
+            throw bad(file, "tensor " + name + " declares a shape too large");
+        }
+        if (end - begin != bytes) {
             throw bad(file, "tensor " + name + " has " + (end - begin) + " bytes but shape " + java.util.Arrays.toString(shape)
                     + " of " + dtype + " needs " + elements * item);
         }

@@ -107,6 +107,7 @@ public final class PrefillAttention implements AutoCloseable {
             throw new IllegalStateException("layer " + layer + ": the query at position " + firstPosition + " would see only "
                     + "evicted tokens (the layer holds positions " + firstKept + " to " + (cache.tokenCount(layer) - 1) + ")");
         }
+        checkFinite(layer, queries, n);
         resetTiming();
         KeyCodec kc = cache.keyCodec(layer);
         ValueCodec vc = cache.valueCodec(layer);
@@ -237,6 +238,18 @@ public final class PrefillAttention implements AutoCloseable {
         if (queries.byteSize() < need || out.byteSize() < need) {
             throw new IllegalArgumentException("queries and output need " + need + " bytes ([" + n + ", " + shape.queryHeads()
                     + ", " + d + "] float32), got " + queries.byteSize() + " and " + out.byteSize());
+        }
+    }
+
+    /** Non-finite queries are rejected, as {@link DecodeAttention} does (they would make every output NaN). */
+    private void checkFinite(int layer, MemorySegment queries, int n) {
+        long count = (long) n * shape.queryHeads() * d;
+        for (long i = 0; i < count; i++) {
+            float v = queries.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i);
+            if (!Float.isFinite(v)) {
+                throw new IllegalArgumentException("layer " + layer + ": query token " + i / ((long) shape.queryHeads() * d)
+                        + ", head " + i / d % shape.queryHeads() + ", channel " + i % d + " is not finite (" + v + ")");
+            }
         }
     }
 

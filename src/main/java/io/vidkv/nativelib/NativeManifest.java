@@ -40,13 +40,26 @@ record NativeManifest(String platform, Map<String, Entry> entries) {
     static NativeManifest parse(Properties p) {
         String platform = required(p, "platform");
         Map<String, Entry> entries = new LinkedHashMap<>();
-        for (String id : required(p, "libraries").split(",")) {
+        for (String id : required(p, "libraries").split(",", -1)) {
             id = id.strip();
+            if (id.isEmpty()) {
+                throw new IllegalStateException("natives.properties: 'libraries' has an empty entry: '" + p.getProperty("libraries") + "'");
+            }
             String deps = p.getProperty(id + ".depends", "").strip();
             List<String> depends = deps.isEmpty() ? List.of()
                     : new ArrayList<>(Arrays.stream(deps.split(",")).map(String::strip).toList());
+            String sizeText = required(p, id + ".size");
+            long size;
+            try {
+                size = Long.parseLong(sizeText);
+            } catch (NumberFormatException e) {
+                size = -1;
+            }
+            if (size < 0) {
+                throw new IllegalStateException("natives.properties: " + id + ".size must be a byte count, got '" + sizeText + "'");
+            }
             entries.put(id, new Entry(id, required(p, id + ".file"), required(p, id + ".resource"),
-                    required(p, id + ".sha256"), Long.parseLong(required(p, id + ".size")),
+                    required(p, id + ".sha256"), size,
                     required(p, id + ".carrier"), p.getProperty(id + ".version", id), List.copyOf(depends)));
         }
         for (Entry e : entries.values()) {
@@ -56,7 +69,30 @@ record NativeManifest(String platform, Map<String, Entry> entries) {
                 }
             }
         }
+        Map<String, Boolean> done = new java.util.HashMap<>(); // false: on the current path, true: checked
+        for (Entry e : entries.values()) { // the loader opens dependencies recursively: a cycle would never end
+            checkAcyclic(entries, e.id(), new ArrayList<>(), done);
+        }
         return new NativeManifest(platform, Map.copyOf(entries));
+    }
+
+    private static void checkAcyclic(Map<String, Entry> entries, String id, List<String> path, Map<String, Boolean> done) {
+        Boolean state = done.get(id);
+        if (state != null) {
+            if (!state) {
+                path.add(id);
+                throw new IllegalStateException("natives.properties: dependency cycle "
+                        + String.join(" -> ", path.subList(path.indexOf(id), path.size())));
+            }
+            return;
+        }
+        done.put(id, false);
+        path.add(id);
+        for (String d : entries.get(id).depends()) {
+            checkAcyclic(entries, d, path, done);
+        }
+        path.remove(path.size() - 1);
+        done.put(id, true);
     }
 
     Entry entry(String id) {
