@@ -38,7 +38,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * A small cache (1-2 layers, 1-3 KV heads, 1-71 query heads per KV head, d = 8..128, any preset,
- * optionally smaller G, R and calibration) driven by up to 8 fuzzed operations: appends of fuzzed
+ * optionally smaller G, R and calibration, capacity policy REJECT or EVICT_OLDEST) driven by up to 8 fuzzed operations: appends of fuzzed
  * token counts and input types whose values mix scaled Gaussians, all-equal groups and patched
  * specials (NaN, +-Inf, denormals, -0.0, the FP16 limit, huge magnitudes, raw bits), protection of
  * positions, decode attention and prefill attention with fuzzed queries and positions.
@@ -95,7 +95,8 @@ class KvCacheFuzzTest {
         boolean parallel = (tweaks & 8) != 0;
         int capacity = 1 + in.below(1024);
         int pageBytes = 4096 * (1 + in.below(16));
-        CacheConfig config = new CacheConfig(Collections.nCopies(layers, lc), pageBytes, new CapacityPolicy(capacity));
+        CapacityPolicy policy = (tweaks & 16) != 0 ? CapacityPolicy.evictOldest(capacity) : new CapacityPolicy(capacity);
+        CacheConfig config = new CacheConfig(Collections.nCopies(layers, lc), pageBytes, policy);
         KvCache created;
         try {
             created = KvCache.create(shape, config, parallel ? runner() : null);
@@ -128,6 +129,7 @@ class KvCacheFuzzTest {
         final boolean parallel;
         final boolean fp16Range;
         final int capacity;
+        final boolean evicts;
         Arena arena;
         DecodeAttention decode;
 
@@ -138,6 +140,7 @@ class KvCacheFuzzTest {
             this.lc = lc;
             this.parallel = parallel;
             this.capacity = cache.config().capacity().maxTokens();
+            this.evicts = cache.config().capacity().evicts();
             // README, failure policy: presets that store anything in FP16 reject magnitudes above 65504
             // (COMPACT8 metadata has FP16 super-scales)
             this.fp16Range = lc.keys().kind() == KeySpec.Kind.FP16 || lc.values().kind() == ValueSpec.Kind.FP16
@@ -158,7 +161,9 @@ class KvCacheFuzzTest {
             Class<? extends RuntimeException> expected = null;
             if (layer >= shape.layers() || n < 0) {
                 expected = IllegalArgumentException.class;
-            } else if (n > 0 && (long) cache.tokenCount(layer) + n > capacity) {
+            } else if (n > 0 && (long) cache.retainedTokenCount(layer) + n > capacity
+                    && (!evicts || (long) cache.stream(layer, 0).windowCount() + n > capacity)) {
+                // REJECT: past the capacity; EVICT_OLDEST: even evicting every block leaves no room
                 expected = CapacityExceededException.class;
             } else if (!acceptable(keys, elements, type) || !acceptable(values, elements, type)) {
                 expected = IllegalArgumentException.class;
@@ -172,12 +177,19 @@ class KvCacheFuzzTest {
                 assertArrayEquals(before, snapshot(cache), "a rejected append changed the cache: " + e.getMessage());
                 return;
             }
+            int firstBefore = cache.firstRetainedToken(layer);
             cache.append(layer, keys, values, n, type);
             assertEquals(tokensBefore + n, cache.tokenCount(layer));
+            assertTrue(cache.retainedTokenCount(layer) <= capacity, "retained past the capacity");
+            assertTrue(cache.firstRetainedToken(layer) >= firstBefore, "eviction moved backwards");
+            if (!evicts) {
+                assertEquals(0, cache.firstRetainedToken(layer), "REJECT never evicts");
+            }
             // the newest tokens sit in the residual window exactly as given
             for (int h = 0; h < shape.kvHeads(); h++) {
                 HeadStream hs = cache.stream(layer, h);
-                assertEquals(cache.tokenCount(layer), hs.blockCount() * lc.groupSize() + hs.windowCount());
+                assertEquals(cache.firstRetainedToken(layer), hs.firstPosition());
+                assertEquals(cache.tokenCount(layer), hs.firstPosition() + hs.blockCount() * lc.groupSize() + hs.windowCount());
                 int m = Math.min(n, hs.windowCount());
                 for (int i = 0; i < m; i++) {
                     long slot = (long) hs.windowSlot(hs.windowCount() - m + i) * shape.headDim();
@@ -287,7 +299,7 @@ class KvCacheFuzzTest {
             MemorySegment out = arena.allocate(q.byteSize());
             int tokens = cache.tokenCount(layer);
             byte[] before = snapshot(cache);
-            if (tokens == 0 || lastVisible < 0) {
+            if (tokens == 0 || lastVisible < 0 || lastVisible < cache.firstRetainedToken(layer)) {
                 assertThrows(IllegalStateException.class, () -> decode.attend(layer, q, out, lastVisible));
             } else if (!finite(q)) {
                 assertThrows(IllegalArgumentException.class, () -> decode.attend(layer, q, out, lastVisible));
@@ -308,7 +320,7 @@ class KvCacheFuzzTest {
             int tokens = cache.tokenCount(layer);
             byte[] before = snapshot(cache);
             try (PrefillAttention prefill = new PrefillAttention(cache, shape, dnnl(), 8, tile)) {
-                if (tokens == 0) {
+                if (tokens == 0 || first < cache.firstRetainedToken(layer)) {
                     assertThrows(IllegalStateException.class, () -> prefill.attend(layer, q, out, n, first));
                 } else if (tile % lc.groupSize() != 0 || !finite(q)) {
                     assertThrows(IllegalArgumentException.class, () -> prefill.attend(layer, q, out, n, first));
@@ -327,10 +339,11 @@ class KvCacheFuzzTest {
          */
         private void checkAttention(int layer, MemorySegment out, int n, int lastVisible0, String what) {
             int d = shape.headDim(), gq = shape.queriesPerKvHead(), tokens = cache.tokenCount(layer);
+            int kept = cache.firstRetainedToken(layer); // row t of the dequantized contents is position kept + t
             for (int kv = 0; kv < shape.kvHeads(); kv++) {
                 double[][] v = CacheContents.dequantize(cache, layer, kv)[1];
                 for (int i = 0; i < n; i++) {
-                    int visible = (int) Math.min(tokens, (long) lastVisible0 + i + 1);
+                    int visible = (int) (Math.min(tokens, (long) lastVisible0 + i + 1) - kept);
                     double[] lo = new double[d], hi = new double[d];
                     java.util.Arrays.fill(lo, Double.POSITIVE_INFINITY);
                     java.util.Arrays.fill(hi, Double.NEGATIVE_INFINITY);
@@ -368,6 +381,7 @@ class KvCacheFuzzTest {
                 int g = cache.layerConfig(l).groupSize();
                 out.writeInt(cache.tokenCount(l));
                 out.writeInt(cache.quantizedTokenCount(l));
+                out.writeInt(cache.firstRetainedToken(l));
                 long keyBytes = cache.keyCodec(l).blockBytes();
                 for (int h = 0; h < shape.kvHeads(); h++) {
                     HeadStream hs = cache.stream(l, h);
@@ -375,7 +389,8 @@ class KvCacheFuzzTest {
                     out.writeInt(hs.windowCount());
                     for (int b = 0; b < hs.blockCount(); b++) {
                         long end = b + 1 < hs.blockCount() && hs.page(b + 1) == hs.page(b) ? hs.offset(b + 1)
-                                : hs.offset(b) + keyBytes + cache.valueCodec(l).blockBytes(Long.bitCount(cache.protectedMask(b * g, g)));
+                                : hs.offset(b) + keyBytes + cache.valueCodec(l).blockBytes(
+                                        Long.bitCount(cache.protectedMask(hs.firstPosition() + b * g, g)));
                         out.write(hs.page(b).asSlice(hs.offset(b), end - hs.offset(b)).toArray(ValueLayout.JAVA_BYTE));
                     }
                     for (int j = 0; j < hs.windowCount(); j++) {
