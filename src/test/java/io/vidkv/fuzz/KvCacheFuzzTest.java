@@ -58,6 +58,8 @@ class KvCacheFuzzTest {
     /** Query heads per KV head: small ones, Qwen2's 7, and multi-query shapes wider than 2 x G. */
     static final int[] GQ = {1, 2, 3, 4, 7, 24, 32, 71};
     static final float[] QUERY_SCALES = {1f, 1e-3f, 30f, 1e4f, 0f, 1e-40f};
+    /** Attention positions range over [0, POSITION_SPAN x capacity): evicting sequences go past the capacity. */
+    static final int POSITION_SPAN = 8;
 
     private static Dnnl dnnl;
     private static ParallelRunner runner;
@@ -294,7 +296,7 @@ class KvCacheFuzzTest {
         void decode() {
             int layer = in.below(shape.layers());
             int sel = in.u8();
-            int lastVisible = sel < 128 ? Integer.MAX_VALUE : in.below(capacity + 1) - 1;
+            int lastVisible = sel < 128 ? Integer.MAX_VALUE : in.below(POSITION_SPAN * capacity + 1) - 1;
             MemorySegment q = queries(1);
             MemorySegment out = arena.allocate(q.byteSize());
             int tokens = cache.tokenCount(layer);
@@ -313,7 +315,7 @@ class KvCacheFuzzTest {
         void prefill() {
             int layer = in.below(shape.layers());
             int n = 1 + in.below(8);
-            int first = in.below(capacity + 8);
+            int first = in.below(POSITION_SPAN * capacity + 8);
             int tile = 64 * (1 + in.below(4));
             MemorySegment q = queries(n);
             MemorySegment out = arena.allocate(q.byteSize());

@@ -420,9 +420,15 @@ public final class Seeds {
 
         /** presetIndex into Preset.values(); g, r, c < 0: keep the preset's. */
         Ops(int layers, int kvHeads, int gq, int d, Preset preset, int g, int r, int c, boolean parallel, int capacity, int pageBytes) {
+            this(layers, kvHeads, gq, d, preset, g, r, c, parallel, false, capacity, pageBytes);
+        }
+
+        /** {@code evict}: capacity policy EVICT_OLDEST instead of REJECT. */
+        Ops(int layers, int kvHeads, int gq, int d, Preset preset, int g, int r, int c, boolean parallel, boolean evict, int capacity,
+            int pageBytes) {
             this.layers = layers;
             this.capacity = capacity;
-            int tweaks = (g > 0 ? 1 : 0) | (r >= 0 ? 2 : 0) | (c > 0 ? 4 : 0) | (parallel ? 8 : 0);
+            int tweaks = (g > 0 ? 1 : 0) | (r >= 0 ? 2 : 0) | (c > 0 ? 4 : 0) | (parallel ? 8 : 0) | (evict ? 16 : 0);
             w.below(2, layers - 1).below(3, kvHeads - 1).below(8, GQ.indexOf(gq)).below(16, d / 8 - 1).u8(preset.ordinal()).u8(tweaks);
             if (g > 0) {
                 w.below(8, g / 8 - 1);
@@ -509,14 +515,14 @@ public final class Seeds {
             if (lastVisible == Integer.MAX_VALUE) {
                 w.u8(0);
             } else {
-                w.u8(200).below(capacity + 1, lastVisible + 1);
+                w.u8(200).below(KvCacheFuzzTest.POSITION_SPAN * capacity + 1, lastVisible + 1);
             }
             queries(queryScale, nanAt, new int[nanAt.length]);
             return this;
         }
 
         Ops prefill(int layer, int n, int first, int tile, int queryScale, int... nanAt) {
-            w.below(4, 3).below(layers, layer).below(8, n - 1).below(capacity + 8, first).below(4, tile / 64 - 1);
+            w.below(4, 3).below(layers, layer).below(8, n - 1).below(KvCacheFuzzTest.POSITION_SPAN * capacity + 8, first).below(4, tile / 64 - 1);
             queries(queryScale, nanAt, new int[nanAt.length]);
             return this;
         }
@@ -536,6 +542,18 @@ public final class Seeds {
             s.add(new Seed(name + "-small-window", new Ops(2, 1, 3, 16, p, 8, 4, 1, false, 200, 8192)
                     .append(0, 40).append(1, 17).decode(0, Integer.MAX_VALUE, 0).prefill(1, 8, 0, 64, 0)
                     .append(0, 1).append(0, 9).decode(0, Integer.MAX_VALUE, 2).done()));
+        }
+        // EVICT_OLDEST: stream past a small capacity (whole pages evicted, the current one too), attend
+        // before and inside the retained positions, and an append too large even after evicting everything
+        for (Preset p : new Preset[]{Preset.VIDKV_15_158, Preset.VIDKV_15_166_STP, Preset.KIVI_2, Preset.FP16,
+                Preset.VIDKV_15_158_COMPACT, Preset.VIDKV_REFERENCE}) {
+            String name = "evict-" + p.name().toLowerCase().replace('_', '-');
+            s.add(new Seed(name + "-stream", new Ops(1, 2, 2, 32, p, 8, 8, 1, false, true, 120, 4096)
+                    .protect(20).append(0, 100).append(0, 90).decode(0, Integer.MAX_VALUE, 0).append(0, 70).append(0, 110)
+                    .decode(0, 5, 0).decode(0, 330, 0).prefill(0, 3, 2, 64, 0).prefill(0, 4, 366, 64, 0).append(0, 119).done()));
+            s.add(new Seed(name + "-parallel-2layers", new Ops(2, 3, 1, 16, p, 16, 0, 2, true, true, 300, 4096)
+                    .append(0, 280).append(1, 33).append(0, 250).append(1, 299).append(0, 300).decode(0, Integer.MAX_VALUE, 1)
+                    .decode(1, Integer.MAX_VALUE, 0).prefill(0, 2, 828, 128, 0).done()));
         }
         // FP16 range: the largest accepted magnitude everywhere, then just above it (rejected)
         Ops.Fill max = new Ops.Fill(1, 0).constant(7);
