@@ -39,9 +39,9 @@ class KvCacheTest {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         ModelShape shape = cache.shape();
         for (int l = 0; l < shape.layers(); l++) {
-            out.write(cache.tokenCount(l));
-            out.write(cache.quantizedTokenCount(l));
-            out.write(cache.firstRetainedToken(l));
+            writeInt(out, cache.tokenCount(l));
+            writeInt(out, cache.quantizedTokenCount(l));
+            writeInt(out, cache.firstRetainedToken(l));
             long block = cache.keyCodec(l).blockBytes();
             for (int h = 0; h < shape.kvHeads(); h++) {
                 HeadStream hs = cache.stream(l, h);
@@ -58,11 +58,22 @@ class KvCacheTest {
                     out.writeBytes(hs.windowValues().asSlice(base, shape.headDim() * 4L).toArray(ValueLayout.JAVA_BYTE));
                 }
                 for (int o : hs.state().keyOrder) {
-                    out.write(o);
+                    writeInt(out, o);
+                }
+                writeInt(out, hs.state().calibrated() ? hs.state().anomalous : -1);
+                for (float f : hs.state().keySuper) {
+                    writeInt(out, Float.floatToRawIntBits(f));
+                }
+                for (float f : hs.state().valueSuper) {
+                    writeInt(out, Float.floatToRawIntBits(f));
                 }
             }
         }
         return out.toByteArray();
+    }
+
+    private static void writeInt(java.io.ByteArrayOutputStream out, int v) {
+        out.writeBytes(ByteBuffer.allocate(4).putInt(v).array());
     }
 
     private static MemorySegment slice(MemorySegment seg, int fromToken, int tokens, ModelShape shape) {

@@ -205,6 +205,9 @@ public final class SafetensorsSource implements KvSource {
 
     @Override
     public LayerData layer(int index, Arena arena) {
+        if (index < 0 || index >= layers.size()) {
+            throw new IllegalArgumentException(file + ": layer index " + index + " out of range [0, " + layers.size() + ")");
+        }
         Map<String, Tensor> l = layers.values().stream().skip(index).findFirst().orElseThrow();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ); Arena a = Arena.ofConfined()) {
             MemorySegment m = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), a);

@@ -91,9 +91,7 @@ class ConfigFuzzTest {
         assertTrue(lc.groupSize() >= 8 && lc.groupSize() <= 64 && lc.groupSize() % 8 == 0);
         assertEquals((long) lc.residual() + (long) lc.calibrationGroups() * lc.groupSize(), lc.windowCapacity(),
                 "window capacity overflows for R = " + lc.residual() + ", C = " + lc.calibrationGroups());
-        if (shape.headDim() > 4096) {
-            return; // codecs allocate per-channel arrays; no model has heads this wide
-        }
+        assertTrue(shape.headDim() <= ModelShape.MAX_HEAD_DIM, "ModelShape accepted head dim " + shape.headDim());
         KeyCodec kc;
         ValueCodec vc;
         try {
