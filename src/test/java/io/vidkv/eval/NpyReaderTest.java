@@ -5,9 +5,6 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -17,24 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NpyReaderTest {
 
     static byte[] npy(String header, int dataBytes, int version) {
-        String h = header;
-        int pre = version == 1 ? 10 : 12;
-        while ((pre + h.length() + 1) % 64 != 0) {
-            h += " ";
-        }
-        h += "\n";
-        ByteBuffer b = ByteBuffer.allocate(pre + h.length() + dataBytes).order(ByteOrder.LITTLE_ENDIAN);
-        b.put((byte) 0x93).put("NUMPY".getBytes(StandardCharsets.ISO_8859_1)).put((byte) version).put((byte) 0);
-        if (version == 1) {
-            b.putShort((short) h.length());
-        } else {
-            b.putInt(h.length());
-        }
-        b.put(h.getBytes(StandardCharsets.ISO_8859_1));
-        for (int i = 0; i < dataBytes / 4; i++) {
-            b.putFloat(i * 0.5f);
-        }
-        return b.array();
+        return io.vidkv.testing.NpyFiles.build(header, dataBytes, version, 0f);
     }
 
     static NpyReader.Array parse(byte[] bytes) {

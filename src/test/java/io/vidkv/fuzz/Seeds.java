@@ -107,27 +107,7 @@ public final class Seeds {
     // ---------------------------------------------------------------- .npy
 
     static byte[] npyFile(String header, int dataBytes, int version) {
-        String h = header;
-        int pre = version == 1 ? 10 : 12;
-        while ((pre + h.length() + 1) % 64 != 0) {
-            h += " ";
-        }
-        h += "\n";
-        ByteBuffer b = ByteBuffer.allocate(pre + h.length() + dataBytes).order(ByteOrder.LITTLE_ENDIAN);
-        b.put((byte) 0x93).put("NUMPY".getBytes(StandardCharsets.ISO_8859_1)).put((byte) version).put((byte) 0);
-        if (version == 1) {
-            b.putShort((short) h.length());
-        } else {
-            b.putInt(h.length());
-        }
-        b.put(h.getBytes(StandardCharsets.ISO_8859_1));
-        for (int i = 0; i < dataBytes / 4; i++) {
-            b.putFloat(i * 0.5f - 3f);
-        }
-        if (dataBytes % 4 == 2) {
-            b.putShort(Float.floatToFloat16(1.5f));
-        }
-        return b.array();
+        return io.vidkv.testing.NpyFiles.build(header, dataBytes, version, -3f);
     }
 
     private static String dict(String descr, String order, String shape) {
