@@ -609,10 +609,6 @@ public final class KvCache implements AutoCloseable {
         return closed;
     }
 
-    PagePool pool() {
-        return pool;
-    }
-
     /** The pool this sequence draws pages from (its own, or the one shared at creation). */
     public PagePool pagePool() {
         return pool;

@@ -67,7 +67,7 @@ class EvictionTest {
                 assertTrue(bounded.firstRetainedToken(0) >= lastFirst, "eviction only moves forward");
                 assertEquals(0, bounded.firstRetainedToken(0) % bounded.layerConfig(0).groupSize(), "whole blocks evicted");
                 lastFirst = bounded.firstRetainedToken(0);
-                maxPages = Math.max(maxPages, bounded.pool().pagesInUse());
+                maxPages = Math.max(maxPages, bounded.pagePool().pagesInUse());
             }
             int first = bounded.firstRetainedToken(0);
             assertTrue(first > 0, "streaming " + total + " tokens past " + max + " evicted nothing");
