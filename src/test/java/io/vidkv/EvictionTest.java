@@ -126,10 +126,7 @@ class EvictionTest {
             assertTrue(first > 0);
             int n = 13, from = total - n;
             int qh = shape.queryHeads();
-            MemorySegment queries = arena.allocate((long) n * qh * d * 4);
-            for (long i = 0; i < (long) n * qh * d; i++) {
-                queries.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (0.4 * rnd.nextGaussian()));
-            }
+            MemorySegment queries = KvData.queries(arena, rnd, n, shape, 0.4);
             MemorySegment out = arena.allocate((long) n * qh * d * 4);
             prefill.attend(0, queries, out, n, from);
             MemorySegment one = arena.allocate((long) qh * d * 4);

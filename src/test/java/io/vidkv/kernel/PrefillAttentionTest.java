@@ -57,10 +57,7 @@ class PrefillAttentionTest {
             }
             cache.append(0, KvData.keys(arena, rnd, tokens, 2, d), KvData.values(arena, rnd, tokens, 2, d), tokens, InputType.F32);
             int qh = shape.queryHeads();
-            MemorySegment queries = arena.allocate((long) n * qh * d * 4);
-            for (long i = 0; i < (long) n * qh * d; i++) {
-                queries.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (0.4 * rnd.nextGaussian()));
-            }
+            MemorySegment queries = KvData.queries(arena, rnd, n, shape, 0.4);
             MemorySegment out = arena.allocate((long) n * qh * d * 4);
             prefill.attend(0, queries, out, n, first);
             MemorySegment one = arena.allocate((long) qh * d * 4);

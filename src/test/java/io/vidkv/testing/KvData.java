@@ -48,8 +48,14 @@ public final class KvData {
     }
 
     public static MemorySegment queries(Arena arena, SplittableRandom rnd, ModelShape shape, double scale) {
-        MemorySegment seg = arena.allocate((long) shape.queryHeads() * shape.headDim() * 4, 64);
-        for (long i = 0; i < (long) shape.queryHeads() * shape.headDim(); i++) {
+        return queries(arena, rnd, 1, shape, scale);
+    }
+
+    /** [tokens, queryHeads, d] float32 Gaussian queries of standard deviation {@code scale}. */
+    public static MemorySegment queries(Arena arena, SplittableRandom rnd, int tokens, ModelShape shape, double scale) {
+        long n = (long) tokens * shape.queryHeads() * shape.headDim();
+        MemorySegment seg = arena.allocate(n * 4, 64);
+        for (long i = 0; i < n; i++) {
             seg.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (scale * rnd.nextGaussian()));
         }
         return seg;
