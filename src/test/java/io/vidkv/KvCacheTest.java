@@ -60,7 +60,7 @@ class KvCacheTest {
                 for (int o : hs.state().keyOrder) {
                     writeInt(out, o);
                 }
-                writeInt(out, hs.state().calibrated() ? hs.state().anomalous : -1);
+                writeInt(out, hs.state().calibrated() ? 1 : -1);
                 for (float f : hs.state().keySuper) {
                     writeInt(out, Float.floatToRawIntBits(f));
                 }

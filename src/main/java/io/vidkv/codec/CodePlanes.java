@@ -4,7 +4,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Bit-plane packing shared by every codec. A k-bit code is stored as k planes of single bits, eight
+ * Bit-plane packing of the reference mode's codecs (the others use the layouts of
+ * {@code io.vidkv.layout}). A k-bit code is stored as k planes of single bits, eight
  * consecutive codes per byte (bit i of a byte = code i of the eight), in one of two orientations:
  *
  * <ul>
@@ -22,15 +23,12 @@ import java.lang.foreign.ValueLayout;
 public final class CodePlanes {
 
     /** {@code BIT_LUT[b * 8 + i]} = bit i of byte b, as 0f or 1f. */
-    public static final float[] BIT_LUT = new float[256 * 8];
-    /** {@code SIGN_LUT[b * 8 + i]} = bit i of byte b ? +1f : -1f. */
-    public static final float[] SIGN_LUT = new float[256 * 8];
+    static final float[] BIT_LUT = new float[256 * 8];
 
     static {
         for (int b = 0; b < 256; b++) {
             for (int i = 0; i < 8; i++) {
                 BIT_LUT[b * 8 + i] = (b >>> i) & 1;
-                SIGN_LUT[b * 8 + i] = ((b >>> i) & 1) != 0 ? 1f : -1f;
             }
         }
     }

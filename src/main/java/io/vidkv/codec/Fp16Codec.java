@@ -1,29 +1,31 @@
 package io.vidkv.codec;
 
+import io.vidkv.layout.Fp16Layout;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
  * No quantization: IEEE half precision through the same paged structure, the reference point
- * for memory and speed. Layouts are chosen for the decode loops: keys channel-major (x[t][c] at
- * {@code off + 2 * (c * G + t)}, so a channel's G tokens convert straight into score lanes), values
- * token-major (x[t][c] at {@code off + 2 * (t * d + c)}). Inputs must lie within the FP16 range (the
- * cache checks this before anything is stored).
+ * for memory and speed. Block layout: {@link Fp16Layout} (token-major keys and values). Inputs must
+ * lie within the FP16 range (the cache checks this before anything is stored).
  */
 public final class Fp16Codec implements KeyCodec, ValueCodec {
 
     private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED;
     private final int groupSize;
     private final int headDim;
+    private final Fp16Layout layout;
 
     public Fp16Codec(int groupSize, int headDim) {
         this.groupSize = groupSize;
         this.headDim = headDim;
+        this.layout = new Fp16Layout(groupSize, headDim);
     }
 
     @Override
     public long blockBytes() {
-        return 2L * groupSize * headDim;
+        return layout.blockBytes();
     }
 
     @Override
@@ -53,25 +55,17 @@ public final class Fp16Codec implements KeyCodec, ValueCodec {
 
     @Override
     public void encode(float[] x, HeadState state, MemorySegment dst, long off, CodecScratch scratch) {
-        for (int t = 0; t < groupSize; t++) {
-            for (int c = 0; c < headDim; c++) {
-                dst.set(HALF, off + 2L * (c * groupSize + t), Float.floatToFloat16(x[t * headDim + c]));
-            }
-        }
+        encode(x, 0L, state, dst, off, scratch);
     }
 
     @Override
     public long encode(float[] x, long protectedMask, HeadState state, MemorySegment dst, long off, CodecScratch scratch) {
-        int n = groupSize * headDim;
-        for (int i = 0; i < n; i++) {
-            dst.set(HALF, off + 2L * i, Float.floatToFloat16(x[i]));
+        for (int t = 0; t < groupSize; t++) {
+            for (int c = 0; c < headDim; c++) {
+                dst.set(HALF, off + layout.element(t, c), Float.floatToFloat16(x[t * headDim + c]));
+            }
         }
         return blockBytes();
-    }
-
-    @Override
-    public void decodeRows(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch scratch) {
-        PlaneDecoder.halves(src, off, groupSize * headDim, out, outOff);
     }
 
     @Override
@@ -81,15 +75,18 @@ public final class Fp16Codec implements KeyCodec, ValueCodec {
 
     @Override
     public void dequantize(MemorySegment src, long off, HeadState state, float[] out, CodecScratch scratch) {
-        for (int t = 0; t < groupSize; t++) {
-            for (int c = 0; c < headDim; c++) {
-                out[t * headDim + c] = Float.float16ToFloat(src.get(HALF, off + 2L * (c * groupSize + t)));
-            }
-        }
+        decode(src, off, state, out, 0, scratch);
     }
 
     @Override
     public void decode(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch scratch) {
-        PlaneDecoder.halves(src, off, groupSize * headDim, out, outOff);
+        halves(src, off, groupSize * headDim, out, outOff);
+    }
+
+    /** out[o + i] = the FP16 value at {@code off + 2i}; C2 compiles this loop to vcvtph2ps. */
+    public static void halves(MemorySegment src, long off, int n, float[] out, int o) {
+        for (int i = 0; i < n; i++) {
+            out[o + i] = Float.float16ToFloat(src.get(HALF, off + 2L * i));
+        }
     }
 }

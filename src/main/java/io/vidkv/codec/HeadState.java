@@ -10,8 +10,6 @@ public final class HeadState {
 
     /** Key channel order: order[r] is the channel stored in row r. */
     public final int[] keyOrder;
-    /** Number of anomalous (2-bit) key channels; rows [0, anomalous) of {@link #keyOrder}. */
-    public int anomalous;
     /** Super-scales of the key rows (COMPACT8 metadata only). */
     public final float[] keySuper;
     /** Super-scales of the value channels (COMPACT8 metadata only). */
@@ -23,7 +21,6 @@ public final class HeadState {
         for (int i = 0; i < headDim; i++) {
             keyOrder[i] = i;
         }
-        anomalous = headDim;
         keySuper = new float[headDim];
         valueSuper = new float[headDim];
         java.util.Arrays.fill(keySuper, 1f);

@@ -7,8 +7,8 @@ import java.lang.foreign.MemorySegment;
  * decode kernel. A key codec works in a "row space" of d rows that may differ from the channel
  * space (VidKV: anomalous channels, then spectral components of the normal channels):
  * {@link #transformQuery} maps a query into that space once per step so that
- * {@code q' . rows(t) = q . k(t)} for every token t, and {@link #decodeRows} expands a block into
- * row-major floats with tokens in lanes. Implementations are stateless apart from
+ * {@code q' . rows(t) = q . k(t)} for every token t; the kernels in {@code io.vidkv.kernel} then
+ * score the codes of the block's layout directly. Implementations are stateless apart from
  * {@link HeadState} and the caller's {@link CodecScratch}; thread-safe.
  */
 public interface KeyCodec {
@@ -24,9 +24,6 @@ public interface KeyCodec {
 
     /** Quantizes x[t * d + c] (G tokens) into {@code dst} at {@code off}. */
     void encode(float[] x, HeadState state, MemorySegment dst, long off, CodecScratch scratch);
-
-    /** Expands a block to out[outOff + r * G + t] in row space. */
-    void decodeRows(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch scratch);
 
     /** Maps {@code queries} queries q[i * d + c] into row space, out[i * d + r], times {@code scale}. */
     void transformQuery(float[] q, int queries, float scale, HeadState state, float[] out, CodecScratch scratch);
@@ -56,6 +53,6 @@ public interface KeyCodec {
         transformQuery(q, queries, scale, state, out, scratch);
     }
 
-    /** Dequantizes a block to channel space, out[t * d + c] (the reference for kernel tests). */
+    /** Dequantizes a block to channel space, out[t * d + c] (evaluation, prefill tiles and the reference mode's kernel). */
     void dequantize(MemorySegment src, long off, HeadState state, float[] out, CodecScratch scratch);
 }

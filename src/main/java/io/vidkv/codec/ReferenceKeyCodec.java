@@ -83,7 +83,10 @@ public final class ReferenceKeyCodec implements KeyCodec {
     public void encode(float[] x, HeadState state, MemorySegment dst, long off, CodecScratch s) {
         int[] codes = s.codes;
         long p = paramsOff(off);
-        VidkvKeyCodec.encodeAnomalous(x, state.keyOrder, anomalous, groupSize, headDim, MetadataFormat.FP16, unitSuperScales, dst, p, s);
+        for (int r = 0; r < anomalous; r++) {
+            MinMaxCodes.quantize(x, state.keyOrder[r], headDim, groupSize, 4, MetadataFormat.FP16, unitSuperScales[r], dst,
+                    p + 2L * r, p + 2L * (anomalous + r), codes, r * groupSize, 1, s);
+        }
         CodePlanes.pack(codes, anomalous, groupSize, 2, true, dst, off);
         if (normal == 0) {
             return;
@@ -91,13 +94,7 @@ public final class ReferenceKeyCodec implements KeyCodec {
         bins(x, state, s);
         long scales = p + 4L * anomalous;
         for (int i = 0; i < 2 * normal; i++) {
-            double sum = 0;
-            for (int t = 0; t < groupSize; t++) {
-                float v = s.f1[t * 2 * normal + i];
-                sum += Math.abs(v);
-                codes[i * groupSize + t] = v >= 0f ? 1 : 0;
-            }
-            MetadataFormat.FP16.writeRaw(dst, scales + 2L * i, MetadataFormat.FP16.encodeScale((float) (sum / groupSize), 1f));
+            MinMaxCodes.signs(s.f1, i, 2 * normal, groupSize, MetadataFormat.FP16, 1f, dst, scales + 2L * i, codes, i * groupSize, 1);
         }
         CodePlanes.pack(codes, 2 * normal, groupSize, 1, true, dst, spectralOff(off));
     }
@@ -140,18 +137,6 @@ public final class ReferenceKeyCodec implements KeyCodec {
         for (int t = 0; t < groupSize; t++) {
             for (int j = 0; j < normal; j++) {
                 out[t * headDim + state.keyOrder[anomalous + j]] = s.fftReal.getAtIndex(ValueLayout.JAVA_FLOAT, (long) t * normal + j) / normal;
-            }
-        }
-    }
-
-    @Override
-    public void decodeRows(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch s) {
-        // The reference dequantizes: rows are channels.
-        float[] tmp = s.f1;
-        dequantize(src, off, state, tmp, s);
-        for (int t = 0; t < groupSize; t++) {
-            for (int c = 0; c < headDim; c++) {
-                out[outOff + c * groupSize + t] = tmp[t * headDim + c];
             }
         }
     }

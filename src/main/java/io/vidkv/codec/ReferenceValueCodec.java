@@ -76,11 +76,12 @@ public final class ReferenceValueCodec implements ValueCodec {
     @Override
     public void decode(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch s) {
         int bytes = headDim / 8;
-        float[] ones = s.f1;
-        java.util.Arrays.fill(ones, 0, headDim, 1f); // the reference ignores its scales
         for (int t = 0; t < groupSize; t++) {
             long tok = off + (long) t * 2 * bytes;
-            PlaneDecoder.ternaryPlanes(src, tok, tok + bytes, bytes, ones, out, outOff + t * headDim);
+            for (int c = 0; c < headDim; c++) { // the reference ignores its scales: raw {-1, 0, +1}
+                int nz = BitStrings.get(src, tok, c), neg = BitStrings.get(src, tok + bytes, c);
+                out[outOff + t * headDim + c] = nz == 0 ? 0f : neg != 0 ? -1f : 1f;
+            }
         }
     }
 }

@@ -3,18 +3,15 @@ package io.vidkv.codec;
 /**
  * How ternary value codes are packed.
  * <ul>
- *   <li>{@link #PLANES}: two bit planes per token (nonzero, negative) over the d channels: 2 bits
- *       per value; a byte of each plane covers 8 channels, one table load each to unpack.
- *   <li>{@link #BASE3}: 8 channels of a token as one base-3 number (3^8 = 6561 < 2^13) in a 13-bit
- *       field: 1.625 bits per value, unpacked by one lookup in a 6561 x 8 table. Chosen over the
- *       classic 5 trits per byte (1.6 bits) because a field then covers exactly one 8-lane vector.
+ *   <li>{@link #PLANES}: two bit planes per channel (nonzero, negative) over the G tokens: 2 bits
+ *       per value.
+ *   <li>{@link #BASE3}: five tokens of a channel as one base-3 byte (3^5 = 243 < 256), the G % 5
+ *       remaining tokens in a short tail: 52 bits per channel at G = 32 (1.625 bits per value).
+ *       Five tokens a byte because the value kernel turns one byte into the positive and negative
+ *       masks of five tokens with one 243-entry lookup.
  * </ul>
+ * Exact offsets: {@link io.vidkv.layout.TernaryLayout}.
  */
 public enum TernaryPacking {
     PLANES, BASE3;
-
-    /** Bytes of one token's d codes. */
-    public int tokenBytes(int headDim) {
-        return this == PLANES ? 2 * (headDim / 8) : (headDim / 8 * 13 + 7) / 8;
-    }
 }

@@ -1,5 +1,7 @@
 package io.vidkv.codec;
 
+import io.vidkv.layout.TernaryLayout;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -13,44 +15,18 @@ import java.lang.foreign.ValueLayout;
  * ternary code 0, and are stored again at 2 bits per channel with min/max over the protected tokens
  * of the block, compacted at the end of the block.
  *
- * <p>Block layout: G tokens' codes ({@link TernaryPacking#tokenBytes} each, token-major); d scales;
- * then, if protection is enabled: a G-bit mask (G/8 bytes, bit t = token t protected) and, if the
- * mask is not empty, the P protected tokens' 2-bit codes (token-major planes, P * 2 * d/8 bytes),
- * d scales and d zero points.
+ * <p>Block layout: {@link TernaryLayout}.
  */
 public final class TernaryValueCodec implements ValueCodec {
 
-    /** TRIT_LUT[i * 8 + k] = trit k of base-3 number i, as -1f, 0f or +1f (digit 0, 1, 2 = 0, +1, -1). */
-    static final float[] TRIT_LUT = new float[6561 * 8];
+    /** Trit digit of a code: 0 is 0, 1 is +1, 2 is -1 ({@link TernaryLayout}). */
+    static int digit(int code) {
+        return code == 0 ? 0 : code > 0 ? 1 : 2;
+    }
 
-    /**
-     * The same trits split for L1-resident decoding: a 13-bit field v = hi * 81 + lo, and
-     * {@code TRIT_LO[lo * 8 + k]} holds trits 0-3 of lo in lanes 0-3 (zeros in 4-7),
-     * {@code TRIT_HI[hi * 8 + k]} trits 0-3 of hi in lanes 4-7: two 2.6 KB tables instead of one of
-     * 210 KB, whose random accesses missed L1 on every field.
-     */
-    static final float[] TRIT_LO = new float[81 * 8];
-    static final float[] TRIT_HI = new float[81 * 8];
-
-    static {
-        for (int i = 0; i < 81; i++) {
-            int v = i;
-            for (int k = 0; k < 4; k++) {
-                int digit = v % 3;
-                v /= 3;
-                float trit = digit == 0 ? 0f : digit == 1 ? 1f : -1f;
-                TRIT_LO[i * 8 + k] = trit;
-                TRIT_HI[i * 8 + 4 + k] = trit;
-            }
-        }
-        for (int i = 0; i < 6561; i++) {
-            int v = i;
-            for (int k = 0; k < 8; k++) {
-                int digit = v % 3;
-                v /= 3;
-                TRIT_LUT[i * 8 + k] = digit == 0 ? 0f : digit == 1 ? 1f : -1f;
-            }
-        }
+    /** Code of a trit digit. */
+    static int trit(int digit) {
+        return digit == 0 ? 0 : digit == 1 ? 1 : -1;
     }
 
     private final double gamma;
@@ -59,7 +35,7 @@ public final class TernaryValueCodec implements ValueCodec {
     private final MetadataFormat format;
     private final int groupSize;
     private final int headDim;
-    private final int tokenBytes;
+    private final TernaryLayout layout;
 
     public TernaryValueCodec(double gamma, TernaryPacking packing, boolean protection, MetadataFormat format,
                              int groupSize, int headDim) {
@@ -72,33 +48,30 @@ public final class TernaryValueCodec implements ValueCodec {
         this.format = format;
         this.groupSize = groupSize;
         this.headDim = headDim;
-        this.tokenBytes = packing.tokenBytes(headDim);
+        this.layout = new TernaryLayout(packing == TernaryPacking.BASE3, protection, groupSize, headDim, format.bytes());
     }
 
     public TernaryPacking packing() {
         return packing;
     }
 
-    private long codeBytes() {
-        return (long) groupSize * tokenBytes;
+    /** The block layout this codec writes and the kernel reads. */
+    public TernaryLayout layout() {
+        return layout;
+    }
+
+    public MetadataFormat format() {
+        return format;
     }
 
     @Override
     public long blockBytes(int protectedTokens) {
-        long protectedCodes = protection && protectedTokens > 0 ? (long) protectedTokens * 2 * (headDim / 8) : 0;
-        return codeBytes() + protectedCodes + metadataBytes(protectedTokens);
+        return layout.blockBytes(protectedTokens);
     }
 
     @Override
     public long metadataBytes(int protectedTokens) {
-        long m = (long) headDim * format.bytes();
-        if (protection) {
-            m += groupSize / 8;
-            if (protectedTokens > 0) {
-                m += 2L * headDim * format.bytes();
-            }
-        }
-        return m;
+        return layout.metadataBytes(protectedTokens);
     }
 
     @Override
@@ -128,10 +101,10 @@ public final class TernaryValueCodec implements ValueCodec {
     @Override
     public long encode(float[] x, long protectedMask, HeadState state, MemorySegment dst, long off, CodecScratch s) {
         long mask = protection ? protectedMask & (groupSize == 64 ? -1L : (1L << groupSize) - 1) : 0L;
-        int[] codes = s.codes;
-        int fb = format.bytes();
-        long scaleOff = off + codeBytes();
-        int unprotected = groupSize - Long.bitCount(mask);
+        int p = Long.bitCount(mask);
+        BitStrings.clear(dst, off, layout.blockBytes(p));
+        int[] codes = s.codes; // codes[t * d + c] in {-1, 0, 1}
+        int unprotected = groupSize - p;
         for (int c = 0; c < headDim; c++) {
             double sumAbs = 0;
             for (int t = 0; t < groupSize; t++) {
@@ -153,132 +126,122 @@ public final class TernaryValueCodec implements ValueCodec {
                 codes[t * headDim + c] = code;
             }
             int raw = format.encodeScale(nz == 0 ? 0f : (float) (nzSum / nz), state.valueSuper[c]);
-            format.writeRaw(dst, scaleOff + (long) c * fb, raw);
+            format.writeRaw(dst, off + layout.scale(c), raw);
+        }
+        packTrits(codes, dst, off);
+        if (!protection) {
+            return layout.blockBytes(0);
         }
         for (int t = 0; t < groupSize; t++) {
-            packToken(codes, t, dst, off + (long) t * tokenBytes);
+            BitStrings.set(dst, off + layout.mask(), t, (int) (mask >>> t & 1));
         }
-        long end = scaleOff + (long) headDim * fb;
-        if (!protection) {
-            return end - off;
-        }
-        for (int b = 0; b < groupSize / 8; b++) {
-            dst.set(ValueLayout.JAVA_BYTE, end + b, (byte) (mask >>> (8 * b)));
-        }
-        end += groupSize / 8;
-        int p = Long.bitCount(mask);
         if (p == 0) {
-            return end - off;
+            return layout.blockBytes(0);
         }
-        // Protected tokens: 2-bit min/max per channel over the P tokens, codes compacted.
-        long codesOff = end;
-        long pScaleOff = codesOff + (long) p * 2 * (headDim / 8);
-        long pZeroOff = pScaleOff + (long) headDim * fb;
+        // Protected tokens: gathered in token order, then 2-bit min/max per channel over the P tokens.
+        float[] rows = s.f2;
+        int i = 0;
+        for (int t = 0; t < groupSize; t++) {
+            if ((mask >>> t & 1) != 0) {
+                System.arraycopy(x, t * headDim, rows, i++ * headDim, headDim);
+            }
+        }
+        int base = groupSize * headDim;
         for (int c = 0; c < headDim; c++) {
-            float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
-            for (int t = 0; t < groupSize; t++) {
-                if ((mask >>> t & 1) != 0) {
-                    min = Math.min(min, x[t * headDim + c]);
-                    max = Math.max(max, x[t * headDim + c]);
-                }
-            }
-            format.minMaxParams(min, max, 4, state.valueSuper[c], s.params, s.raw);
-            format.writeRaw(dst, pScaleOff + (long) c * fb, s.raw[0]);
-            format.writeRaw(dst, pZeroOff + (long) c * fb, s.raw[1]);
-            float inv = s.params[0] > 0f ? 1f / s.params[0] : 0f;
-            int i = 0;
-            for (int t = 0; t < groupSize; t++) {
-                if ((mask >>> t & 1) != 0) {
-                    int code = Math.round((x[t * headDim + c] - s.params[1]) * inv);
-                    codes[i++ * headDim + c] = Math.max(0, Math.min(3, code));
-                }
+            MinMaxCodes.quantize(rows, c, headDim, p, 4, format, state.valueSuper[c], dst,
+                    off + layout.protectedScale(p, c), off + layout.protectedZero(p, c), codes, base + c, headDim, s);
+        }
+        for (i = 0; i < p; i++) {
+            for (int c = 0; c < headDim; c++) {
+                int code = codes[base + i * headDim + c];
+                BitStrings.set(dst, off + layout.protectedPlane(i, 0), c, code & 1);
+                BitStrings.set(dst, off + layout.protectedPlane(i, 1), c, code >>> 1);
             }
         }
-        CodePlanes.pack(codes, p, headDim, 2, false, dst, codesOff);
-        return pZeroOff + (long) headDim * fb - off;
+        return layout.blockBytes(p);
     }
 
-    private void packToken(int[] codes, int t, MemorySegment dst, long off) {
-        int base = t * headDim;
-        if (packing == TernaryPacking.PLANES) {
-            int bytes = headDim / 8;
-            for (int j = 0; j < bytes; j++) {
-                int nz = 0, neg = 0;
-                for (int i = 0; i < 8; i++) {
-                    int code = codes[base + j * 8 + i];
-                    nz |= (code != 0 ? 1 : 0) << i;
-                    neg |= (code < 0 ? 1 : 0) << i;
+    private void packTrits(int[] codes, MemorySegment dst, long off) {
+        for (int c = 0; c < headDim; c++) {
+            if (!layout.base3()) {
+                for (int t = 0; t < groupSize; t++) {
+                    int code = codes[t * headDim + c];
+                    BitStrings.set(dst, off + layout.nonzeroPlane(c), t, code != 0 ? 1 : 0);
+                    BitStrings.set(dst, off + layout.negativePlane(c), t, code < 0 ? 1 : 0);
                 }
-                dst.set(ValueLayout.JAVA_BYTE, off + j, (byte) nz);
-                dst.set(ValueLayout.JAVA_BYTE, off + bytes + j, (byte) neg);
+                continue;
             }
-            return;
-        }
-        for (int b = 0; b < tokenBytes; b++) {
-            dst.set(ValueLayout.JAVA_BYTE, off + b, (byte) 0);
-        }
-        for (int f = 0; f < headDim / 8; f++) {
-            int v = 0;
-            for (int k = 7; k >= 0; k--) {
-                int code = codes[base + f * 8 + k];
-                v = v * 3 + (code == 0 ? 0 : code > 0 ? 1 : 2);
+            for (int i = 0; i < layout.fullBytes(); i++) {
+                dst.set(ValueLayout.JAVA_BYTE, off + layout.trits(c, i), (byte) base3(codes, 5 * i, 5, c));
             }
-            int bit = f * 13;
-            for (int i = 0; i < 13; i++, bit++) {
-                if ((v >>> i & 1) != 0) {
-                    long at = off + (bit >>> 3);
-                    dst.set(ValueLayout.JAVA_BYTE, at, (byte) (dst.get(ValueLayout.JAVA_BYTE, at) | 1 << (bit & 7)));
-                }
+            int r = layout.tailTokens();
+            if (r > 0) {
+                BitStrings.setField(dst, off + layout.tail(), (long) c * layout.tailBits(), layout.tailBits(),
+                        base3(codes, groupSize - r, r, c));
             }
         }
+    }
+
+    /** sum over k < n of digit(code of token t0 + k, channel c) * 3^k. */
+    private int base3(int[] codes, int t0, int n, int c) {
+        int v = 0;
+        for (int k = n - 1; k >= 0; k--) {
+            v = v * 3 + digit(codes[(t0 + k) * headDim + c]);
+        }
+        return v;
     }
 
     @Override
     public void decode(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch s) {
-        int fb = format.bytes();
-        long scaleOff = off + codeBytes();
-        float[] scale = s.f1; // free here: decode never runs inside encode
         for (int c = 0; c < headDim; c++) {
-            scale[c] = format.decodeScale(format.readRaw(src, scaleOff + (long) c * fb), state.valueSuper[c]);
-        }
-        for (int t = 0; t < groupSize; t++) {
-            long tok = off + (long) t * tokenBytes;
-            int o = outOff + t * headDim;
-            if (packing == TernaryPacking.PLANES) {
-                int bytes = headDim / 8;
-                PlaneDecoder.ternaryPlanes(src, tok, tok + bytes, bytes, scale, out, o);
-            } else {
-                PlaneDecoder.ternaryBase3(src, tok, headDim / 8, scale, out, o);
+            float scale = format.decodeScale(format.readRaw(src, off + layout.scale(c)), state.valueSuper[c]);
+            for (int t = 0; t < groupSize; t++) {
+                out[outOff + t * headDim + c] = scale * trit(src, off, c, t);
             }
         }
         if (!protection) {
             return;
         }
-        long maskOff = scaleOff + (long) headDim * fb;
         long mask = 0;
-        for (int b = 0; b < groupSize / 8; b++) {
-            mask |= (long) (src.get(ValueLayout.JAVA_BYTE, maskOff + b) & 0xFF) << (8 * b);
+        for (int t = 0; t < groupSize; t++) {
+            mask |= (long) BitStrings.get(src, off + layout.mask(), t) << t;
         }
         int p = Long.bitCount(mask);
         if (p == 0) {
             return;
         }
-        long codesOff = maskOff + groupSize / 8;
-        long pScaleOff = codesOff + (long) p * 2 * (headDim / 8);
-        long pZeroOff = pScaleOff + (long) headDim * fb;
         for (int c = 0; c < headDim; c++) {
-            float sc = format.decodeScale(format.readRaw(src, pScaleOff + (long) c * fb), state.valueSuper[c]);
-            scale[c] = sc;
-            s.f2[c] = format.decodeZero(format.readRaw(src, pZeroOff + (long) c * fb), sc);
-        }
-        int i = 0;
-        int bytes = headDim / 8;
-        for (int t = 0; t < groupSize; t++) {
-            if ((mask >>> t & 1) == 0) {
-                continue;
+            float scale = format.decodeScale(format.readRaw(src, off + layout.protectedScale(p, c)), state.valueSuper[c]);
+            float zero = format.decodeZero(format.readRaw(src, off + layout.protectedZero(p, c)), scale);
+            int i = 0;
+            for (int t = 0; t < groupSize; t++) {
+                if ((mask >>> t & 1) != 0) {
+                    int code = BitStrings.get(src, off + layout.protectedPlane(i, 0), c)
+                            + 2 * BitStrings.get(src, off + layout.protectedPlane(i, 1), c);
+                    out[outOff + t * headDim + c] = Math.fma(scale, code, zero);
+                    i++;
+                }
             }
-            long tok = codesOff + (long) i++ * 2 * bytes;
-            PlaneDecoder.twoBitPerLane(src, tok, tok + bytes, bytes, scale, s.f2, out, outOff + t * headDim);
         }
+    }
+
+    /** The trit of (channel c, token t) as -1, 0 or 1. */
+    private int trit(MemorySegment src, long off, int c, int t) {
+        if (!layout.base3()) {
+            int nz = BitStrings.get(src, off + layout.nonzeroPlane(c), t);
+            return nz == 0 ? 0 : BitStrings.get(src, off + layout.negativePlane(c), t) != 0 ? -1 : 1;
+        }
+        int v, k;
+        if (t < 5 * layout.fullBytes()) {
+            v = src.get(ValueLayout.JAVA_BYTE, off + layout.trits(c, t / 5)) & 0xFF;
+            k = t % 5;
+        } else {
+            v = BitStrings.getField(src, off + layout.tail(), (long) c * layout.tailBits(), layout.tailBits());
+            k = t - 5 * layout.fullBytes();
+        }
+        for (; k > 0; k--) {
+            v /= 3;
+        }
+        return trit(v % 3);
     }
 }

@@ -1,6 +1,9 @@
 package io.vidkv.codec;
 
+import io.vidkv.layout.UniformLayout;
+
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * Uniform asymmetric k-bit quantization (k = 1, 2, 3, 4, 8) with min/max parameters:
@@ -8,10 +11,8 @@ import java.lang.foreign.MemorySegment;
  * x' = zero + scale * code. Parameters per channel (over the block's G tokens) or per token (over
  * groups of {@code channelGroup} channels). Gives the KIVI and VidKV-2 baselines.
  *
- * <p>Block layout: codes as {@link CodePlanes} (keys: rows = channels over the G tokens, tokens in
- * lanes; values: token-major, channels in lanes), then all scales, then all zero points, in the
- * block's {@link MetadataFormat}. Parameter p of a per-channel block is channel p; of a per-token
- * block, token p / (d / channelGroup), channel group p % (d / channelGroup).
+ * <p>Block layout: {@link UniformLayout} (keys as token-major bit strings, values as channel-major
+ * bit planes), parameters in the block's {@link MetadataFormat}.
  */
 public final class UniformCodec implements KeyCodec, ValueCodec {
 
@@ -22,9 +23,7 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
     private final MetadataFormat format;
     private final int groupSize;
     private final int headDim;
-    private final int channelGroup;
-    private final int params;
-    private final long codeBytes;
+    private final UniformLayout layout;
 
     public UniformCodec(int bits, QuantAxis axis, boolean keyLayout, MetadataFormat format, int groupSize, int headDim) {
         if (bits != 1 && bits != 2 && bits != 3 && bits != 4 && bits != 8) {
@@ -37,9 +36,7 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
         this.format = format;
         this.groupSize = groupSize;
         this.headDim = headDim;
-        this.channelGroup = headDim % groupSize == 0 ? groupSize : headDim;
-        this.params = axis == QuantAxis.PER_CHANNEL ? headDim : groupSize * (headDim / channelGroup);
-        this.codeBytes = CodePlanes.bytes(bits, groupSize, headDim);
+        this.layout = new UniformLayout(bits, axis == QuantAxis.PER_CHANNEL, groupSize, headDim, format.bytes());
     }
 
     public int bits() {
@@ -50,14 +47,28 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
         return axis;
     }
 
+    /** The block layout this codec writes and the kernel reads. */
+    public UniformLayout layout() {
+        return layout;
+    }
+
+    public MetadataFormat format() {
+        return format;
+    }
+
+    /** Whether this codec stores keys (token-major strings) rather than values (channel-major planes). */
+    public boolean keyLayout() {
+        return keyLayout;
+    }
+
     @Override
     public long blockBytes() {
-        return codeBytes + metadataBytes();
+        return layout.blockBytes();
     }
 
     @Override
     public long metadataBytes() {
-        return 2L * params * format.bytes();
+        return layout.metadataBytes();
     }
 
     @Override
@@ -75,12 +86,18 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
         return false;
     }
 
+    /** The super-scale slot of parameter p: its channel (per channel) or its channel group (per token). */
+    private int superSlot(int p) {
+        return axis == QuantAxis.PER_CHANNEL ? p : p % (headDim / layout.channelGroup());
+    }
+
     @Override
     public void calibrate(float[] x, int tokens, HeadState state, CodecScratch scratch) {
         if (format != MetadataFormat.COMPACT8) {
             return;
         }
         float[] sup = keyLayout ? state.keySuper : state.valueSuper;
+        int cg = layout.channelGroup();
         // Super-scale per channel (per-token params use the channel group's first channel slot).
         float global = 0f;
         for (int c = 0; c < headDim; c++) {
@@ -94,9 +111,9 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
             global = Math.max(global, sup[c]);
         }
         if (axis == QuantAxis.PER_TOKEN) {
-            for (int g = 0; g < headDim / channelGroup; g++) {
+            for (int g = 0; g < headDim / cg; g++) {
                 float m = 0f;
-                for (int c = g * channelGroup; c < (g + 1) * channelGroup; c++) {
+                for (int c = g * cg; c < (g + 1) * cg; c++) {
                     m = Math.max(m, sup[c]);
                 }
                 sup[g] = m;
@@ -115,139 +132,34 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
     @Override
     public long encode(float[] x, long protectedMask, HeadState state, MemorySegment dst, long off, CodecScratch s) {
         float[] sup = keyLayout ? state.keySuper : state.valueSuper;
-        int[] codes = s.codes;
-        long scaleOff = off + codeBytes;
-        long zeroOff = scaleOff + (long) params * format.bytes();
-        int groupsPerToken = headDim / channelGroup;
-        for (int p = 0; p < params; p++) {
-            // Elements of parameter group p: (tStart..tEnd) x (cStart..cEnd).
-            int tStart, tEnd, cStart, cEnd;
-            if (axis == QuantAxis.PER_CHANNEL) {
-                tStart = 0;
-                tEnd = groupSize;
-                cStart = p;
-                cEnd = p + 1;
-            } else {
-                tStart = p / groupsPerToken;
-                tEnd = tStart + 1;
-                cStart = (p % groupsPerToken) * channelGroup;
-                cEnd = cStart + channelGroup;
+        int[] codes = s.codes; // codes[t * d + c]
+        if (axis == QuantAxis.PER_CHANNEL) {
+            for (int c = 0; c < headDim; c++) {
+                MinMaxCodes.quantize(x, c, headDim, groupSize, levels, format, sup[c], dst,
+                        off + layout.scale(c), off + layout.zero(c), codes, c, headDim, s);
             }
-            float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
-            for (int t = tStart; t < tEnd; t++) {
-                for (int c = cStart; c < cEnd; c++) {
-                    float v = x[t * headDim + c];
-                    min = Math.min(min, v);
-                    max = Math.max(max, v);
-                }
-            }
-            float superScale = sup[axis == QuantAxis.PER_CHANNEL ? p : p % groupsPerToken];
-            format.minMaxParams(min, max, levels, superScale, s.params, s.raw);
-            float scale = s.params[0], zero = s.params[1];
-            format.writeRaw(dst, scaleOff + (long) p * format.bytes(), s.raw[0]);
-            format.writeRaw(dst, zeroOff + (long) p * format.bytes(), s.raw[1]);
-            float inv = scale > 0f ? 1f / scale : 0f;
-            for (int t = tStart; t < tEnd; t++) {
-                for (int c = cStart; c < cEnd; c++) {
-                    int code = Math.round((x[t * headDim + c] - zero) * inv);
-                    code = Math.max(0, Math.min(levels - 1, code));
-                    codes[keyLayout ? c * groupSize + t : t * headDim + c] = code;
-                }
+        } else {
+            int cg = layout.channelGroup();
+            for (int p = 0; p < layout.params(); p++) {
+                int t = p / (headDim / cg), c0 = (p % (headDim / cg)) * cg;
+                MinMaxCodes.quantize(x, t * headDim + c0, 1, cg, levels, format, sup[superSlot(p)], dst,
+                        off + layout.scale(p), off + layout.zero(p), codes, t * headDim + c0, 1, s);
             }
         }
-        if (keyLayout) {
-            CodePlanes.pack(codes, headDim, groupSize, bits, true, dst, off);
-        } else {
-            CodePlanes.pack(codes, groupSize, headDim, bits, false, dst, off);
+        BitStrings.clear(dst, off, layout.codeBytes());
+        for (int t = 0; t < groupSize; t++) {
+            for (int c = 0; c < headDim; c++) {
+                int code = codes[t * headDim + c];
+                for (int p = 0; p < bits; p++) {
+                    if (keyLayout) {
+                        BitStrings.set(dst, off + layout.keyToken(t), layout.keyBit(p, c), code >>> p & 1);
+                    } else {
+                        BitStrings.set(dst, off + layout.valuePlane(c, p), t, code >>> p & 1);
+                    }
+                }
+            }
         }
         return blockBytes();
-    }
-
-    /** Codes of the block as floats, in the block's orientation, then scale and zero applied. */
-    private void dequantizeOriented(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch s) {
-        float[] sup = keyLayout ? state.keySuper : state.valueSuper;
-        long scaleOff = off + codeBytes;
-        long zeroOff = scaleOff + (long) params * format.bytes();
-        int groupsPerToken = headDim / channelGroup;
-        if (bits == 2) {
-            // The fast path of the 2-bit baselines: one table load per 8 codes per plane.
-            float[] scales = s.f1, zeros = s.f2;
-            for (int p = 0; p < params; p++) {
-                float superScale = sup[axis == QuantAxis.PER_CHANNEL ? p : p % groupsPerToken];
-                scales[p] = format.decodeScale(format.readRaw(src, scaleOff + (long) p * format.bytes()), superScale);
-                zeros[p] = format.decodeZero(format.readRaw(src, zeroOff + (long) p * format.bytes()), scales[p]);
-            }
-            if (keyLayout) {
-                int rowBytes = groupSize / 8;
-                for (int c = 0; c < headDim; c++) {
-                    int o = outOff + c * groupSize;
-                    long p0 = off + (long) c * rowBytes, p1 = off + (long) (headDim + c) * rowBytes;
-                    if (axis == QuantAxis.PER_CHANNEL) {
-                        PlaneDecoder.twoBit(src, p0, p1, rowBytes, scales[c], zeros[c], out, o);
-                    } else {
-                        for (int j = 0; j < rowBytes; j++) { // per-token params: lane t has its own
-                            int t0 = 8 * j;
-                            PlaneDecoder.twoBit(src, p0 + j, p1 + j, 1, 1f, 0f, out, o + t0);
-                            for (int i = 0; i < 8; i++) {
-                                int pi = (t0 + i) * groupsPerToken + c / channelGroup;
-                                out[o + t0 + i] = Math.fma(scales[pi], out[o + t0 + i], zeros[pi]);
-                            }
-                        }
-                    }
-                }
-            } else {
-                int rowBytes = headDim / 8;
-                for (int t = 0; t < groupSize; t++) {
-                    long p0 = off + (long) (t * 2) * rowBytes, p1 = p0 + rowBytes;
-                    int o = outOff + t * headDim;
-                    if (axis == QuantAxis.PER_CHANNEL) {
-                        PlaneDecoder.twoBitPerLane(src, p0, p1, rowBytes, scales, zeros, out, o);
-                    } else {
-                        int bytesPerGroup = channelGroup / 8;
-                        for (int g = 0; g < groupsPerToken; g++) {
-                            int pi = t * groupsPerToken + g;
-                            PlaneDecoder.twoBit(src, p0 + (long) g * bytesPerGroup, p1 + (long) g * bytesPerGroup, bytesPerGroup,
-                                    scales[pi], zeros[pi], out, o + g * channelGroup);
-                        }
-                    }
-                }
-            }
-            return;
-        }
-        if (keyLayout) {
-            CodePlanes.unpack(src, off, headDim, groupSize, bits, true, out, outOff);
-        } else {
-            CodePlanes.unpack(src, off, groupSize, headDim, bits, false, out, outOff);
-        }
-        for (int p = 0; p < params; p++) {
-            float superScale = sup[axis == QuantAxis.PER_CHANNEL ? p : p % groupsPerToken];
-            float scale = format.decodeScale(format.readRaw(src, scaleOff + (long) p * format.bytes()), superScale);
-            float zero = format.decodeZero(format.readRaw(src, zeroOff + (long) p * format.bytes()), scale);
-            if (axis == QuantAxis.PER_CHANNEL) {
-                for (int t = 0; t < groupSize; t++) {
-                    int i = outOff + (keyLayout ? p * groupSize + t : t * headDim + p);
-                    out[i] = Math.fma(scale, out[i], zero);
-                }
-            } else {
-                int t = p / groupsPerToken;
-                int c0 = (p % groupsPerToken) * channelGroup;
-                for (int c = c0; c < c0 + channelGroup; c++) {
-                    int i = outOff + (keyLayout ? c * groupSize + t : t * headDim + c);
-                    out[i] = Math.fma(scale, out[i], zero);
-                }
-            }
-        }
-    }
-
-    @Override
-    public void decodeRows(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch scratch) {
-        if (keyLayout) {
-            dequantizeOriented(src, off, state, out, outOff, scratch);
-        } else {
-            float[] tmp = scratch.transpose;
-            dequantizeOriented(src, off, state, tmp, 0, scratch);
-            transpose(tmp, groupSize, headDim, out, outOff);
-        }
     }
 
     @Override
@@ -260,21 +172,44 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
         decode(src, off, state, out, 0, scratch);
     }
 
+    /** out[outOff + t * d + c] = zero + scale * code (the dequantizer; kernels read the codes directly). */
     @Override
-    public void decode(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch scratch) {
-        if (keyLayout) {
-            float[] tmp = scratch.transpose;
-            dequantizeOriented(src, off, state, tmp, 0, scratch);
-            transpose(tmp, headDim, groupSize, out, outOff);
-        } else {
-            dequantizeOriented(src, off, state, out, outOff, scratch);
+    public void decode(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch s) {
+        float[] sup = keyLayout ? state.keySuper : state.valueSuper;
+        float[] scales = s.f1, zeros = s.f2;
+        for (int p = 0; p < layout.params(); p++) {
+            scales[p] = format.decodeScale(format.readRaw(src, off + layout.scale(p)), sup[superSlot(p)]);
+            zeros[p] = format.decodeZero(format.readRaw(src, off + layout.zero(p)), scales[p]);
         }
-    }
-
-    static void transpose(float[] in, int rows, int cols, float[] out, int outOff) {
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                out[outOff + c * rows + r] = in[r * cols + c];
+        int[] codes = s.codes;
+        java.util.Arrays.fill(codes, 0, groupSize * headDim, 0);
+        for (int p = 0; p < bits; p++) {
+            for (int t = 0; t < groupSize; t++) {
+                for (int c = 0; c < headDim; c += 8) {
+                    // keys: 8 channels of plane p in one byte; values: 8 tokens of channel c's plane in one byte
+                    if (keyLayout) {
+                        int b = src.get(ValueLayout.JAVA_BYTE, off + layout.keyToken(t) + layout.keyBit(p, c) / 8);
+                        for (int i = 0; i < 8; i++) {
+                            codes[t * headDim + c + i] |= (b >>> i & 1) << p;
+                        }
+                    }
+                }
+            }
+            if (!keyLayout) {
+                for (int c = 0; c < headDim; c++) {
+                    for (int t = 0; t < groupSize; t += 8) {
+                        int b = src.get(ValueLayout.JAVA_BYTE, off + layout.valuePlane(c, p) + t / 8);
+                        for (int i = 0; i < 8; i++) {
+                            codes[(t + i) * headDim + c] |= (b >>> i & 1) << p;
+                        }
+                    }
+                }
+            }
+        }
+        for (int t = 0; t < groupSize; t++) {
+            for (int c = 0; c < headDim; c++) {
+                int pi = layout.param(t, c);
+                out[outOff + t * headDim + c] = Math.fma(scales[pi], codes[t * headDim + c], zeros[pi]);
             }
         }
     }

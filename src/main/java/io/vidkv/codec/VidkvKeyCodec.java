@@ -1,5 +1,7 @@
 package io.vidkv.codec;
 
+import io.vidkv.layout.VidkvKeyLayout;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -21,9 +23,7 @@ import java.util.Arrays;
  * normal channels and weights component j by w_j / n (w = 1 for Re X0 and Re X(n/2), else 2), so by
  * Parseval q . k = sum_r q'_r row_r(k) without ever inverse-transforming a key.
  *
- * <p>Block layout (G tokens, a anomalous, n normal, f = metadata bytes): anomalous codes as 2 planes
- * of a rows x G/8 bytes; spectral signs as 1 plane of n rows x G/8 bytes; a anomalous scales; a
- * anomalous zeros; n spectral scales.
+ * <p>Block layout: {@link VidkvKeyLayout}.
  */
 public final class VidkvKeyCodec implements KeyCodec {
 
@@ -36,6 +36,7 @@ public final class VidkvKeyCodec implements KeyCodec {
     private final int headDim;
     private final int anomalous;
     private final int normal;
+    private final VidkvKeyLayout layout;
 
     public VidkvKeyCodec(double keyBits, SplitMetric metric, boolean spectral, boolean perGroup, MetadataFormat format,
                          int groupSize, int headDim) {
@@ -54,6 +55,7 @@ public final class VidkvKeyCodec implements KeyCodec {
         this.headDim = headDim;
         this.anomalous = (int) Math.round((keyBits - 1.0) * headDim);
         this.normal = headDim - anomalous;
+        this.layout = new VidkvKeyLayout(groupSize, headDim, anomalous, format.bytes(), perGroup);
     }
 
     public int anomalousChannels() {
@@ -64,18 +66,27 @@ public final class VidkvKeyCodec implements KeyCodec {
         return keyBits;
     }
 
+    /** The block layout this codec writes and the kernel reads. */
+    public VidkvKeyLayout layout() {
+        return layout;
+    }
+
+    public MetadataFormat format() {
+        return format;
+    }
+
+    public boolean spectral() {
+        return spectral;
+    }
+
     @Override
     public long blockBytes() {
-        return (long) (2 * anomalous + normal) * (groupSize / 8) + metadataBytes();
+        return layout.blockBytes();
     }
 
     @Override
     public long metadataBytes() {
-        return (long) (2 * anomalous + normal) * format.bytes() + (perGroup ? headDim / 8 : 0);
-    }
-
-    private long maskOff(long off) {
-        return paramsOff(off) + (long) (2 * anomalous + normal) * format.bytes();
+        return layout.metadataBytes();
     }
 
     @Override
@@ -97,11 +108,10 @@ public final class VidkvKeyCodec implements KeyCodec {
         if (!perGroup) {
             return state.keyOrder;
         }
-        long m = maskOff(off);
         int r = 0;
         for (int pass = 0; pass < 2; pass++) {
             for (int c = 0; c < headDim; c++) {
-                boolean isAnomalous = (src.get(ValueLayout.JAVA_BYTE, m + c / 8) >>> (c % 8) & 1) != 0;
+                boolean isAnomalous = BitStrings.get(src, off + layout.mask(), c) != 0;
                 if (isAnomalous == (pass == 0)) {
                     s.order[r++] = c;
                 }
@@ -110,18 +120,9 @@ public final class VidkvKeyCodec implements KeyCodec {
         return s.order;
     }
 
-    private long spectralCodesOff(long off) {
-        return off + (long) 2 * anomalous * (groupSize / 8);
-    }
-
-    private long paramsOff(long off) {
-        return spectralCodesOff(off) + (long) normal * (groupSize / 8);
-    }
-
     @Override
     public void calibrate(float[] x, int tokens, HeadState state, CodecScratch s) {
         rank(x, tokens, state.keyOrder, new float[headDim], metric == SplitMetric.OUTLIER_COUNT ? new float[tokens * headDim] : null);
-        state.anomalous = anomalous;
         if (format == MetadataFormat.COMPACT8) {
             calibrateSuperScales(x, tokens, state, s);
         }
@@ -249,110 +250,55 @@ public final class VidkvKeyCodec implements KeyCodec {
         if (perGroup) {
             ord = s.order;
             rank(x, groupSize, ord, s.f2, s.f1);
-            long m = maskOff(off);
-            for (int b = 0; b < headDim / 8; b++) {
-                dst.set(ValueLayout.JAVA_BYTE, m + b, (byte) 0);
-            }
+        }
+        BitStrings.clear(dst, off, layout.blockBytes());
+        if (perGroup) {
             for (int r = 0; r < anomalous; r++) {
-                int c = ord[r];
-                dst.set(ValueLayout.JAVA_BYTE, m + c / 8, (byte) (dst.get(ValueLayout.JAVA_BYTE, m + c / 8) | 1 << (c % 8)));
+                BitStrings.set(dst, off + layout.mask(), ord[r], 1);
             }
         }
-        int[] codes = s.codes;
-        long p = paramsOff(off);
-        int fb = format.bytes();
-        encodeAnomalous(x, ord, anomalous, groupSize, headDim, format, state.keySuper, dst, p, s);
-        CodePlanes.pack(codes, anomalous, groupSize, 2, true, dst, off);
+        int[] codes = s.codes; // codes[r * G + t]: anomalous rows, then the component signs
+        for (int r = 0; r < anomalous; r++) {
+            MinMaxCodes.quantize(x, ord[r], headDim, groupSize, 4, format, state.keySuper[r], dst,
+                    off + layout.scale(r), off + layout.zero(r), codes, r * groupSize, 1, s);
+        }
         if (normal > 0) {
             components(x, 0, ord, s);
-            long scales = p + 2L * anomalous * fb;
             for (int j = 0; j < normal; j++) {
-                double sum = 0;
-                for (int t = 0; t < groupSize; t++) {
-                    float v = component(s, t, j);
-                    sum += Math.abs(v);
-                    codes[j * groupSize + t] = v >= 0f ? 1 : 0;
-                }
-                format.writeRaw(dst, scales + (long) j * fb, format.encodeScale((float) (sum / groupSize), state.keySuper[anomalous + j]));
-            }
-            CodePlanes.pack(codes, normal, groupSize, 1, true, dst, spectralCodesOff(off));
-        }
-    }
-
-    /**
-     * 2-bit min/max codes of the anomalous rows r < a (channel ord[r]) into s.codes[r * G + t], scales
-     * at {@code params} and zero points after the a scales, in {@code fmt}.
-     */
-    static void encodeAnomalous(float[] x, int[] ord, int a, int g, int d, MetadataFormat fmt, float[] supers,
-                                MemorySegment dst, long params, CodecScratch s) {
-        int fb = fmt.bytes();
-        for (int r = 0; r < a; r++) {
-            int c = ord[r];
-            float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
-            for (int t = 0; t < g; t++) {
-                min = Math.min(min, x[t * d + c]);
-                max = Math.max(max, x[t * d + c]);
-            }
-            fmt.minMaxParams(min, max, 4, supers[r], s.params, s.raw);
-            fmt.writeRaw(dst, params + (long) r * fb, s.raw[0]);
-            fmt.writeRaw(dst, params + (long) (a + r) * fb, s.raw[1]);
-            float inv = s.params[0] > 0f ? 1f / s.params[0] : 0f;
-            for (int t = 0; t < g; t++) {
-                int code = Math.round((x[t * d + c] - s.params[1]) * inv);
-                s.codes[r * g + t] = Math.max(0, Math.min(3, code));
+                MinMaxCodes.signs(s.f1, j, normal, groupSize, format, state.keySuper[anomalous + j], dst,
+                        off + layout.componentScale(j), codes, (anomalous + j) * groupSize, 1);
             }
         }
-    }
-
-    @Override
-    public void decodeRows(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch s) {
-        int fb = format.bytes();
-        int bytesPerRow = groupSize / 8;
-        long p = paramsOff(off);
-        for (int r = 0; r < anomalous; r++) {
-            float scale = format.decodeScale(format.readRaw(src, p + (long) r * fb), state.keySuper[r]);
-            float zero = format.decodeZero(format.readRaw(src, p + (long) (anomalous + r) * fb), scale);
-            PlaneDecoder.twoBit(src, off + (long) r * bytesPerRow, off + (long) (anomalous + r) * bytesPerRow,
-                    bytesPerRow, scale, zero, out, outOff + r * groupSize);
-        }
-        long scales = p + 2L * anomalous * fb;
-        long codes = spectralCodesOff(off);
-        for (int j = 0; j < normal; j++) {
-            float scale = format.decodeScale(format.readRaw(src, scales + (long) j * fb), state.keySuper[anomalous + j]);
-            PlaneDecoder.signs(src, codes + (long) j * bytesPerRow, bytesPerRow, scale, out, outOff + (anomalous + j) * groupSize);
-        }
-    }
-
-    /**
-     * The second code-consumption strategy ("fused"): scores straight from the code bytes without
-     * materializing the block's rows. For query head j, row r: w = q'_jr * scale_r; the anomalous
-     * rows add w * (bit0 + 2 bit1) + q'_jr * zero_r, the spectral rows w * (+-1), eight tokens per
-     * table load. Trades the shared decode pass for per-head table loads; kept for measurement
-     * (BENCHMARKS.md), the kernel uses decodeRows unless -Dvidkv.keyScoring=fused.
-     */
-    public void scoreBlockFused(MemorySegment src, long off, HeadState state, float[] q, int qBase, int queries,
-                                float[] out, CodecScratch s) {
-        int fb = format.bytes();
-        int bytesPerRow = groupSize / 8;
-        long p = paramsOff(off);
-        float[] scale = s.f1;
-        float[] zero = s.f2;
-        for (int r = 0; r < anomalous; r++) {
-            scale[r] = format.decodeScale(format.readRaw(src, p + (long) r * fb), state.keySuper[r]);
-            zero[r] = format.decodeZero(format.readRaw(src, p + (long) (anomalous + r) * fb), scale[r]);
-        }
-        long scales = p + 2L * anomalous * fb;
-        for (int j = 0; j < normal; j++) {
-            scale[anomalous + j] = format.decodeScale(format.readRaw(src, scales + (long) j * fb), state.keySuper[anomalous + j]);
-        }
-        long codes = spectralCodesOff(off);
-        for (int i = 0; i < queries; i++) {
-            int qo = qBase + i * headDim;
-            float bias = 0f;
+        for (int t = 0; t < groupSize; t++) {
+            long tok = off + layout.token(t);
             for (int r = 0; r < anomalous; r++) {
-                bias += q[qo + r] * zero[r];
+                int code = codes[r * groupSize + t];
+                BitStrings.set(dst, tok, layout.lowBit(r), code & 1);
+                BitStrings.set(dst, tok, layout.highBit(r), code >>> 1);
             }
-            PlaneDecoder.fusedScores(src, off, codes, anomalous, normal, bytesPerRow, q, qo, scale, bias, out, i * groupSize);
+            for (int j = 0; j < normal; j++) {
+                BitStrings.set(dst, tok, layout.signBit(j), codes[(anomalous + j) * groupSize + t]);
+            }
+        }
+    }
+
+    /** The block as rows: out[r * G + t], anomalous channels decoded, then the +-scale components. */
+    private void rows(MemorySegment src, long off, HeadState state, float[] out) {
+        for (int r = 0; r < anomalous; r++) {
+            float scale = format.decodeScale(format.readRaw(src, off + layout.scale(r)), state.keySuper[r]);
+            float zero = format.decodeZero(format.readRaw(src, off + layout.zero(r)), scale);
+            for (int t = 0; t < groupSize; t++) {
+                long tok = off + layout.token(t);
+                int code = BitStrings.get(src, tok, layout.lowBit(r)) + 2 * BitStrings.get(src, tok, layout.highBit(r));
+                out[r * groupSize + t] = Math.fma(scale, code, zero);
+            }
+        }
+        for (int j = 0; j < normal; j++) {
+            float scale = format.decodeScale(format.readRaw(src, off + layout.componentScale(j)), state.keySuper[anomalous + j]);
+            for (int t = 0; t < groupSize; t++) {
+                int sign = BitStrings.get(src, off + layout.token(t), layout.signBit(j));
+                out[(anomalous + j) * groupSize + t] = sign != 0 ? scale : -scale;
+            }
         }
     }
 
@@ -404,7 +350,7 @@ public final class VidkvKeyCodec implements KeyCodec {
     @Override
     public void dequantize(MemorySegment src, long off, HeadState state, float[] out, CodecScratch s) {
         float[] rows = s.f2;
-        decodeRows(src, off, state, rows, 0, s);
+        rows(src, off, state, rows);
         int[] ord = order(src, off, state, s);
         for (int r = 0; r < anomalous; r++) {
             for (int t = 0; t < groupSize; t++) {

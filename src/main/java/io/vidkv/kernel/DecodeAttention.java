@@ -5,38 +5,37 @@ import io.vidkv.KvCache;
 import io.vidkv.LayerConfig;
 import io.vidkv.ModelShape;
 import io.vidkv.ParallelRunner;
-import io.vidkv.codec.CodecScratch;
-import io.vidkv.codec.KeyCodec;
-import io.vidkv.codec.ValueCodec;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
+import static io.vidkv.kernel.KernelMath.LANES;
+
 /**
- * Attention of one new query token per query head over one layer of a {@link KvCache}, read in
- * place from the packed blocks (METHOD.md section 7).
+ * Attention of one new query token per query head over one layer of a {@link KvCache}, computed
+ * straight from the packed blocks (METHOD.md section 7): no block is ever expanded to a float copy
+ * in memory, except FP16 blocks (converted into an L1 scratch) and the layouts without a code
+ * kernel (reference mode, per-token keys), which are dequantized block by block.
  *
- * <p>Per step: each query is mapped once into its KV head's key row space (VidKV: anomalous
- * channels as they are, normal channels through one batched FFTW r2c, weighted by w_j / n) and
- * scaled by 1/sqrt(d). Work is split into fixed items, (KV head, chunk of {@value #CHUNK_TOKENS}
- * tokens) plus (KV head, residual window), independent of the thread count. Each item walks its
- * blocks: it decodes a block once for all the query heads that share the KV head (grouped-query
- * attention), computes their scores over the block's G tokens, and folds the block into a running
- * (max, sum, output) per query head (online softmax). The caller's thread then merges the items of
- * each head in item order, so results are bit-identical for any number of threads.
- *
- * <p>Equal to "dequantize the cache, then softmax(q K^T / sqrt(d)) V" up to float32 rounding.
- * Nothing is allocated on the Java heap per step. One step at a time per instance.
+ * <p>Per step, reading top to bottom:
+ * <ol>
+ *   <li>the queries of the up to {@link KernelMath#LANES} query heads that share a KV head (a lane
+ *       group) are mapped once into the key layout's row space (VidKV: one batched FFTW r2c) and
+ *       stored with the query heads in the lanes of one vector;
+ *   <li>the work is split into fixed items, independent of the thread count: (KV head, lane group,
+ *       chunk of {@value #CHUNK_TOKENS} tokens) plus (KV head, lane group, residual window);
+ *   <li>each item walks its blocks: the family's {@link KeyKernel} scores the block's tokens from
+ *       the codes, {@link KernelMath#softmax} folds them into the item's running (max, sum) and turns
+ *       them into weights, and the family's {@link ValueKernel} accumulates the values from the codes;
+ *       the residual window is attended exactly, in tiles;
+ *   <li>the caller's thread merges each query head's items in item order.
+ * </ol>
+ * Results are bit-identical for any number of threads and equal to "dequantize the cache, then
+ * softmax(q K^T / sqrt(d)) V" up to float32 rounding. Nothing is allocated on the Java heap per
+ * step. One step at a time per instance.
  */
 public final class DecodeAttention implements AutoCloseable {
-
-    /**
-     * Key code consumption: "decode" (default) expands each block's key codes to float rows once,
-     * shared by the query heads of the KV head; "fused" scores each query head straight from the code
-     * bytes (VidKV keys only). Both compute the same function; BENCHMARKS.md has the measurements.
-     */
-    static final boolean FUSED_KEYS = "fused".equals(System.getProperty("vidkv.keyScoring", "decode"));
 
     /** Tokens per work item (a multiple of every group size). */
     public static final int CHUNK_TOKENS = 1024;
@@ -44,53 +43,71 @@ public final class DecodeAttention implements AutoCloseable {
     private final KvCache cache;
     private final ModelShape shape;
     private final ParallelRunner runner;
-    private final AttentionMath math = AttentionMath.INSTANCE;
+    private final KernelMath math;
+    private final KeyKernel[] keyKernels;
+    private final ValueKernel[] valueKernels;
     private final int d;
     private final int gq;
+    private final int laneGroups;
     private final int maxItemsPerHead;
     private final float[] queries;
-    private final float[] scaledQueries;
+    /** Row-space queries per (KV head, lane group): [kv][lane group][r][lane]. */
     private final float[] rowQueries;
+    /** Channel-space queries times 1/sqrt(d), for the residual window: same shape. */
+    private final float[] windowQueries;
     private final float[] partMax;
     private final float[] partSum;
     private final float[] partOut;
-    private final Worker[] workers;
-    private final CodecScratch transformScratch;
+    private final BlockScratch[] workers;
     private final Step step = new Step();
 
     public DecodeAttention(KvCache cache, ParallelRunner runner) {
+        this(cache, runner, KernelProvider.MATH);
+    }
+
+    /** With a given kernel body (tests compare the two). */
+    DecodeAttention(KvCache cache, ParallelRunner runner, KernelMath math) {
         this.cache = cache;
         this.shape = cache.shape();
         this.runner = runner;
+        this.math = math;
         this.d = shape.headDim();
         this.gq = shape.queriesPerKvHead();
+        this.laneGroups = (gq + LANES - 1) / LANES;
+        int layers = shape.layers();
+        this.keyKernels = new KeyKernel[layers];
+        this.valueKernels = new ValueKernel[layers];
         int maxG = 8;
-        int maxWindow = 0;
-        for (int l = 0; l < shape.layers(); l++) {
+        for (int l = 0; l < layers; l++) {
             LayerConfig lc = cache.layerConfig(l);
             maxG = Math.max(maxG, lc.groupSize());
-            maxWindow = Math.max(maxWindow, lc.windowCapacity());
+            keyKernels[l] = KernelProvider.keys(math, lc, cache.keyCodec(l), d);
+            valueKernels[l] = KernelProvider.values(math, lc, cache.valueCodec(l), d);
         }
         this.maxItemsPerHead = cache.config().capacity().maxTokens() / CHUNK_TOKENS + 2;
-        int items = shape.kvHeads() * maxItemsPerHead;
+        int groupsTotal = shape.kvHeads() * laneGroups;
+        int items = groupsTotal * maxItemsPerHead;
         this.queries = new float[shape.queryHeads() * d];
-        this.scaledQueries = new float[shape.queryHeads() * d];
-        this.rowQueries = new float[shape.queryHeads() * d];
-        this.partMax = new float[items * gq];
-        this.partSum = new float[items * gq];
-        this.partOut = new float[items * gq * d];
+        this.rowQueries = new float[groupsTotal * d * LANES];
+        this.windowQueries = new float[groupsTotal * d * LANES];
+        this.partMax = new float[items * LANES];
+        this.partSum = new float[items * LANES];
+        this.partOut = new float[items * d * LANES];
         int threads = runner == null ? 1 : runner.threads();
-        this.workers = new Worker[threads];
+        this.workers = new BlockScratch[threads];
         for (int w = 0; w < threads; w++) {
-            workers[w] = new Worker(maxG, Math.max(maxG, maxWindow));
+            workers[w] = new BlockScratch(d, maxG, Math.min(gq, LANES));
         }
-        this.transformScratch = new CodecScratch(d, maxG, gq);
-        for (int l = 0; l < shape.layers(); l++) {
-            cache.keyCodec(l).prepare(transformScratch);
-            for (Worker w : workers) {
-                cache.keyCodec(l).prepare(w.scratch);
+        for (int l = 0; l < layers; l++) {
+            for (BlockScratch w : workers) {
+                cache.keyCodec(l).prepare(w.codec); // FFTW plans now, not on the first step
             }
         }
+    }
+
+    /** The kernel body in use, for reports. */
+    public String kernelName() {
+        return math.name();
     }
 
     /** Attends with every cached token of {@code layer} visible. */
@@ -126,22 +143,21 @@ public final class DecodeAttention implements AutoCloseable {
             }
         }
         float scale = (float) (1.0 / Math.sqrt(d));
-        for (int i = 0; i < queries.length; i++) {
-            scaledQueries[i] = queries[i] * scale;
-        }
-        KeyCodec kc = cache.keyCodec(layer);
+        KeyKernel keys = keyKernels[layer];
+        BlockScratch s0 = workers[0];
         for (int h = 0; h < shape.kvHeads(); h++) {
             HeadStream hs = cache.stream(layer, h);
-            // Query heads h*gq .. h*gq+gq-1 share KV head h: one batched transform.
-            System.arraycopy(queries, h * gq * d, transformScratch.f1, 0, gq * d);
-            kc.transformQuery(transformScratch.f1, gq, scale, hs.state(), transformScratch.f2, transformScratch);
-            System.arraycopy(transformScratch.f2, 0, rowQueries, h * gq * d, gq * d);
+            for (int lg = 0; lg < laneGroups; lg++) {
+                int qOff = (h * gq + lg * LANES) * d, heads = lanes(lg), at = (h * laneGroups + lg) * d * LANES;
+                keys.prepare(queries, qOff, heads, scale, hs.state(), rowQueries, at, s0);
+                BlockScratch.scaledLanes(queries, qOff, heads, d, scale, windowQueries, at);
+            }
         }
         int g = cache.layerConfig(layer).groupSize();
         int blocks = cache.stream(layer, 0).blockCount();
         int chunks = (blocks * g + CHUNK_TOKENS - 1) / CHUNK_TOKENS;
-        step.begin(layer, g, blocks, chunks, lastVisible);
-        int items = shape.kvHeads() * (chunks + 1);
+        step.begin(layer, g, blocks, chunks, lastVisible, scale);
+        int items = shape.kvHeads() * laneGroups * (chunks + 1);
         if (runner == null) {
             for (int i = 0; i < items; i++) {
                 step.run(i, 0);
@@ -149,59 +165,44 @@ public final class DecodeAttention implements AutoCloseable {
         } else {
             runner.run(items, step);
         }
-        step.clear();
         reduce(chunks + 1, outF32);
         io.vidkv.jfr.AttentionStepEvent.record(layer, tokens, cache.layerName(layer), System.nanoTime() - started);
     }
 
-    /** Merges each query head's partial results in item order and normalizes. */
-    private void reduce(int itemsPerHead, MemorySegment out) {
-        float[] o = workers[0].acc;
+    /** Query heads in lane group lg. */
+    private int lanes(int lg) {
+        return Math.min(LANES, gq - lg * LANES);
+    }
+
+    /** Merges each query head's items in item order and normalizes. */
+    private void reduce(int itemsPerGroup, MemorySegment out) {
         for (int qh = 0; qh < shape.queryHeads(); qh++) {
-            int kv = qh / gq, j = qh % gq;
+            int kv = qh / gq, jj = qh % gq, lg = jj / LANES, lane = jj % LANES;
+            int item0 = (kv * laneGroups + lg) * itemsPerGroup;
             float m = Float.NEGATIVE_INFINITY;
-            for (int c = 0; c < itemsPerHead; c++) {
-                m = Math.max(m, partMax[(kv * itemsPerHead + c) * gq + j]);
+            for (int c = 0; c < itemsPerGroup; c++) {
+                m = Math.max(m, partMax[(item0 + c) * LANES + lane]);
             }
             float l = 0f;
+            float[] o = workers[0].out;
             Arrays.fill(o, 0, d, 0f);
-            for (int c = 0; c < itemsPerHead; c++) {
-                int slot = (kv * itemsPerHead + c) * gq + j;
-                float pm = partMax[slot];
+            for (int c = 0; c < itemsPerGroup; c++) {
+                int item = item0 + c;
+                float pm = partMax[item * LANES + lane];
                 if (pm == Float.NEGATIVE_INFINITY) {
                     continue;
                 }
-                float w = (float) Math.exp(pm - m);
-                l += partSum[slot] * w;
+                float w = ExpApprox.exp(pm - m);
+                l += partSum[item * LANES + lane] * w;
+                int base = item * d * LANES + lane;
                 for (int x = 0; x < d; x++) {
-                    o[x] += w * partOut[slot * d + x];
+                    o[x] += w * partOut[base + x * LANES];
                 }
             }
             float inv = 1f / l;
             for (int x = 0; x < d; x++) {
                 out.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, (long) qh * d + x, o[x] * inv);
             }
-        }
-    }
-
-    /** Per-thread buffers. */
-    private final class Worker {
-        final CodecScratch scratch;
-        final float[] rows;
-        final float[] vals;
-        final float[] scores;
-        final float[] acc;
-        final float[] rawQueries;
-        final float[] blockQueries;
-
-        Worker(int maxG, int maxWindow) {
-            rawQueries = new float[gq * d];
-            blockQueries = new float[gq * d];
-            scratch = new CodecScratch(d, maxG, gq);
-            rows = new float[d * maxG];
-            vals = new float[maxG * d];
-            scores = new float[gq * maxWindow];
-            acc = new float[Math.max(d, 8)];
         }
     }
 
@@ -212,148 +213,82 @@ public final class DecodeAttention implements AutoCloseable {
         private int blocks;
         private int chunks;
         private int lastVisible;
-        private KeyCodec kc;
-        private ValueCodec vc;
+        private float scale;
         private long keyBytes;
 
-        void begin(int layer, int g, int blocks, int chunks, int lastVisible) {
+        void begin(int layer, int g, int blocks, int chunks, int lastVisible, float scale) {
             this.layer = layer;
             this.g = g;
             this.blocks = blocks;
             this.chunks = chunks;
             this.lastVisible = lastVisible;
-            this.kc = cache.keyCodec(layer);
-            this.vc = cache.valueCodec(layer);
-            this.keyBytes = kc.blockBytes();
-        }
-
-        void clear() {
-            kc = null;
-            vc = null;
+            this.scale = scale;
+            this.keyBytes = cache.keyCodec(layer).blockBytes();
         }
 
         @Override
         public void run(int item, int worker) {
-            int itemsPerHead = chunks + 1;
-            int kv = item / itemsPerHead;
-            int chunk = item % itemsPerHead;
-            int slot0 = item * gq;
-            for (int j = 0; j < gq; j++) {
-                partMax[slot0 + j] = Float.NEGATIVE_INFINITY;
-                partSum[slot0 + j] = 0f;
-            }
-            Arrays.fill(partOut, slot0 * d, (slot0 + gq) * d, 0f);
+            int itemsPerGroup = chunks + 1;
+            int group = item / itemsPerGroup, chunk = item % itemsPerGroup;
+            int kv = group / laneGroups, lg = group % laneGroups;
+            BlockScratch s = workers[worker];
+            Arrays.fill(s.max, Float.NEGATIVE_INFINITY);
+            Arrays.fill(s.sum, 0f);
+            Arrays.fill(s.out, 0f);
             HeadStream hs = cache.stream(layer, kv);
-            Worker w = workers[worker];
+            int at = group * d * LANES;
             if (chunk < chunks) {
+                KeyKernel keys = keyKernels[layer];
+                ValueKernel values = valueKernels[layer];
                 int perChunk = CHUNK_TOKENS / g;
-                int first = chunk * perChunk;
-                int end = Math.min(blocks, first + perChunk);
-                int position0 = hs.firstPosition();
-                for (int b = first; b < end; b++) {
-                    int position = position0 + b * g;
+                int end = Math.min(blocks, (chunk + 1) * perChunk);
+                int qOff = (kv * gq + lg * LANES) * d, heads = lanes(lg);
+                for (int b = chunk * perChunk; b < end; b++) {
+                    int position = hs.firstPosition() + b * g;
                     if (position > lastVisible) {
                         break;
                     }
-                    block(hs, b, position, w, slot0, kv);
+                    int visible = (int) Math.min(g, (long) lastVisible - position + 1);
+                    MemorySegment page = hs.page(b);
+                    long off = hs.offset(b);
+                    keys.score(page, off, hs.state(), rowQueries, at, queries, qOff, heads, scale, s);
+                    math.softmax(s.scores, visible, g, s.max, s.sum, s.rescale);
+                    values.accumulate(page, off + keyBytes, hs.state(), s, s.out, 0);
                 }
             } else {
-                window(hs, w, slot0, kv);
+                window(hs, s, at);
             }
+            System.arraycopy(s.max, 0, partMax, item * LANES, LANES);
+            System.arraycopy(s.sum, 0, partSum, item * LANES, LANES);
+            System.arraycopy(s.out, 0, partOut, item * d * LANES, d * LANES);
         }
 
-        private void block(HeadStream hs, int b, int position, Worker w, int slot0, int kv) {
-            MemorySegment page = hs.page(b);
-            long off = hs.offset(b);
-            int visible = (int) Math.min(g, (long) lastVisible - position + 1);
-            if (FUSED_KEYS && kc instanceof io.vidkv.codec.VidkvKeyCodec vk && !kc.rowSpacePerBlock()) {
-                vk.scoreBlockFused(page, off, hs.state(), rowQueries, kv * gq * d, gq, w.scores, w.scratch);
-                finishBlock(hs, page, off, visible, w, slot0);
-                return;
-            }
-            kc.decodeRows(page, off, hs.state(), w.rows, 0, w.scratch);
-            float[] qs = rowQueries;
-            int qBase = kv * gq * d;
-            if (kc.rowSpacePerBlock()) {
-                // per-group channel split: this block has its own row space, transform the queries for it
-                System.arraycopy(queries, kv * gq * d, w.rawQueries, 0, gq * d);
-                kc.transformQueryForBlock(page, off, w.rawQueries, gq, (float) (1.0 / Math.sqrt(d)), hs.state(),
-                        w.blockQueries, w.scratch);
-                qs = w.blockQueries;
-                qBase = 0;
-            }
-            int j = 0;
-            for (; j + 1 < gq; j += 2) {
-                math.scores2(w.rows, d, g, qs, qBase + j * d, qBase + (j + 1) * d, w.scores, j * g, (j + 1) * g);
-            }
-            if (j < gq) {
-                math.scores(w.rows, d, g, qs, qBase + j * d, w.scores, j * g);
-            }
-            finishBlock(hs, page, off, visible, w, slot0);
-        }
-
-        /** Causal mask, value decode and the online-softmax fold of a scored block. */
-        private void finishBlock(HeadStream hs, MemorySegment page, long off, int visible, Worker w, int slot0) {
-            if (visible < g) {
-                for (int j = 0; j < gq; j++) {
-                    for (int t = visible; t < g; t++) {
-                        w.scores[j * g + t] = Float.NEGATIVE_INFINITY;
-                    }
-                }
-            }
-            vc.decode(page, off + keyBytes, hs.state(), w.vals, 0, w.scratch);
-            for (int j = 0; j < gq; j++) {
-                fold(w.scores, j * g, g, w.vals, slot0 + j);
-            }
-        }
-
-        private void window(HeadStream hs, Worker w, int slot0, int kv) {
+        /** The residual window, exactly, in tiles of {@link BlockScratch#WINDOW_TILE} tokens. */
+        private void window(HeadStream hs, BlockScratch s, int at) {
             int n = hs.windowCount();
             int firstPos = hs.firstPosition() + blocks * g;
             int visible = (int) Math.max(0, Math.min(n, (long) lastVisible - firstPos + 1));
-            if (visible == 0) {
-                return;
-            }
-            MemorySegment keys = hs.windowKeys();
-            MemorySegment values = hs.windowValues();
-            for (int j = 0; j < gq; j++) {
-                int qOff = (kv * gq + j) * d;
-                int sOff = j * visible;
-                for (int t = 0; t < visible; t++) {
-                    w.scores[sOff + t] = math.dot(scaledQueries, qOff, keys, (long) hs.windowSlot(t) * d * Float.BYTES, d);
-                }
-                int slot = slot0 + j;
-                float m = math.max(w.scores, sOff, visible);
-                float sum = math.expShiftSum(w.scores, sOff, visible, m);
-                partMax[slot] = m;
-                partSum[slot] = sum;
-                for (int t = 0; t < visible; t++) {
-                    math.axpy(w.scores[sOff + t], values, (long) hs.windowSlot(t) * d * Float.BYTES, d, partOut, slot * d);
-                }
+            for (int t0 = 0; t0 < visible; t0 += BlockScratch.WINDOW_TILE) {
+                int tile = Math.min(BlockScratch.WINDOW_TILE, visible - t0);
+                copyRows(hs.windowKeys(), hs, t0, tile, s.rows);
+                math.denseScores(s.rows, d, tile, windowQueries, at, s.scores);
+                math.softmax(s.scores, tile, tile, s.max, s.sum, s.rescale);
+                copyRows(hs.windowValues(), hs, t0, tile, s.rows);
+                math.denseValues(s.rows, d, tile, s.scores, s.rescale, s.out, 0);
             }
         }
 
-        /** Online softmax update of one query head's running state with a block's scores. */
-        private void fold(float[] scores, int sOff, int n, float[] vals, int slot) {
-            float blockMax = math.max(scores, sOff, n);
-            if (blockMax == Float.NEGATIVE_INFINITY) {
-                return;
+        private void copyRows(MemorySegment window, HeadStream hs, int t0, int n, float[] rows) {
+            for (int t = 0; t < n; t++) {
+                MemorySegment.copy(window, ValueLayout.JAVA_FLOAT, (long) hs.windowSlot(t0 + t) * d * Float.BYTES, rows, t * d, d);
             }
-            float m = partMax[slot];
-            float mNew = Math.max(m, blockMax);
-            float rescale = m == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(m - mNew);
-            float sum = math.expShiftSum(scores, sOff, n, mNew);
-            partSum[slot] = partSum[slot] * rescale + sum;
-            partMax[slot] = mNew;
-            math.accumulate(vals, n, d, scores, sOff, rescale, partOut, slot * d);
         }
     }
 
     @Override
     public void close() {
-        for (Worker w : workers) {
-            w.scratch.close();
+        for (BlockScratch w : workers) {
+            w.close();
         }
-        transformScratch.close();
     }
 }

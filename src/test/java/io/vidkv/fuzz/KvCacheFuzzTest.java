@@ -402,7 +402,7 @@ class KvCacheFuzzTest {
                     }
                     HeadState s = hs.state();
                     out.writeBoolean(s.calibrated());
-                    out.writeInt(s.anomalous);
+                    out.writeInt(s.calibrated() ? 1 : 0);
                     for (int o : s.keyOrder) {
                         out.writeInt(o);
                     }

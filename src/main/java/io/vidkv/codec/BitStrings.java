@@ -1,0 +1,49 @@
+package io.vidkv.codec;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Little-endian bit strings in a block (bit i of a string at byte {@code o} is bit {@code i % 8} of
+ * byte {@code o + i / 8}, see {@code io.vidkv.layout}): the one packing piece every encoder uses to
+ * write codes, and the plain reader the dequantizers use.
+ */
+final class BitStrings {
+
+    private BitStrings() {
+    }
+
+    /** Zeroes {@code bytes} bytes at {@code off}. */
+    static void clear(MemorySegment dst, long off, long bytes) {
+        dst.asSlice(off, bytes).fill((byte) 0);
+    }
+
+    /** Sets bit {@code i} of the string at {@code off} if {@code bit} is 1 (the string starts cleared). */
+    static void set(MemorySegment dst, long off, long i, int bit) {
+        if (bit != 0) {
+            long at = off + (i >>> 3);
+            dst.set(ValueLayout.JAVA_BYTE, at, (byte) (dst.get(ValueLayout.JAVA_BYTE, at) | 1 << (i & 7)));
+        }
+    }
+
+    /** Bit {@code i} of the string at {@code off}. */
+    static int get(MemorySegment src, long off, long i) {
+        return src.get(ValueLayout.JAVA_BYTE, off + (i >>> 3)) >>> (i & 7) & 1;
+    }
+
+    /** Writes {@code width} (< 32) bits of {@code value} at bit {@code i} of the string at {@code off}. */
+    static void setField(MemorySegment dst, long off, long i, int width, int value) {
+        for (int k = 0; k < width; k++) {
+            set(dst, off, i + k, value >>> k & 1);
+        }
+    }
+
+    /** Reads {@code width} (< 32) bits at bit {@code i} of the string at {@code off}. */
+    static int getField(MemorySegment src, long off, long i, int width) {
+        int v = 0;
+        for (int k = 0; k < width; k++) {
+            v |= get(src, off, i + k) << k;
+        }
+        return v;
+    }
+}

@@ -1,0 +1,92 @@
+package io.vidkv.kernel;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The hot loops of the fused decode kernels, with the query heads of one KV head in the
+ * {@link #LANES} float lanes of every vector: a "lane vector" is {@code LANES} consecutive floats
+ * {@code x[i * LANES + j]}, one per query head j. Scores are {@code scores[t * LANES + j]}, the
+ * softmax weights {@code p} the same, queries and weights per row {@code w[r * LANES + j]}, the
+ * running output {@code out[c * LANES + j]}. Because every sum over tokens, rows or channels is
+ * taken lane by lane in a fixed order, the results do not depend on the thread count, and the two
+ * bodies ({@link PanamaKernelMath}, 256-bit Vector API; {@link ScalarKernelMath}, plain Java) give
+ * the same bits: they perform the same IEEE operations per lane.
+ *
+ * <p>Tables: a <em>bit table</em> holds, for one group of four consecutive bits of a key's bit
+ * string, the 16 sums of their weights (entry m = sum of w_k over the bits k set in m); a token's
+ * score is then one table load per four bits. A <em>token table</em> holds, for five consecutive
+ * tokens, the 32 sums of their probabilities; a channel's sum over tokens with a given code bit set
+ * is one table load per five tokens. Chosen by JMH over decoding to floats (BENCHMARKS.md).
+ */
+interface KernelMath {
+
+    /** Query heads per vector: 8 floats of a 256-bit register. */
+    int LANES = 8;
+    /** Floats of one bit table (16 entries). */
+    int BIT_TABLE = 16 * LANES;
+    /** Floats of the 16 bit tables of one 64-bit word. */
+    int WORD_TABLES = 16 * BIT_TABLE;
+    /** Floats of one token table (32 entries). */
+    int TOKEN_TABLE = 32 * LANES;
+
+    /**
+     * The 16 bit tables of one 64-bit word: weights {@code w[(wOff + i) * LANES + j]}, i < 64, into
+     * {@code tables}. Entry 0 of each table must already be zero (it is never written).
+     */
+    void bitTables(float[] w, int wOff, float[] tables);
+
+    /**
+     * For every token t < tokens, adds the table entries selected by the 16 nibbles of its word
+     * {@code word} (the long at {@code codes + t * stride + 8 * word}, masked by {@code mask}) to
+     * {@code init} (word 0: the bias lane vector) or to the token's running score (later words),
+     * into {@code scores[t * LANES + j]}.
+     */
+    void scoreWord(MemorySegment seg, long codes, int stride, int word, long mask, int tokens, float[] tables,
+                   float[] bias, float[] scores);
+
+    /** ceil(tokens / 5) token tables of p[t * LANES + j] (tokens beyond {@code tokens} weigh 0). */
+    void tokenTables(float[] p, int tokens, float[] tables);
+
+    /** Token tables of p[t] * u[t * LANES ... ] lane-wise: the per-token-scaled variant, u[t] a scalar per token. */
+    void scaledTokenTables(float[] p, float[] u, int tokens, float[] tables);
+
+    /**
+     * Ternary BASE3 values: for channels c < d, with S+ and S- the sums of p over the tokens whose trit
+     * is +1 and -1, out[c] = out[c] * rescale + scale[c] * (S+ - S-). Byte i of channel c at
+     * {@code codes + c * fullBytes + i}; tail of {@code tailBits} bits at bit c * tailBits of
+     * {@code tail} (none if tailBits is 0).
+     */
+    void ternaryBase3(MemorySegment seg, long codes, int fullBytes, long tail, int tailBits, int d, float[] tables,
+                      float[] scales, float[] rescale, float[] out, int outOff);
+
+    /** Ternary PLANES values: as {@link #ternaryBase3} with G-bit nonzero and negative planes per channel. */
+    void ternaryPlanes(MemorySegment seg, long codes, int groupSize, int d, float[] tables, float[] scales,
+                       float[] rescale, float[] out, int outOff);
+
+    /**
+     * Uniform values, channels [c0, c1): with A = sum over planes p of 2^p (sum of p over tokens
+     * whose bit p is set), out[c] = out[c] * rescale + mul[c] * A + add[c] (add a lane vector).
+     * Plane p of channel c at {@code codes + (c * bits + p) * G/8}.
+     */
+    void uniformValues(MemorySegment seg, long codes, int bits, int groupSize, int c0, int c1, float[] tables,
+                       float[] mul, float[] add, float[] rescale, float[] out, int outOff);
+
+    /** out[c] += p[t] * v[c] for one token's dequantized values v[c] = vals[vOff + c], c < d. */
+    void axpyToken(float[] p, int t, float[] vals, int vOff, int d, float[] out, int outOff);
+
+    /** scores[t] = sum_c q[qOff + c] * rows[t * d + c] for t < tokens (q lane vectors, rows dense floats). */
+    void denseScores(float[] rows, int d, int tokens, float[] q, int qOff, float[] scores);
+
+    /** out[c] = out[c] * rescale + sum_t p[t] * rows[t * d + c], c < d. */
+    void denseValues(float[] rows, int d, int tokens, float[] p, float[] rescale, float[] out, int outOff);
+
+    /**
+     * One block's online-softmax step: scores of the first {@code visible} of {@code tokens} tokens
+     * become p = exp(s - mNew) in place (the rest 0), with mNew = max(m, max_t s); then
+     * rescale = exp(m - mNew), l = l * rescale + sum_t p (summed in token order), m = mNew.
+     */
+    void softmax(float[] scores, int visible, int tokens, float[] m, float[] l, float[] rescale);
+
+    /** Name for reports. */
+    String name();
+}

@@ -1,0 +1,57 @@
+package io.vidkv.kernel;
+
+import io.vidkv.LayerConfig;
+import io.vidkv.codec.QuantAxis;
+import io.vidkv.codec.KeyCodec;
+import io.vidkv.codec.TernaryValueCodec;
+import io.vidkv.codec.UniformCodec;
+import io.vidkv.codec.ValueCodec;
+import io.vidkv.codec.VidkvKeyCodec;
+
+/**
+ * Picks the kernels once, the way Lucene's {@code VectorizationProvider} does: the body
+ * ({@link PanamaKernelMath} when the Vector API is usable and the platform has 256-bit vectors,
+ * else {@link ScalarKernelMath}) once per process, and the layout family's kernels once per layer
+ * config. Nothing is decided per block.
+ */
+final class KernelProvider {
+
+    /** The body chosen for this process. */
+    static final KernelMath MATH = VectorSupport.ENABLED && Panama.available() ? Panama.create() : new ScalarKernelMath();
+
+    private KernelProvider() {
+    }
+
+    static KeyKernel keys(KernelMath math, LayerConfig lc, KeyCodec codec, int headDim) {
+        int g = lc.groupSize();
+        return switch (lc.keys().kind()) {
+            case FP16 -> new DenseKernel.Fp16Keys(math, g, headDim);
+            case UNIFORM -> lc.keys().axis() == QuantAxis.PER_CHANNEL
+                    ? new UniformKernel.Keys(math, (UniformCodec) codec, g, headDim)
+                    : new DenseKernel.DequantizedKeys(math, codec, g, headDim);
+            case VIDKV -> new VidkvKernel.Keys(math, (VidkvKeyCodec) codec, g, headDim);
+            case REFERENCE -> new DenseKernel.DequantizedKeys(math, codec, g, headDim);
+        };
+    }
+
+    static ValueKernel values(KernelMath math, LayerConfig lc, ValueCodec codec, int headDim) {
+        int g = lc.groupSize();
+        return switch (lc.values().kind()) {
+            case FP16 -> new DenseKernel.Fp16Values(math, g, headDim);
+            case UNIFORM -> new UniformKernel.Values(math, (UniformCodec) codec, g, headDim);
+            case TERNARY -> new VidkvKernel.TernaryValues(math, (TernaryValueCodec) codec, g, headDim);
+            case REFERENCE -> new DenseKernel.DequantizedValues(math, codec, g, headDim);
+        };
+    }
+
+    /** Isolated so that the Vector API classes are loaded only when the module is present. */
+    private static final class Panama {
+        static boolean available() {
+            return PanamaKernelMath.available();
+        }
+
+        static KernelMath create() {
+            return new PanamaKernelMath();
+        }
+    }
+}

@@ -1,0 +1,263 @@
+package io.vidkv.kernel;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Plain-Java {@link KernelMath}: the body without the Vector API, and the readable statement of
+ * what {@link PanamaKernelMath} computes. Every lane loop performs exactly the operations, in the
+ * order, that the vector body performs on that lane, so both give the same bits.
+ */
+final class ScalarKernelMath implements KernelMath {
+
+    static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final int L = LANES;
+
+    /**
+     * TRITS5[b] for a base-3 byte b < 243 ({@code io.vidkv.layout.TernaryLayout}): the mask of its
+     * +1 tokens in bits 0-4 and of its -1 tokens in bits 5-9; 0 for b >= 243.
+     */
+    static final short[] TRITS5 = new short[256];
+
+    static {
+        for (int b = 0; b < 243; b++) {
+            int v = b, pos = 0, neg = 0;
+            for (int k = 0; k < 5; k++) {
+                int digit = v % 3;
+                v /= 3;
+                pos |= (digit == 1 ? 1 : 0) << k;
+                neg |= (digit == 2 ? 1 : 0) << k;
+            }
+            TRITS5[b] = (short) (pos | neg << 5);
+        }
+    }
+
+    /** G <= 64 bits at {@code off}, read as one long and masked to G bits. */
+    static long planeWord(MemorySegment seg, long off, int groupSize) {
+        long w = seg.get(LONG_LE, off);
+        return groupSize == 64 ? w : w & ((1L << groupSize) - 1);
+    }
+
+    /** The {@code width}-bit field at bit {@code bit} of the bit string at {@code off} (width <= 7). */
+    static int field(MemorySegment seg, long off, long bit, int width) {
+        int two = (seg.get(ValueLayout.JAVA_BYTE, off + (bit >>> 3)) & 0xFF)
+                | (seg.get(ValueLayout.JAVA_BYTE, off + (bit >>> 3) + 1) & 0xFF) << 8;
+        return two >>> (bit & 7) & ((1 << width) - 1);
+    }
+
+    @Override
+    public void bitTables(float[] w, int wOff, float[] tables) {
+        for (int g = 0; g < 16; g++) {
+            int b = (wOff + 4 * g) * L, t = g * BIT_TABLE;
+            for (int j = 0; j < L; j++) {
+                float w0 = w[b + j], w1 = w[b + L + j], w2 = w[b + 2 * L + j], w3 = w[b + 3 * L + j];
+                float t3 = w0 + w1, t5 = w2 + w0, t6 = w2 + w1, t7 = w2 + t3;
+                tables[t + L + j] = w0;
+                tables[t + 2 * L + j] = w1;
+                tables[t + 3 * L + j] = t3;
+                tables[t + 4 * L + j] = w2;
+                tables[t + 5 * L + j] = t5;
+                tables[t + 6 * L + j] = t6;
+                tables[t + 7 * L + j] = t7;
+                tables[t + 8 * L + j] = w3;
+                tables[t + 9 * L + j] = w3 + w0;
+                tables[t + 10 * L + j] = w3 + w1;
+                tables[t + 11 * L + j] = w3 + t3;
+                tables[t + 12 * L + j] = w3 + w2;
+                tables[t + 13 * L + j] = w3 + t5;
+                tables[t + 14 * L + j] = w3 + t6;
+                tables[t + 15 * L + j] = w3 + t7;
+            }
+        }
+    }
+
+    @Override
+    public void scoreWord(MemorySegment seg, long codes, int stride, int word, long mask, int tokens, float[] tables,
+                          float[] bias, float[] scores) {
+        for (int t = 0; t < tokens; t++) {
+            long x = seg.get(LONG_LE, codes + (long) t * stride + 8L * word) & mask;
+            for (int j = 0; j < L; j++) {
+                float a0 = tables[(int) (x & 15) * L + j];
+                float a1 = tables[BIT_TABLE + (int) (x >>> 4 & 15) * L + j];
+                float a2 = tables[2 * BIT_TABLE + (int) (x >>> 8 & 15) * L + j];
+                float a3 = tables[3 * BIT_TABLE + (int) (x >>> 12 & 15) * L + j];
+                for (int k = 4; k < 16; k += 4) {
+                    a0 += tables[k * BIT_TABLE + (int) (x >>> (4 * k) & 15) * L + j];
+                    a1 += tables[(k + 1) * BIT_TABLE + (int) (x >>> (4 * k + 4) & 15) * L + j];
+                    a2 += tables[(k + 2) * BIT_TABLE + (int) (x >>> (4 * k + 8) & 15) * L + j];
+                    a3 += tables[(k + 3) * BIT_TABLE + (int) (x >>> (4 * k + 12) & 15) * L + j];
+                }
+                float base = word == 0 ? bias[j] : scores[t * L + j];
+                scores[t * L + j] = base + ((a0 + a1) + (a2 + a3));
+            }
+        }
+    }
+
+    @Override
+    public void tokenTables(float[] p, int tokens, float[] tables) {
+        for (int g = 0; 5 * g < tokens; g++) {
+            int tb = g * TOKEN_TABLE;
+            for (int j = 0; j < L; j++) {
+                tables[tb + j] = 0f;
+            }
+            for (int k = 0; k < 5; k++) {
+                int t = 5 * g + k;
+                for (int m = 0; m < 1 << k; m++) {
+                    for (int j = 0; j < L; j++) {
+                        float pk = t < tokens ? p[t * L + j] : 0f;
+                        tables[tb + ((1 << k) + m) * L + j] = pk + tables[tb + m * L + j];
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void scaledTokenTables(float[] p, float[] u, int tokens, float[] tables) {
+        for (int g = 0; 5 * g < tokens; g++) {
+            int tb = g * TOKEN_TABLE;
+            for (int j = 0; j < L; j++) {
+                tables[tb + j] = 0f;
+            }
+            for (int k = 0; k < 5; k++) {
+                int t = 5 * g + k;
+                for (int m = 0; m < 1 << k; m++) {
+                    for (int j = 0; j < L; j++) {
+                        float pk = t < tokens ? p[t * L + j] * u[t] : 0f;
+                        tables[tb + ((1 << k) + m) * L + j] = pk + tables[tb + m * L + j];
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void ternaryBase3(MemorySegment seg, long codes, int fullBytes, long tail, int tailBits, int d, float[] tables,
+                             float[] scales, float[] rescale, float[] out, int outOff) {
+        for (int c = 0; c < d; c++) {
+            long at = codes + (long) c * fullBytes;
+            int m0 = TRITS5[seg.get(ValueLayout.JAVA_BYTE, at) & 0xFF];
+            for (int j = 0; j < L; j++) {
+                float sp = tables[(m0 & 31) * L + j];
+                float sn = tables[(m0 >>> 5) * L + j];
+                for (int i = 1; i < fullBytes; i++) {
+                    int m = TRITS5[seg.get(ValueLayout.JAVA_BYTE, at + i) & 0xFF];
+                    sp += tables[i * TOKEN_TABLE + (m & 31) * L + j];
+                    sn += tables[i * TOKEN_TABLE + (m >>> 5) * L + j];
+                }
+                if (tailBits > 0) {
+                    int m = TRITS5[field(seg, tail, (long) c * tailBits, tailBits)];
+                    sp += tables[fullBytes * TOKEN_TABLE + (m & 31) * L + j];
+                    sn += tables[fullBytes * TOKEN_TABLE + (m >>> 5) * L + j];
+                }
+                int o = outOff + c * L + j;
+                out[o] = Math.fma(scales[c], sp - sn, out[o] * rescale[j]);
+            }
+        }
+    }
+
+    @Override
+    public void ternaryPlanes(MemorySegment seg, long codes, int groupSize, int d, float[] tables, float[] scales,
+                              float[] rescale, float[] out, int outOff) {
+        int planeBytes = groupSize / 8;
+        int groups = (groupSize + 4) / 5;
+        for (int c = 0; c < d; c++) {
+            long nz = planeWord(seg, codes + (long) 2 * c * planeBytes, groupSize);
+            long neg = planeWord(seg, codes + (long) (2 * c + 1) * planeBytes, groupSize);
+            long pos = nz & ~neg, negs = nz & neg;
+            for (int j = 0; j < L; j++) {
+                float sp = tables[(int) (pos & 31) * L + j];
+                float sn = tables[(int) (negs & 31) * L + j];
+                for (int i = 1; i < groups; i++) {
+                    sp += tables[i * TOKEN_TABLE + (int) (pos >>> (5 * i) & 31) * L + j];
+                    sn += tables[i * TOKEN_TABLE + (int) (negs >>> (5 * i) & 31) * L + j];
+                }
+                int o = outOff + c * L + j;
+                out[o] = Math.fma(scales[c], sp - sn, out[o] * rescale[j]);
+            }
+        }
+    }
+
+    @Override
+    public void uniformValues(MemorySegment seg, long codes, int bits, int groupSize, int c0, int c1, float[] tables,
+                              float[] mul, float[] add, float[] rescale, float[] out, int outOff) {
+        int planeBytes = groupSize / 8;
+        int groups = (groupSize + 4) / 5;
+        for (int c = c0; c < c1; c++) {
+            for (int j = 0; j < L; j++) {
+                float a = 0f;
+                for (int p = 0; p < bits; p++) {
+                    long x = planeWord(seg, codes + (long) (c * bits + p) * planeBytes, groupSize);
+                    float s = tables[(int) (x & 31) * L + j];
+                    for (int i = 1; i < groups; i++) {
+                        s += tables[i * TOKEN_TABLE + (int) (x >>> (5 * i) & 31) * L + j];
+                    }
+                    a = p == 0 ? s : Math.fma(1 << p, s, a);
+                }
+                int o = outOff + c * L + j;
+                out[o] = Math.fma(mul[c], a, out[o] * rescale[j]) + add[c * L + j];
+            }
+        }
+    }
+
+    @Override
+    public void axpyToken(float[] p, int t, float[] vals, int vOff, int d, float[] out, int outOff) {
+        for (int c = 0; c < d; c++) {
+            for (int j = 0; j < L; j++) {
+                out[outOff + c * L + j] = Math.fma(p[t * L + j], vals[vOff + c], out[outOff + c * L + j]);
+            }
+        }
+    }
+
+    @Override
+    public void denseScores(float[] rows, int d, int tokens, float[] q, int qOff, float[] scores) {
+        for (int t = 0; t < tokens; t++) {
+            for (int j = 0; j < L; j++) {
+                float s = 0f;
+                for (int c = 0; c < d; c++) {
+                    s = Math.fma(q[qOff + c * L + j], rows[t * d + c], s);
+                }
+                scores[t * L + j] = s;
+            }
+        }
+    }
+
+    @Override
+    public void denseValues(float[] rows, int d, int tokens, float[] p, float[] rescale, float[] out, int outOff) {
+        for (int c = 0; c < d; c++) {
+            for (int j = 0; j < L; j++) {
+                float a = out[outOff + c * L + j] * rescale[j];
+                for (int t = 0; t < tokens; t++) {
+                    a = Math.fma(p[t * L + j], rows[t * d + c], a);
+                }
+                out[outOff + c * L + j] = a;
+            }
+        }
+    }
+
+    @Override
+    public void softmax(float[] scores, int visible, int tokens, float[] m, float[] l, float[] rescale) {
+        for (int j = 0; j < L; j++) {
+            float bm = scores[j];
+            for (int t = 1; t < visible; t++) {
+                bm = Math.max(bm, scores[t * L + j]);
+            }
+            float mNew = Math.max(m[j], bm);
+            float sum = 0f;
+            for (int t = 0; t < tokens; t++) {
+                float p = t < visible ? ExpApprox.exp(scores[t * L + j] - mNew) : 0f;
+                scores[t * L + j] = p;
+                sum += p;
+            }
+            rescale[j] = ExpApprox.exp(m[j] - mNew);
+            l[j] = l[j] * rescale[j] + sum;
+            m[j] = mNew;
+        }
+    }
+
+    @Override
+    public String name() {
+        return "plain Java";
+    }
+}

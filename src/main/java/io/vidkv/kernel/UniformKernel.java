@@ -1,0 +1,138 @@
+package io.vidkv.kernel;
+
+import io.vidkv.codec.HeadState;
+import io.vidkv.codec.MetadataFormat;
+import io.vidkv.codec.UniformCodec;
+import io.vidkv.layout.UniformLayout;
+
+import java.lang.foreign.MemorySegment;
+
+import static io.vidkv.kernel.KernelMath.LANES;
+import static io.vidkv.kernel.KernelMath.TOKEN_TABLE;
+
+/**
+ * The uniform layout family ({@link UniformLayout}): k-bit min/max codes, keys per channel (KIVI,
+ * VidKV-2) and values per channel or per token (VidKV-2, KIVI), FP16 or compact parameters.
+ */
+final class UniformKernel {
+
+    private UniformKernel() {
+    }
+
+    /**
+     * Per-channel keys. score(t) = sum_c q_c (zero_c + scale_c code_tc) = bias + sum over set bits
+     * (p, c) of 2^p q_c scale_c, with bias = sum_c q_c zero_c: the parameters fold into one weight
+     * per bit of the token string, then {@link BitStringScores} adds four bits per table lookup.
+     */
+    static final class Keys implements KeyKernel {
+        private final KernelMath math;
+        private final UniformLayout layout;
+        private final MetadataFormat format;
+        private final int d;
+        private final int g;
+
+        Keys(KernelMath math, UniformCodec codec, int groupSize, int headDim) {
+            if (!codec.layout().perChannel()) {
+                throw new IllegalArgumentException("per-token keys are attended through the dequantizing kernel");
+            }
+            this.math = math;
+            this.layout = codec.layout();
+            this.format = codec.format();
+            this.d = headDim;
+            this.g = groupSize;
+        }
+
+        @Override
+        public void prepare(float[] q, int qOff, int heads, float scale, HeadState state, float[] out, int outOff, BlockScratch s) {
+            BlockScratch.scaledLanes(q, qOff, heads, d, scale, out, outOff);
+        }
+
+        @Override
+        public void score(MemorySegment page, long off, HeadState state, float[] prepared, int pOff, float[] q, int qOff,
+                          int heads, float scale, BlockScratch s) {
+            float[] w = s.weights, bias = s.bias;
+            java.util.Arrays.fill(bias, 0f);
+            for (int c = 0; c < d; c++) {
+                float sc = format.decodeScale(format.readRaw(page, off + layout.scale(c)), state.keySuper[c]);
+                float z = format.decodeZero(format.readRaw(page, off + layout.zero(c)), sc);
+                int qi = pOff + c * LANES;
+                for (int j = 0; j < LANES; j++) {
+                    float wj = prepared[qi + j] * sc;
+                    for (int p = 0; p < layout.bits(); p++) {
+                        w[layout.keyBit(p, c) * LANES + j] = (1 << p) * wj;
+                    }
+                    bias[j] = Math.fma(prepared[qi + j], z, bias[j]);
+                }
+            }
+            BitStringScores.score(math, page, off, layout.keyTokenBits(), layout.keyTokenBytes(), g, s);
+        }
+    }
+
+    /**
+     * Values. Per channel: out_c += scale_c * A_c + zero_c * sum_t p_t, where A_c = sum over planes
+     * p of 2^p (probability mass of the tokens whose bit p is set), one token-table load per five
+     * tokens and plane. Per token (KIVI): the scale belongs to the token, so the token tables are
+     * built from p_t scale_t per channel group and the zero term is sum_t p_t zero_t.
+     */
+    static final class Values implements ValueKernel {
+        private final KernelMath math;
+        private final UniformLayout layout;
+        private final MetadataFormat format;
+        private final int d;
+        private final int g;
+
+        Values(KernelMath math, UniformCodec codec, int groupSize, int headDim) {
+            this.math = math;
+            this.layout = codec.layout();
+            this.format = codec.format();
+            this.d = headDim;
+            this.g = groupSize;
+        }
+
+        @Override
+        public void accumulate(MemorySegment page, long off, HeadState state, BlockScratch s, float[] out, int outOff) {
+            float[] p = s.scores;
+            if (layout.perChannel()) {
+                math.tokenTables(p, g, s.tokenTables);
+                float[] mass = s.bias; // sum_t p_t: the full entry (31) of every token table
+                java.util.Arrays.fill(mass, 0f);
+                for (int i = 0; 5 * i < g; i++) {
+                    for (int j = 0; j < LANES; j++) {
+                        mass[j] += s.tokenTables[i * TOKEN_TABLE + 31 * LANES + j];
+                    }
+                }
+                for (int c = 0; c < d; c++) {
+                    float sc = format.decodeScale(format.readRaw(page, off + layout.scale(c)), state.valueSuper[c]);
+                    float z = format.decodeZero(format.readRaw(page, off + layout.zero(c)), sc);
+                    s.mul[c] = sc;
+                    for (int j = 0; j < LANES; j++) {
+                        s.add[c * LANES + j] = z * mass[j];
+                    }
+                }
+                math.uniformValues(page, off, layout.bits(), g, 0, d, s.tokenTables, s.mul, s.add, s.rescale, out, outOff);
+                return;
+            }
+            int cg = layout.channelGroup();
+            for (int k = 0; k < d / cg; k++) {
+                float[] zeroTerm = s.bias;
+                java.util.Arrays.fill(zeroTerm, 0f);
+                for (int t = 0; t < g; t++) {
+                    int pi = layout.param(t, k * cg);
+                    float sc = format.decodeScale(format.readRaw(page, off + layout.scale(pi)), state.valueSuper[k]);
+                    float z = format.decodeZero(format.readRaw(page, off + layout.zero(pi)), sc);
+                    s.perToken[t] = sc;
+                    for (int j = 0; j < LANES; j++) {
+                        zeroTerm[j] = Math.fma(p[t * LANES + j], z, zeroTerm[j]);
+                    }
+                }
+                math.scaledTokenTables(p, s.perToken, g, s.tokenTables);
+                for (int c = k * cg; c < (k + 1) * cg; c++) {
+                    s.mul[c] = 1f;
+                    System.arraycopy(zeroTerm, 0, s.add, c * LANES, LANES);
+                }
+                math.uniformValues(page, off, layout.bits(), g, k * cg, (k + 1) * cg, s.tokenTables, s.mul, s.add, s.rescale,
+                        out, outOff);
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+package io.vidkv.kernel;
+
+import io.vidkv.codec.HeadState;
+import io.vidkv.codec.KeyCodec;
+import io.vidkv.codec.MetadataFormat;
+import io.vidkv.codec.TernaryValueCodec;
+import io.vidkv.codec.VidkvKeyCodec;
+import io.vidkv.layout.TernaryLayout;
+import io.vidkv.layout.VidkvKeyLayout;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+import static io.vidkv.kernel.KernelMath.LANES;
+
+/**
+ * The VidKV layout family: keys of {@link VidkvKeyLayout} (2-bit anomalous channels, one sign bit
+ * per spectral component) and ternary values of {@link TernaryLayout} (with or without protected
+ * tokens), attended straight from the codes (METHOD.md section 7).
+ */
+final class VidkvKernel {
+
+    private VidkvKernel() {
+    }
+
+    /**
+     * Keys. Per step the queries go into row space once: anomalous channels as they are, normal
+     * channels through one batched FFTW r2c weighted by w_j / n (Parseval), so no key is ever
+     * inverse-transformed. Per block:
+     * <ol>
+     *   <li>fold the block's parameters into one weight per bit of the token string, per query head:
+     *       anomalous row r gives w = q'_r scale_r for its low bit and 2w for its high bit and adds
+     *       q'_r zero_r to the bias; component j (stored as sign bit b, value (2b - 1) scale_j) gives
+     *       2 q'_j scale_j for its bit and subtracts q'_j scale_j from the bias;
+     *   <li>score every token as bias + the sum of the weights of its set bits, four bits per table
+     *       lookup ({@link BitStringScores}).
+     * </ol>
+     */
+    static final class Keys implements KeyKernel {
+        private final KernelMath math;
+        private final VidkvKeyCodec codec;
+        private final VidkvKeyLayout layout;
+        private final MetadataFormat format;
+        private final int d;
+        private final int g;
+        private final int a;
+        private final int n;
+        private final boolean perBlockRows;
+
+        Keys(KernelMath math, VidkvKeyCodec codec, int groupSize, int headDim) {
+            this.math = math;
+            this.g = groupSize;
+            this.codec = codec;
+            this.layout = codec.layout();
+            this.format = codec.format();
+            this.d = headDim;
+            this.a = layout.anomalous();
+            this.n = layout.normal();
+            this.perBlockRows = codec.rowSpacePerBlock();
+        }
+
+        @Override
+        public void prepare(float[] q, int qOff, int heads, float scale, HeadState state, float[] out, int outOff, BlockScratch s) {
+            if (perBlockRows) {
+                return; // the row space is the block's own: transformed per block in score()
+            }
+            rowSpace(codec, d, q, qOff, heads, scale, state, out, outOff, s);
+        }
+
+        @Override
+        public void score(MemorySegment page, long off, HeadState state, float[] prepared, int pOff, float[] q, int qOff,
+                          int heads, float scale, BlockScratch s) {
+            float[] qr = prepared;
+            int qo = pOff;
+            if (perBlockRows) {
+                System.arraycopy(q, qOff, s.codec.f1, 0, heads * d);
+                codec.transformQueryForBlock(page, off, s.codec.f1, heads, scale, state, s.codec.f2, s.codec);
+                BlockScratch.toLanes(s.codec.f2, 0, heads, d, s.blockQueries, 0);
+                qr = s.blockQueries;
+                qo = 0;
+            }
+            float[] w = s.weights, bias = s.bias;
+            java.util.Arrays.fill(bias, 0f);
+            for (int r = 0; r < a; r++) {
+                float sc = format.decodeScale(format.readRaw(page, off + layout.scale(r)), state.keySuper[r]);
+                float z = format.decodeZero(format.readRaw(page, off + layout.zero(r)), sc);
+                int lo = layout.lowBit(r) * LANES, hi = layout.highBit(r) * LANES, qi = qo + r * LANES;
+                for (int j = 0; j < LANES; j++) {
+                    float wj = qr[qi + j] * sc;
+                    w[lo + j] = wj;
+                    w[hi + j] = 2f * wj;
+                    bias[j] = Math.fma(qr[qi + j], z, bias[j]);
+                }
+            }
+            for (int c = 0; c < n; c++) {
+                float sc = format.decodeScale(format.readRaw(page, off + layout.componentScale(c)), state.keySuper[a + c]);
+                int bit = layout.signBit(c) * LANES, qi = qo + (a + c) * LANES;
+                for (int j = 0; j < LANES; j++) {
+                    float wj = qr[qi + j] * sc;
+                    w[bit + j] = 2f * wj;
+                    bias[j] -= wj;
+                }
+            }
+            BitStringScores.score(math, page, off, layout.tokenBits(), layout.tokenBytes(), g, s);
+        }
+    }
+
+    /** The codec's query transform for {@code heads} queries, then into lanes. */
+    static void rowSpace(KeyCodec codec, int d, float[] q, int qOff, int heads, float scale, HeadState state, float[] out,
+                         int outOff, BlockScratch s) {
+        System.arraycopy(q, qOff, s.codec.f1, 0, heads * d);
+        codec.transformQuery(s.codec.f1, heads, scale, state, s.codec.f2, s.codec);
+        BlockScratch.toLanes(s.codec.f2, 0, heads, d, out, outOff);
+    }
+
+    /**
+     * Ternary values. Per block: the 32 subset sums of each five tokens' probabilities (token
+     * tables); per channel, each base-3 byte of five tokens is looked up as (mask of +1 tokens, mask
+     * of -1 tokens), so S+ and S- (the probability mass on +1 and -1) cost two table loads per five
+     * tokens; the channel's scale is applied once, to S+ - S-. Protected tokens (2-bit, min/max over
+     * the block's protected tokens) are added one token at a time: there are few of them.
+     */
+    static final class TernaryValues implements ValueKernel {
+        private final KernelMath math;
+        private final TernaryLayout layout;
+        private final MetadataFormat format;
+        private final int d;
+        private final int g;
+
+        TernaryValues(KernelMath math, TernaryValueCodec codec, int groupSize, int headDim) {
+            this.math = math;
+            this.layout = codec.layout();
+            this.format = codec.format();
+            this.d = headDim;
+            this.g = groupSize;
+        }
+
+        @Override
+        public void accumulate(MemorySegment page, long off, HeadState state, BlockScratch s, float[] out, int outOff) {
+            float[] scales = s.scales;
+            for (int c = 0; c < d; c++) {
+                scales[c] = format.decodeScale(format.readRaw(page, off + layout.scale(c)), state.valueSuper[c]);
+            }
+            math.tokenTables(s.scores, g, s.tokenTables);
+            if (layout.base3()) {
+                math.ternaryBase3(page, off, layout.fullBytes(), off + layout.tail(), layout.tailBits(), d, s.tokenTables,
+                        scales, s.rescale, out, outOff);
+            } else {
+                math.ternaryPlanes(page, off, g, d, s.tokenTables, scales, s.rescale, out, outOff);
+            }
+            if (layout.protection()) {
+                protectedTokens(page, off, state, s, out, outOff);
+            }
+        }
+
+        private void protectedTokens(MemorySegment page, long off, HeadState state, BlockScratch s, float[] out, int outOff) {
+            long mask = 0;
+            for (int b = 0; b < g / 8; b++) {
+                mask |= (long) (page.get(ValueLayout.JAVA_BYTE, off + layout.mask() + b) & 0xFF) << (8 * b);
+            }
+            int p = Long.bitCount(mask);
+            if (p == 0) {
+                return;
+            }
+            for (int c = 0; c < d; c++) {
+                s.scales[c] = format.decodeScale(format.readRaw(page, off + layout.protectedScale(p, c)), state.valueSuper[c]);
+                s.zeros[c] = format.decodeZero(format.readRaw(page, off + layout.protectedZero(p, c)), s.scales[c]);
+            }
+            float[] v = s.mul; // one protected token's dequantized values
+            int i = 0;
+            for (int t = 0; t < g; t++) {
+                if ((mask >>> t & 1) == 0) {
+                    continue;
+                }
+                long p0 = off + layout.protectedPlane(i, 0), p1 = off + layout.protectedPlane(i, 1);
+                i++;
+                for (int c = 0; c < d; c++) {
+                    int code = (page.get(ValueLayout.JAVA_BYTE, p0 + c / 8) >>> (c & 7) & 1)
+                            + 2 * (page.get(ValueLayout.JAVA_BYTE, p1 + c / 8) >>> (c & 7) & 1);
+                    v[c] = Math.fma(s.scales[c], code, s.zeros[c]);
+                }
+                math.axpyToken(s.scores, t, v, 0, d, out, outOff);
+            }
+        }
+    }
+}

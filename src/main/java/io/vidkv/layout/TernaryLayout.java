@@ -1,0 +1,129 @@
+package io.vidkv.layout;
+
+/**
+ * Ternary values ("1.58-bit", METHOD.md section 3) per channel over the G tokens, optionally with
+ * protected tokens stored at 2 bits. Trit digits: 0 is 0, 1 is +1, 2 is -1; decoded value
+ * v = scale_c * trit.
+ *
+ * <pre>
+ * codes, BASE3 (5 trits a byte, 3^5 = 243 < 256): q = G / 5 whole bytes per channel, then a tail of
+ *         r = G % 5 tokens per channel.
+ *           byte i of channel c at c q + i: sum over k < 5 of digit(token 5i + k) * 3^k
+ *           tail of channel c: bits [c w, (c+1) w) of the bit string at d q, w = {0, 2, 4, 5, 7}[r]
+ *             bits, value sum over k < r of digit(token 5q + k) * 3^k; ceil(d w / 8) bytes
+ *         (G = 32: 6 bytes and a 4-bit tail = 52 bits per channel, 1.625 bits per value)
+ * codes, PLANES: channel c's nonzero plane (G bits, bit t = token t) at 2c G/8, its negative plane
+ *         at (2c + 1) G/8 (2 bits per value).
+ * scales: d scales (channel c at codes + c paramBytes).
+ * with protection:
+ *   mask:  G / 8 bytes, bit t = token t protected (its trit is 0).
+ *   if P = popcount(mask) > 0: the P protected tokens in token order, each as two bit planes of its
+ *          d channels' 2-bit codes (protected token i, plane p at (2i + p) d/8, bit c), then d
+ *          scales and d zero points (v = zero_c + scale_c * code).
+ * </pre>
+ * Channel-major, five tokens a byte: the value kernel looks each byte up as (positive mask,
+ * negative mask) of five tokens and sums 32-entry tables of probabilities of those tokens.
+ */
+public final class TernaryLayout {
+
+    /** Bits of a tail of r trits, r < 5: ceil(log2(3^r)). */
+    private static final int[] TAIL_BITS = {0, 2, 4, 5, 7};
+
+    private final boolean base3;
+    private final boolean protection;
+    private final int groupSize;
+    private final int headDim;
+    private final int paramBytes;
+
+    public TernaryLayout(boolean base3, boolean protection, int groupSize, int headDim, int paramBytes) {
+        this.base3 = base3;
+        this.protection = protection;
+        this.groupSize = groupSize;
+        this.headDim = headDim;
+        this.paramBytes = paramBytes;
+    }
+
+    public boolean base3() {
+        return base3;
+    }
+
+    public boolean protection() {
+        return protection;
+    }
+
+    /** Whole 5-trit bytes per channel (BASE3). */
+    public int fullBytes() {
+        return groupSize / 5;
+    }
+
+    /** Tokens in a channel's tail (BASE3). */
+    public int tailTokens() {
+        return groupSize % 5;
+    }
+
+    /** Bits of a channel's tail (BASE3). */
+    public int tailBits() {
+        return TAIL_BITS[tailTokens()];
+    }
+
+    /** BASE3: byte i of channel c. */
+    public long trits(int c, int i) {
+        return (long) c * fullBytes() + i;
+    }
+
+    /** BASE3: start of the tail bit string. */
+    public long tail() {
+        return (long) headDim * fullBytes();
+    }
+
+    /** PLANES: nonzero plane of channel c. */
+    public long nonzeroPlane(int c) {
+        return (long) (2 * c) * (groupSize / 8);
+    }
+
+    /** PLANES: negative plane of channel c. */
+    public long negativePlane(int c) {
+        return (long) (2 * c + 1) * (groupSize / 8);
+    }
+
+    public long codeBytes() {
+        return base3 ? tail() + ((long) headDim * tailBits() + 7) / 8 : 2L * headDim * (groupSize / 8);
+    }
+
+    public long scale(int c) {
+        return codeBytes() + (long) c * paramBytes;
+    }
+
+    public long mask() {
+        return codeBytes() + (long) headDim * paramBytes;
+    }
+
+    /** Protected token i's plane p. */
+    public long protectedPlane(int i, int plane) {
+        return mask() + groupSize / 8 + (long) (2 * i + plane) * (headDim / 8);
+    }
+
+    public long protectedScale(int protectedTokens, int c) {
+        return protectedPlane(protectedTokens, 0) + (long) c * paramBytes;
+    }
+
+    public long protectedZero(int protectedTokens, int c) {
+        return protectedPlane(protectedTokens, 0) + (long) (headDim + c) * paramBytes;
+    }
+
+    public long metadataBytes(int protectedTokens) {
+        long m = (long) headDim * paramBytes;
+        if (protection) {
+            m += groupSize / 8;
+            if (protectedTokens > 0) {
+                m += 2L * headDim * paramBytes;
+            }
+        }
+        return m;
+    }
+
+    public long blockBytes(int protectedTokens) {
+        long protectedCodes = protection && protectedTokens > 0 ? (long) protectedTokens * 2 * (headDim / 8) : 0;
+        return codeBytes() + protectedCodes + metadataBytes(protectedTokens);
+    }
+}
