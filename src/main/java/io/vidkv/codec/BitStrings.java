@@ -13,9 +13,17 @@ final class BitStrings {
     private BitStrings() {
     }
 
-    /** Zeroes {@code bytes} bytes at {@code off}. */
+    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
+
+    /** Zeroes {@code bytes} bytes at {@code off} (no slice: the append path allocates nothing). */
     static void clear(MemorySegment dst, long off, long bytes) {
-        dst.asSlice(off, bytes).fill((byte) 0);
+        long i = 0;
+        for (; i + 8 <= bytes; i += 8) {
+            dst.set(LONG, off + i, 0L);
+        }
+        for (; i < bytes; i++) {
+            dst.set(ValueLayout.JAVA_BYTE, off + i, (byte) 0);
+        }
     }
 
     /** Sets bit {@code i} of the string at {@code off} if {@code bit} is 1 (the string starts cleared). */
@@ -29,6 +37,19 @@ final class BitStrings {
     /** Bit {@code i} of the string at {@code off}. */
     static int get(MemorySegment src, long off, long i) {
         return src.get(ValueLayout.JAVA_BYTE, off + (i >>> 3)) >>> (i & 7) & 1;
+    }
+
+    /**
+     * Bits [0, n) of the string at {@code off} into bits[0 .. n) as 0 or 1, eight bits a byte read
+     * (the dequantizers' bulk read).
+     */
+    static void unpack(MemorySegment src, long off, int n, int[] bits, int bitsOff) {
+        for (int i = 0; i < n; i += 8) {
+            int b = src.get(ValueLayout.JAVA_BYTE, off + (i >>> 3));
+            for (int k = 0; k < 8 && i + k < n; k++) {
+                bits[bitsOff + i + k] = b >>> k & 1;
+            }
+        }
     }
 
     /** Writes {@code width} (< 32) bits of {@code value} at bit {@code i} of the string at {@code off}. */

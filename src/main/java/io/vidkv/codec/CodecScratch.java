@@ -25,8 +25,8 @@ public final class CodecScratch implements AutoCloseable {
     public final float[] f1;
     public final float[] f2;
     public final int[] codes;
-    /** G x d floats for a layout change (transposing a decoded block). */
-    public final float[] transpose;
+    /** G x d floats of working space for a dequantizer (a block's decoded parameters). */
+    public final float[] work;
     public final float[] params = new float[2];
     /** A channel order (per-group split). */
     public final int[] order;
@@ -47,7 +47,7 @@ public final class CodecScratch implements AutoCloseable {
         f1 = new float[Math.max(2 * groupSize, maxQueries) * headDim];
         f2 = new float[Math.max(2 * groupSize, maxQueries) * headDim];
         codes = new int[2 * groupSize * headDim];
-        transpose = new float[groupSize * headDim];
+        work = new float[groupSize * headDim];
         order = new int[headDim];
         int rows = Math.max(groupSize, maxQueries);
         fftReal = Fftw.allocate(arena, (long) rows * headDim);

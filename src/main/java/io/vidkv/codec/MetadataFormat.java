@@ -77,6 +77,36 @@ public enum MetadataFormat {
         return superScale * LOG_SCALE[raw];
     }
 
+    /**
+     * Decodes n consecutive scales at {@code off}: out[outOff + i] = decodeScale(raw i, supers[superOff + i])
+     * (the kernels' bulk read of a block's parameters).
+     */
+    public void decodeScales(MemorySegment src, long off, int n, float[] supers, int superOff, float[] out, int outOff) {
+        if (this == FP16) {
+            for (int i = 0; i < n; i++) {
+                out[outOff + i] = Float.float16ToFloat(src.get(SHORT, off + 2L * i));
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                int raw = src.get(ValueLayout.JAVA_BYTE, off + i) & 0xFF;
+                out[outOff + i] = raw == 0 ? 0f : supers[superOff + i] * LOG_SCALE[raw];
+            }
+        }
+    }
+
+    /** Decodes n consecutive zero points at {@code off} given their decoded scales. */
+    public void decodeZeros(MemorySegment src, long off, int n, float[] scales, int scaleOff, float[] out, int outOff) {
+        if (this == FP16) {
+            for (int i = 0; i < n; i++) {
+                out[outOff + i] = Float.float16ToFloat(src.get(SHORT, off + 2L * i));
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                out[outOff + i] = scales[scaleOff + i] * ((src.get(ValueLayout.JAVA_BYTE, off + i) & 0xFF) - 128) / 4f;
+            }
+        }
+    }
+
     /** Encodes a zero point given the already decoded scale. */
     public int encodeZero(float zero, float decodedScale) {
         if (this == FP16) {

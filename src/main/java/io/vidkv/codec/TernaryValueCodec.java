@@ -193,10 +193,23 @@ public final class TernaryValueCodec implements ValueCodec {
 
     @Override
     public void decode(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch s) {
+        float[] scales = s.work;
+        format.decodeScales(src, off + layout.scale(0), headDim, state.valueSuper, 0, scales, 0);
         for (int c = 0; c < headDim; c++) {
-            float scale = format.decodeScale(format.readRaw(src, off + layout.scale(c)), state.valueSuper[c]);
-            for (int t = 0; t < groupSize; t++) {
-                out[outOff + t * headDim + c] = scale * trit(src, off, c, t);
+            for (int t = 0; t < groupSize; ) {
+                if (!layout.base3()) {
+                    int nz = BitStrings.get(src, off + layout.nonzeroPlane(c), t);
+                    int neg = BitStrings.get(src, off + layout.negativePlane(c), t);
+                    out[outOff + t++ * headDim + c] = scales[c] * (nz == 0 ? 0 : neg != 0 ? -1 : 1);
+                    continue;
+                }
+                // five trits a byte, then the tail (TernaryLayout)
+                int n = Math.min(5, groupSize - t);
+                int v = t < 5 * layout.fullBytes() ? src.get(ValueLayout.JAVA_BYTE, off + layout.trits(c, t / 5)) & 0xFF
+                        : BitStrings.getField(src, off + layout.tail(), (long) c * layout.tailBits(), layout.tailBits());
+                for (int k = 0; k < n; k++, v /= 3) {
+                    out[outOff + t++ * headDim + c] = scales[c] * trit(v % 3);
+                }
             }
         }
         if (!protection) {
@@ -223,25 +236,5 @@ public final class TernaryValueCodec implements ValueCodec {
                 }
             }
         }
-    }
-
-    /** The trit of (channel c, token t) as -1, 0 or 1. */
-    private int trit(MemorySegment src, long off, int c, int t) {
-        if (!layout.base3()) {
-            int nz = BitStrings.get(src, off + layout.nonzeroPlane(c), t);
-            return nz == 0 ? 0 : BitStrings.get(src, off + layout.negativePlane(c), t) != 0 ? -1 : 1;
-        }
-        int v, k;
-        if (t < 5 * layout.fullBytes()) {
-            v = src.get(ValueLayout.JAVA_BYTE, off + layout.trits(c, t / 5)) & 0xFF;
-            k = t % 5;
-        } else {
-            v = BitStrings.getField(src, off + layout.tail(), (long) c * layout.tailBits(), layout.tailBits());
-            k = t - 5 * layout.fullBytes();
-        }
-        for (; k > 0; k--) {
-            v /= 3;
-        }
-        return trit(v % 3);
     }
 }

@@ -181,27 +181,24 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
             scales[p] = format.decodeScale(format.readRaw(src, off + layout.scale(p)), sup[superSlot(p)]);
             zeros[p] = format.decodeZero(format.readRaw(src, off + layout.zero(p)), scales[p]);
         }
-        int[] codes = s.codes;
-        java.util.Arrays.fill(codes, 0, groupSize * headDim, 0);
-        for (int p = 0; p < bits; p++) {
+        int[] codes = s.codes; // codes[t * d + c], then one bit string's bits from index G d
+        int buf = groupSize * headDim;
+        java.util.Arrays.fill(codes, 0, buf, 0);
+        if (keyLayout) {
             for (int t = 0; t < groupSize; t++) {
-                for (int c = 0; c < headDim; c += 8) {
-                    // keys: 8 channels of plane p in one byte; values: 8 tokens of channel c's plane in one byte
-                    if (keyLayout) {
-                        int b = src.get(ValueLayout.JAVA_BYTE, off + layout.keyToken(t) + layout.keyBit(p, c) / 8);
-                        for (int i = 0; i < 8; i++) {
-                            codes[t * headDim + c + i] |= (b >>> i & 1) << p;
-                        }
+                BitStrings.unpack(src, off + layout.keyToken(t), layout.keyTokenBits(), codes, buf);
+                for (int p = 0; p < bits; p++) {
+                    for (int c = 0; c < headDim; c++) {
+                        codes[t * headDim + c] |= codes[buf + layout.keyBit(p, c)] << p;
                     }
                 }
             }
-            if (!keyLayout) {
-                for (int c = 0; c < headDim; c++) {
-                    for (int t = 0; t < groupSize; t += 8) {
-                        int b = src.get(ValueLayout.JAVA_BYTE, off + layout.valuePlane(c, p) + t / 8);
-                        for (int i = 0; i < 8; i++) {
-                            codes[(t + i) * headDim + c] |= (b >>> i & 1) << p;
-                        }
+        } else {
+            for (int c = 0; c < headDim; c++) {
+                for (int p = 0; p < bits; p++) {
+                    BitStrings.unpack(src, off + layout.valuePlane(c, p), groupSize, codes, buf);
+                    for (int t = 0; t < groupSize; t++) {
+                        codes[t * headDim + c] |= codes[buf + t] << p;
                     }
                 }
             }

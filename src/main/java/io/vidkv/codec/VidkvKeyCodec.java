@@ -283,21 +283,21 @@ public final class VidkvKeyCodec implements KeyCodec {
     }
 
     /** The block as rows: out[r * G + t], anomalous channels decoded, then the +-scale components. */
-    private void rows(MemorySegment src, long off, HeadState state, float[] out) {
-        for (int r = 0; r < anomalous; r++) {
-            float scale = format.decodeScale(format.readRaw(src, off + layout.scale(r)), state.keySuper[r]);
-            float zero = format.decodeZero(format.readRaw(src, off + layout.zero(r)), scale);
-            for (int t = 0; t < groupSize; t++) {
-                long tok = off + layout.token(t);
-                int code = BitStrings.get(src, tok, layout.lowBit(r)) + 2 * BitStrings.get(src, tok, layout.highBit(r));
-                out[r * groupSize + t] = Math.fma(scale, code, zero);
+    private void rows(MemorySegment src, long off, HeadState state, float[] out, CodecScratch s) {
+        float[] sc = s.work; // d scales (anomalous rows, then components), then a zero points
+        format.decodeScales(src, off + layout.scale(0), anomalous, state.keySuper, 0, sc, 0);
+        format.decodeScales(src, off + layout.componentScale(0), normal, state.keySuper, anomalous, sc, anomalous);
+        format.decodeZeros(src, off + layout.zero(0), anomalous, sc, 0, sc, headDim);
+        int[] bits = s.codes;
+        for (int t = 0; t < groupSize; t++) {
+            BitStrings.unpack(src, off + layout.token(t), layout.tokenBits(), bits, 0);
+            for (int r = 0; r < anomalous; r++) {
+                int code = bits[layout.lowBit(r)] + 2 * bits[layout.highBit(r)];
+                out[r * groupSize + t] = Math.fma(sc[r], code, sc[headDim + r]);
             }
-        }
-        for (int j = 0; j < normal; j++) {
-            float scale = format.decodeScale(format.readRaw(src, off + layout.componentScale(j)), state.keySuper[anomalous + j]);
-            for (int t = 0; t < groupSize; t++) {
-                int sign = BitStrings.get(src, off + layout.token(t), layout.signBit(j));
-                out[(anomalous + j) * groupSize + t] = sign != 0 ? scale : -scale;
+            for (int j = 0; j < normal; j++) {
+                float scale = sc[anomalous + j];
+                out[(anomalous + j) * groupSize + t] = bits[layout.signBit(j)] != 0 ? scale : -scale;
             }
         }
     }
@@ -350,7 +350,7 @@ public final class VidkvKeyCodec implements KeyCodec {
     @Override
     public void dequantize(MemorySegment src, long off, HeadState state, float[] out, CodecScratch s) {
         float[] rows = s.f2;
-        rows(src, off, state, rows);
+        rows(src, off, state, rows, s);
         int[] ord = order(src, off, state, s);
         for (int r = 0; r < anomalous; r++) {
             for (int t = 0; t < groupSize; t++) {

@@ -87,6 +87,18 @@ interface KernelMath {
      */
     void softmax(float[] scores, int visible, int tokens, float[] m, float[] l, float[] rescale);
 
+    /**
+     * w[(wRow + r) * LANES + j] = factor * (q[qOff + r * LANES + j] * scales[r]) for r < rows: a
+     * block's per-bit weights (factor 1 or 2: the power of two of the bit).
+     */
+    void foldWeights(float[] q, int qOff, float[] scales, int rows, float factor, float[] w, int wRow);
+
+    /** bias[j] = fma(q[qOff + r * LANES + j], zeros[r], bias[j]) for r = 0, 1, .. rows - 1, in order. */
+    void foldZeros(float[] q, int qOff, float[] zeros, int rows, float[] bias);
+
+    /** bias[j] -= q[qOff + r * LANES + j] * scales[r] for r = 0, 1, .. rows - 1, in order. */
+    void foldSigns(float[] q, int qOff, float[] scales, int rows, float[] bias);
+
     /** Name for reports. */
     String name();
 }

@@ -10,14 +10,16 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 import static io.vidkv.kernel.ScalarKernelMath.LONG_LE;
-import static io.vidkv.kernel.ScalarKernelMath.TRITS5;
-import static io.vidkv.kernel.ScalarKernelMath.field;
+import static io.vidkv.kernel.ScalarKernelMath.SHORT_LE;
+import static io.vidkv.kernel.ScalarKernelMath.TRITS5_AT;
 import static io.vidkv.kernel.ScalarKernelMath.planeWord;
 
 /**
  * The 256-bit Vector API body of {@link KernelMath}: one {@link FloatVector} of 8 lanes holds one
  * value per query head. Vectors never cross a method boundary (a vector passed to a call C2 does
- * not inline is boxed, KERNEL-NOTES.md), every constant vector is made inside its loop, and the
+ * not inline is boxed, KERNEL-NOTES.md), every constant vector is made inside its loop (never
+ * {@code FloatVector.zero}: that is a cached constant object, and merging it into a loop's phi
+ * boxed one vector per call), and the
  * index arithmetic of the table lookups is unrolled by hand with four independent add chains.
  * Lane for lane it performs the operations of {@link ScalarKernelMath}.
  */
@@ -64,22 +66,23 @@ final class PanamaKernelMath implements KernelMath {
                           float[] bias, float[] scores) {
         for (int t = 0; t < tokens; t++) {
             long x = seg.get(LONG_LE, codes + (long) t * stride + 8L * word) & mask;
-            FloatVector a0 = at(tables, (int) (x & 15) * L);
-            FloatVector a1 = at(tables, BIT_TABLE + (int) (x >>> 4 & 15) * L);
-            FloatVector a2 = at(tables, 2 * BIT_TABLE + (int) (x >>> 8 & 15) * L);
-            FloatVector a3 = at(tables, 3 * BIT_TABLE + (int) (x >>> 12 & 15) * L);
-            a0 = a0.add(at(tables, 4 * BIT_TABLE + (int) (x >>> 16 & 15) * L));
-            a1 = a1.add(at(tables, 5 * BIT_TABLE + (int) (x >>> 20 & 15) * L));
-            a2 = a2.add(at(tables, 6 * BIT_TABLE + (int) (x >>> 24 & 15) * L));
-            a3 = a3.add(at(tables, 7 * BIT_TABLE + (int) (x >>> 28 & 15) * L));
-            a0 = a0.add(at(tables, 8 * BIT_TABLE + (int) (x >>> 32 & 15) * L));
-            a1 = a1.add(at(tables, 9 * BIT_TABLE + (int) (x >>> 36 & 15) * L));
-            a2 = a2.add(at(tables, 10 * BIT_TABLE + (int) (x >>> 40 & 15) * L));
-            a3 = a3.add(at(tables, 11 * BIT_TABLE + (int) (x >>> 44 & 15) * L));
-            a0 = a0.add(at(tables, 12 * BIT_TABLE + (int) (x >>> 48 & 15) * L));
-            a1 = a1.add(at(tables, 13 * BIT_TABLE + (int) (x >>> 52 & 15) * L));
-            a2 = a2.add(at(tables, 14 * BIT_TABLE + (int) (x >>> 56 & 15) * L));
-            a3 = a3.add(at(tables, 15 * BIT_TABLE + (int) (x >>> 60 & 15) * L));
+            // nibble k times LANES in two operations: (x >>> (4k - 3)) & (15 << 3)
+            FloatVector a0 = at(tables, (int) (x << 3) & 0x78);
+            FloatVector a1 = at(tables, 1 * BIT_TABLE + ((int) (x >>> 1) & 0x78));
+            FloatVector a2 = at(tables, 2 * BIT_TABLE + ((int) (x >>> 5) & 0x78));
+            FloatVector a3 = at(tables, 3 * BIT_TABLE + ((int) (x >>> 9) & 0x78));
+            a0 = a0.add(at(tables, 4 * BIT_TABLE + ((int) (x >>> 13) & 0x78)));
+            a1 = a1.add(at(tables, 5 * BIT_TABLE + ((int) (x >>> 17) & 0x78)));
+            a2 = a2.add(at(tables, 6 * BIT_TABLE + ((int) (x >>> 21) & 0x78)));
+            a3 = a3.add(at(tables, 7 * BIT_TABLE + ((int) (x >>> 25) & 0x78)));
+            a0 = a0.add(at(tables, 8 * BIT_TABLE + ((int) (x >>> 29) & 0x78)));
+            a1 = a1.add(at(tables, 9 * BIT_TABLE + ((int) (x >>> 33) & 0x78)));
+            a2 = a2.add(at(tables, 10 * BIT_TABLE + ((int) (x >>> 37) & 0x78)));
+            a3 = a3.add(at(tables, 11 * BIT_TABLE + ((int) (x >>> 41) & 0x78)));
+            a0 = a0.add(at(tables, 12 * BIT_TABLE + ((int) (x >>> 45) & 0x78)));
+            a1 = a1.add(at(tables, 13 * BIT_TABLE + ((int) (x >>> 49) & 0x78)));
+            a2 = a2.add(at(tables, 14 * BIT_TABLE + ((int) (x >>> 53) & 0x78)));
+            a3 = a3.add(at(tables, 15 * BIT_TABLE + ((int) (x >>> 57) & 0x78)));
             FloatVector base = word == 0 ? at(bias, 0) : at(scores, t * L);
             base.add(a0.add(a1).add(a2.add(a3))).intoArray(scores, t * L);
         }
@@ -89,10 +92,10 @@ final class PanamaKernelMath implements KernelMath {
     public void tokenTables(float[] p, int tokens, float[] tables) {
         for (int g = 0; 5 * g < tokens; g++) {
             int tb = g * TOKEN_TABLE;
-            FloatVector.zero(F).intoArray(tables, tb);
+            FloatVector.broadcast(F, 0f).intoArray(tables, tb);
             for (int k = 0; k < 5; k++) {
                 int t = 5 * g + k;
-                FloatVector pk = t < tokens ? at(p, t * L) : FloatVector.zero(F);
+                FloatVector pk = t < tokens ? at(p, t * L) : FloatVector.broadcast(F, 0f);
                 for (int m = 0; m < 1 << k; m++) {
                     pk.add(at(tables, tb + m * L)).intoArray(tables, tb + ((1 << k) + m) * L);
                 }
@@ -104,10 +107,10 @@ final class PanamaKernelMath implements KernelMath {
     public void scaledTokenTables(float[] p, float[] u, int tokens, float[] tables) {
         for (int g = 0; 5 * g < tokens; g++) {
             int tb = g * TOKEN_TABLE;
-            FloatVector.zero(F).intoArray(tables, tb);
+            FloatVector.broadcast(F, 0f).intoArray(tables, tb);
             for (int k = 0; k < 5; k++) {
                 int t = 5 * g + k;
-                FloatVector pk = t < tokens ? at(p, t * L).mul(u[t]) : FloatVector.zero(F);
+                FloatVector pk = t < tokens ? at(p, t * L).mul(u[t]) : FloatVector.broadcast(F, 0f);
                 for (int m = 0; m < 1 << k; m++) {
                     pk.add(at(tables, tb + m * L)).intoArray(tables, tb + ((1 << k) + m) * L);
                 }
@@ -118,22 +121,58 @@ final class PanamaKernelMath implements KernelMath {
     @Override
     public void ternaryBase3(MemorySegment seg, long codes, int fullBytes, long tail, int tailBits, int d, float[] tables,
                              float[] scales, float[] rescale, float[] out, int outOff) {
+        if (fullBytes == 6 && tailBits == 4) {
+            ternary32(seg, codes, tail, d, tables, scales, rescale, out, outOff);
+            return;
+        }
         FloatVector rs = at(rescale, 0);
         for (int c = 0; c < d; c++) {
             long at = codes + (long) c * fullBytes;
-            int m0 = TRITS5[seg.get(ValueLayout.JAVA_BYTE, at) & 0xFF];
-            FloatVector sp = at(tables, (m0 & 31) * L);
-            FloatVector sn = at(tables, (m0 >>> 5) * L);
+            long x = seg.get(LONG_LE, at); // eight base-3 bytes per load
+            int m0 = TRITS5_AT[(int) (x & 0xFF)];
+            FloatVector sp = at(tables, m0 & 0xFFFF);
+            FloatVector sn = at(tables, m0 >>> 16);
             for (int i = 1; i < fullBytes; i++) {
-                int m = TRITS5[seg.get(ValueLayout.JAVA_BYTE, at + i) & 0xFF];
-                sp = sp.add(at(tables, i * TOKEN_TABLE + (m & 31) * L));
-                sn = sn.add(at(tables, i * TOKEN_TABLE + (m >>> 5) * L));
+                x = (i & 7) == 0 ? seg.get(LONG_LE, at + i) : x >>> 8;
+                int m = TRITS5_AT[(int) (x & 0xFF)];
+                sp = sp.add(at(tables, i * TOKEN_TABLE + (m & 0xFFFF)));
+                sn = sn.add(at(tables, i * TOKEN_TABLE + (m >>> 16)));
             }
             if (tailBits > 0) {
-                int m = TRITS5[field(seg, tail, (long) c * tailBits, tailBits)];
-                sp = sp.add(at(tables, fullBytes * TOKEN_TABLE + (m & 31) * L));
-                sn = sn.add(at(tables, fullBytes * TOKEN_TABLE + (m >>> 5) * L));
+                long bit = (long) c * tailBits; // field() written out: a call here would spill sp and sn
+                int m = TRITS5_AT[(seg.get(SHORT_LE, tail + (bit >>> 3)) & 0xFFFF) >>> (bit & 7) & ((1 << tailBits) - 1)];
+                sp = sp.add(at(tables, fullBytes * TOKEN_TABLE + (m & 0xFFFF)));
+                sn = sn.add(at(tables, fullBytes * TOKEN_TABLE + (m >>> 16)));
             }
+            int o = outOff + c * L;
+            sp.sub(sn).fma(FloatVector.broadcast(F, scales[c]), at(out, o).mul(rs)).intoArray(out, o);
+        }
+    }
+
+    /** G = 32 (six base-3 bytes and a 4-bit tail per channel), unrolled: the loop overhead was a third of the time. */
+    private static void ternary32(MemorySegment seg, long codes, long tail, int d, float[] tables, float[] scales,
+                                  float[] rescale, float[] out, int outOff) {
+        FloatVector rs = at(rescale, 0);
+        for (int c = 0; c < d; c++) {
+            long x = seg.get(LONG_LE, codes + 6L * c);
+            int m0 = TRITS5_AT[(int) x & 0xFF], m1 = TRITS5_AT[(int) (x >>> 8) & 0xFF], m2 = TRITS5_AT[(int) (x >>> 16) & 0xFF];
+            int m3 = TRITS5_AT[(int) (x >>> 24) & 0xFF], m4 = TRITS5_AT[(int) (x >>> 32) & 0xFF];
+            int m5 = TRITS5_AT[(int) (x >>> 40) & 0xFF];
+            int m6 = TRITS5_AT[seg.get(ValueLayout.JAVA_BYTE, tail + (c >>> 1)) >>> ((c & 1) << 2) & 15];
+            FloatVector sp = at(tables, m0 & 0xFFFF);
+            FloatVector sn = at(tables, m0 >>> 16);
+            sp = sp.add(at(tables, TOKEN_TABLE + (m1 & 0xFFFF)));
+            sn = sn.add(at(tables, TOKEN_TABLE + (m1 >>> 16)));
+            sp = sp.add(at(tables, 2 * TOKEN_TABLE + (m2 & 0xFFFF)));
+            sn = sn.add(at(tables, 2 * TOKEN_TABLE + (m2 >>> 16)));
+            sp = sp.add(at(tables, 3 * TOKEN_TABLE + (m3 & 0xFFFF)));
+            sn = sn.add(at(tables, 3 * TOKEN_TABLE + (m3 >>> 16)));
+            sp = sp.add(at(tables, 4 * TOKEN_TABLE + (m4 & 0xFFFF)));
+            sn = sn.add(at(tables, 4 * TOKEN_TABLE + (m4 >>> 16)));
+            sp = sp.add(at(tables, 5 * TOKEN_TABLE + (m5 & 0xFFFF)));
+            sn = sn.add(at(tables, 5 * TOKEN_TABLE + (m5 >>> 16)));
+            sp = sp.add(at(tables, 6 * TOKEN_TABLE + (m6 & 0xFFFF)));
+            sn = sn.add(at(tables, 6 * TOKEN_TABLE + (m6 >>> 16)));
             int o = outOff + c * L;
             sp.sub(sn).fma(FloatVector.broadcast(F, scales[c]), at(out, o).mul(rs)).intoArray(out, o);
         }
@@ -167,14 +206,18 @@ final class PanamaKernelMath implements KernelMath {
         int planeBytes = groupSize / 8;
         int groups = (groupSize + 4) / 5;
         for (int c = c0; c < c1; c++) {
-            FloatVector a = null;
-            for (int p = 0; p < bits; p++) {
+            long x0 = planeWord(seg, codes + (long) c * bits * planeBytes, groupSize);
+            FloatVector a = at(tables, (int) (x0 & 31) * L);
+            for (int i = 1; i < groups; i++) {
+                a = a.add(at(tables, i * TOKEN_TABLE + (int) (x0 >>> (5 * i) & 31) * L));
+            }
+            for (int p = 1; p < bits; p++) {
                 long x = planeWord(seg, codes + (long) (c * bits + p) * planeBytes, groupSize);
                 FloatVector s = at(tables, (int) (x & 31) * L);
                 for (int i = 1; i < groups; i++) {
                     s = s.add(at(tables, i * TOKEN_TABLE + (int) (x >>> (5 * i) & 31) * L));
                 }
-                a = p == 0 ? s : s.fma(FloatVector.broadcast(F, 1 << p), a);
+                a = s.fma(FloatVector.broadcast(F, 1 << p), a);
             }
             int o = outOff + c * L;
             a.fma(FloatVector.broadcast(F, mul[c]), at(out, o).mul(rs)).add(at(add, c * L)).intoArray(out, o);
@@ -194,7 +237,7 @@ final class PanamaKernelMath implements KernelMath {
     public void denseScores(float[] rows, int d, int tokens, float[] q, int qOff, float[] scores) {
         int t = 0;
         for (; t + 8 <= tokens; t += 8) { // eight tokens: eight independent FMA chains
-            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+            FloatVector s0 = FloatVector.broadcast(F, 0f), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
             int r = t * d;
             for (int c = 0; c < d; c++, r++) {
                 FloatVector qc = at(q, qOff + c * L);
@@ -217,7 +260,7 @@ final class PanamaKernelMath implements KernelMath {
             s7.intoArray(scores, (t + 7) * L);
         }
         for (; t < tokens; t++) {
-            FloatVector s = FloatVector.zero(F);
+            FloatVector s = FloatVector.broadcast(F, 0f);
             for (int c = 0; c < d; c++) {
                 s = at(q, qOff + c * L).fma(FloatVector.broadcast(F, rows[t * d + c]), s);
             }
@@ -257,41 +300,77 @@ final class PanamaKernelMath implements KernelMath {
 
     @Override
     public void softmax(float[] scores, int visible, int tokens, float[] m, float[] l, float[] rescale) {
+        // Three small methods rather than one: C2 stops inlining inside a method it has already made
+        // big, and a Vector API call it does not inline boxes its vectors (KERNEL-NOTES.md).
+        blockMax(scores, visible, m, rescale);
+        for (int j = 0; j < L; j++) { // one exp per lane and block: the scalar ExpApprox, same bits as the lanes
+            rescale[j] = ExpApprox.exp(rescale[j] - m[j]);
+        }
+        java.util.Arrays.fill(scores, visible * L, tokens * L, 0f);
+        expAndSum(scores, visible, m, l, rescale);
+    }
+
+    /** The old max to rescale[], max(old, max_t scores) to m[]. */
+    private static void blockMax(float[] scores, int visible, float[] m, float[] rescale) {
         FloatVector bm = at(scores, 0);
         for (int t = 1; t < visible; t++) {
             bm = bm.max(at(scores, t * L));
         }
-        FloatVector mOld = at(m, 0);
-        FloatVector mNew = mOld.max(bm);
-        FloatVector sum = FloatVector.zero(F);
-        for (int t = 0; t < tokens; t++) {
-            FloatVector p = t < visible ? exp(at(scores, t * L).sub(mNew)) : FloatVector.zero(F);
+        System.arraycopy(m, 0, rescale, 0, L);
+        at(m, 0).max(bm).intoArray(m, 0);
+    }
+
+    /** scores = exp(scores - m) for t < visible (ExpApprox.exp per lane), l = l * rescale + their sum. */
+    private static void expAndSum(float[] scores, int visible, float[] m, float[] l, float[] rescale) {
+        FloatVector mv = at(m, 0);
+        FloatVector sum = FloatVector.broadcast(F, 0f);
+        for (int t = 0; t < visible; t++) {
+            FloatVector x = at(scores, t * L).sub(mv);
+            VectorMask<Float> underflow = x.compare(VectorOperators.LT, ExpApprox.MIN_X).or(x.test(VectorOperators.IS_NAN));
+            FloatVector xc = x.max(ExpApprox.MIN_X);
+            IntVector n = ((IntVector) FloatVector.broadcast(F, 0.5f).sub(xc.mul(ExpApprox.LOG2E))
+                    .convert(VectorOperators.F2I, 0)).neg();
+            FloatVector fn = (FloatVector) n.convert(VectorOperators.I2F, 0);
+            FloatVector r = fn.fma(FloatVector.broadcast(F, -ExpApprox.LN2_HI), xc);
+            r = fn.fma(FloatVector.broadcast(F, -ExpApprox.LN2_LO), r);
+            FloatVector q = FloatVector.broadcast(F, ExpApprox.P0).fma(r, FloatVector.broadcast(F, ExpApprox.P1));
+            q = q.fma(r, FloatVector.broadcast(F, ExpApprox.P2));
+            q = q.fma(r, FloatVector.broadcast(F, ExpApprox.P3));
+            q = q.fma(r, FloatVector.broadcast(F, ExpApprox.P4));
+            q = q.fma(r, FloatVector.broadcast(F, ExpApprox.P5));
+            FloatVector y = q.fma(r.mul(r), r).add(1f);
+            FloatVector pow2 = n.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            FloatVector p = y.mul(pow2).blend(0f, underflow);
             p.intoArray(scores, t * L);
             sum = sum.add(p);
         }
-        FloatVector rs = exp(mOld.sub(mNew));
-        rs.intoArray(rescale, 0);
-        at(l, 0).mul(rs).add(sum).intoArray(l, 0);
-        mNew.intoArray(m, 0);
+        at(l, 0).mul(at(rescale, 0)).add(sum).intoArray(l, 0);
     }
 
-    /** {@link ExpApprox#exp} on every lane (inputs <= 0 or -infinity). */
-    private static FloatVector exp(FloatVector x) {
-        VectorMask<Float> underflow = x.compare(VectorOperators.LT, ExpApprox.MIN_X).or(x.test(VectorOperators.IS_NAN));
-        FloatVector xc = x.max(ExpApprox.MIN_X);
-        IntVector n = (IntVector) FloatVector.broadcast(F, 0.5f).sub(xc.mul(ExpApprox.LOG2E)).convert(VectorOperators.F2I, 0);
-        n = n.neg();
-        FloatVector fn = (FloatVector) n.convert(VectorOperators.I2F, 0);
-        FloatVector r = fn.fma(FloatVector.broadcast(F, -ExpApprox.LN2_HI), xc);
-        r = fn.fma(FloatVector.broadcast(F, -ExpApprox.LN2_LO), r);
-        FloatVector p = FloatVector.broadcast(F, ExpApprox.P0).fma(r, FloatVector.broadcast(F, ExpApprox.P1));
-        p = p.fma(r, FloatVector.broadcast(F, ExpApprox.P2));
-        p = p.fma(r, FloatVector.broadcast(F, ExpApprox.P3));
-        p = p.fma(r, FloatVector.broadcast(F, ExpApprox.P4));
-        p = p.fma(r, FloatVector.broadcast(F, ExpApprox.P5));
-        FloatVector y = p.fma(r.mul(r), r).add(1f);
-        FloatVector pow2 = n.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        return y.mul(pow2).blend(0f, underflow);
+    @Override
+    public void foldWeights(float[] q, int qOff, float[] scales, int rows, float factor, float[] w, int wRow) {
+        for (int r = 0; r < rows; r++) {
+            FloatVector f = FloatVector.broadcast(F, factor);
+            f.mul(FloatVector.fromArray(F, q, qOff + r * L).mul(scales[r])).intoArray(w, (wRow + r) * L);
+        }
+    }
+
+    @Override
+    public void foldZeros(float[] q, int qOff, float[] zeros, int rows, float[] bias) {
+        FloatVector b = FloatVector.fromArray(F, bias, 0);
+        for (int r = 0; r < rows; r++) {
+            b = FloatVector.fromArray(F, q, qOff + r * L).fma(FloatVector.broadcast(F, zeros[r]), b);
+        }
+        b.intoArray(bias, 0);
+    }
+
+    @Override
+    public void foldSigns(float[] q, int qOff, float[] scales, int rows, float[] bias) {
+        FloatVector b = FloatVector.fromArray(F, bias, 0);
+        for (int r = 0; r < rows; r++) {
+            b = b.sub(FloatVector.fromArray(F, q, qOff + r * L).mul(scales[r]));
+        }
+        b.intoArray(bias, 0);
     }
 
     @Override

@@ -20,6 +20,9 @@ final class ScalarKernelMath implements KernelMath {
      */
     static final short[] TRITS5 = new short[256];
 
+    /** TRITS5 as table offsets: (positive mask) x LANES in bits 0-15, (negative mask) x LANES in bits 16-31. */
+    static final int[] TRITS5_AT = new int[256];
+
     static {
         for (int b = 0; b < 243; b++) {
             int v = b, pos = 0, neg = 0;
@@ -30,8 +33,10 @@ final class ScalarKernelMath implements KernelMath {
                 neg |= (digit == 2 ? 1 : 0) << k;
             }
             TRITS5[b] = (short) (pos | neg << 5);
+            TRITS5_AT[b] = pos * LANES | neg * LANES << 16;
         }
     }
+
 
     /** G <= 64 bits at {@code off}, read as one long and masked to G bits. */
     static long planeWord(MemorySegment seg, long off, int groupSize) {
@@ -39,10 +44,15 @@ final class ScalarKernelMath implements KernelMath {
         return groupSize == 64 ? w : w & ((1L << groupSize) - 1);
     }
 
-    /** The {@code width}-bit field at bit {@code bit} of the bit string at {@code off} (width <= 7). */
+    static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /**
+     * The {@code width}-bit field at bit {@code bit} of the bit string at {@code off} (width <= 7;
+     * reads two bytes, so one byte past the string must be readable: the layouts put the scales
+     * after it).
+     */
     static int field(MemorySegment seg, long off, long bit, int width) {
-        int two = (seg.get(ValueLayout.JAVA_BYTE, off + (bit >>> 3)) & 0xFF)
-                | (seg.get(ValueLayout.JAVA_BYTE, off + (bit >>> 3) + 1) & 0xFF) << 8;
+        int two = seg.get(SHORT_LE, off + (bit >>> 3)) & 0xFFFF;
         return two >>> (bit & 7) & ((1 << width) - 1);
     }
 
@@ -253,6 +263,37 @@ final class ScalarKernelMath implements KernelMath {
             rescale[j] = ExpApprox.exp(m[j] - mNew);
             l[j] = l[j] * rescale[j] + sum;
             m[j] = mNew;
+        }
+    }
+
+    @Override
+    public void foldWeights(float[] q, int qOff, float[] scales, int rows, float factor, float[] w, int wRow) {
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < L; j++) {
+                w[(wRow + r) * L + j] = factor * (q[qOff + r * L + j] * scales[r]);
+            }
+        }
+    }
+
+    @Override
+    public void foldZeros(float[] q, int qOff, float[] zeros, int rows, float[] bias) {
+        for (int j = 0; j < L; j++) {
+            float b = bias[j];
+            for (int r = 0; r < rows; r++) {
+                b = Math.fma(q[qOff + r * L + j], zeros[r], b);
+            }
+            bias[j] = b;
+        }
+    }
+
+    @Override
+    public void foldSigns(float[] q, int qOff, float[] scales, int rows, float[] bias) {
+        for (int j = 0; j < L; j++) {
+            float b = bias[j];
+            for (int r = 0; r < rows; r++) {
+                b -= q[qOff + r * L + j] * scales[r];
+            }
+            bias[j] = b;
         }
     }
 

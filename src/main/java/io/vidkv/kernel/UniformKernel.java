@@ -50,20 +50,14 @@ final class UniformKernel {
         @Override
         public void score(MemorySegment page, long off, HeadState state, float[] prepared, int pOff, float[] q, int qOff,
                           int heads, float scale, BlockScratch s) {
-            float[] w = s.weights, bias = s.bias;
-            java.util.Arrays.fill(bias, 0f);
-            for (int c = 0; c < d; c++) {
-                float sc = format.decodeScale(format.readRaw(page, off + layout.scale(c)), state.keySuper[c]);
-                float z = format.decodeZero(format.readRaw(page, off + layout.zero(c)), sc);
-                int qi = pOff + c * LANES;
-                for (int j = 0; j < LANES; j++) {
-                    float wj = prepared[qi + j] * sc;
-                    for (int p = 0; p < layout.bits(); p++) {
-                        w[layout.keyBit(p, c) * LANES + j] = (1 << p) * wj;
-                    }
-                    bias[j] = Math.fma(prepared[qi + j], z, bias[j]);
-                }
+            float[] sc = s.scales, z = s.zeros;
+            format.decodeScales(page, off + layout.scale(0), d, state.keySuper, 0, sc, 0);
+            format.decodeZeros(page, off + layout.zero(0), d, sc, 0, z, 0);
+            java.util.Arrays.fill(s.bias, 0f);
+            for (int p = 0; p < layout.bits(); p++) {
+                math.foldWeights(prepared, pOff, sc, d, 1 << p, s.weights, layout.keyBit(p, 0));
             }
+            math.foldZeros(prepared, pOff, z, d, s.bias);
             BitStringScores.score(math, page, off, layout.keyTokenBits(), layout.keyTokenBytes(), g, s);
         }
     }
@@ -101,12 +95,11 @@ final class UniformKernel {
                         mass[j] += s.tokenTables[i * TOKEN_TABLE + 31 * LANES + j];
                     }
                 }
+                format.decodeScales(page, off + layout.scale(0), d, state.valueSuper, 0, s.mul, 0);
+                format.decodeZeros(page, off + layout.zero(0), d, s.mul, 0, s.zeros, 0);
                 for (int c = 0; c < d; c++) {
-                    float sc = format.decodeScale(format.readRaw(page, off + layout.scale(c)), state.valueSuper[c]);
-                    float z = format.decodeZero(format.readRaw(page, off + layout.zero(c)), sc);
-                    s.mul[c] = sc;
                     for (int j = 0; j < LANES; j++) {
-                        s.add[c * LANES + j] = z * mass[j];
+                        s.add[c * LANES + j] = s.zeros[c] * mass[j];
                     }
                 }
                 math.uniformValues(page, off, layout.bits(), g, 0, d, s.tokenTables, s.mul, s.add, s.rescale, out, outOff);

@@ -79,28 +79,17 @@ final class VidkvKernel {
                 qr = s.blockQueries;
                 qo = 0;
             }
-            float[] w = s.weights, bias = s.bias;
-            java.util.Arrays.fill(bias, 0f);
-            for (int r = 0; r < a; r++) {
-                float sc = format.decodeScale(format.readRaw(page, off + layout.scale(r)), state.keySuper[r]);
-                float z = format.decodeZero(format.readRaw(page, off + layout.zero(r)), sc);
-                int lo = layout.lowBit(r) * LANES, hi = layout.highBit(r) * LANES, qi = qo + r * LANES;
-                for (int j = 0; j < LANES; j++) {
-                    float wj = qr[qi + j] * sc;
-                    w[lo + j] = wj;
-                    w[hi + j] = 2f * wj;
-                    bias[j] = Math.fma(qr[qi + j], z, bias[j]);
-                }
-            }
-            for (int c = 0; c < n; c++) {
-                float sc = format.decodeScale(format.readRaw(page, off + layout.componentScale(c)), state.keySuper[a + c]);
-                int bit = layout.signBit(c) * LANES, qi = qo + (a + c) * LANES;
-                for (int j = 0; j < LANES; j++) {
-                    float wj = qr[qi + j] * sc;
-                    w[bit + j] = 2f * wj;
-                    bias[j] -= wj;
-                }
-            }
+            float[] sc = s.scales, z = s.zeros;
+            format.decodeScales(page, off + layout.scale(0), a, state.keySuper, 0, sc, 0);
+            format.decodeZeros(page, off + layout.zero(0), a, sc, 0, z, 0);
+            format.decodeScales(page, off + layout.componentScale(0), n, state.keySuper, a, sc, a);
+            java.util.Arrays.fill(s.bias, 0f);
+            math.foldWeights(qr, qo, sc, a, 1f, s.weights, layout.lowBit(0));
+            math.foldWeights(qr, qo, sc, a, 2f, s.weights, layout.highBit(0));
+            math.foldZeros(qr, qo, z, a, s.bias);
+            System.arraycopy(sc, a, s.mul, 0, n); // the component scales, from row 0
+            math.foldWeights(qr, qo + a * LANES, s.mul, n, 2f, s.weights, layout.signBit(0));
+            math.foldSigns(qr, qo + a * LANES, s.mul, n, s.bias);
             BitStringScores.score(math, page, off, layout.tokenBits(), layout.tokenBytes(), g, s);
         }
     }
@@ -138,9 +127,7 @@ final class VidkvKernel {
         @Override
         public void accumulate(MemorySegment page, long off, HeadState state, BlockScratch s, float[] out, int outOff) {
             float[] scales = s.scales;
-            for (int c = 0; c < d; c++) {
-                scales[c] = format.decodeScale(format.readRaw(page, off + layout.scale(c)), state.valueSuper[c]);
-            }
+            format.decodeScales(page, off + layout.scale(0), d, state.valueSuper, 0, scales, 0);
             math.tokenTables(s.scores, g, s.tokenTables);
             if (layout.base3()) {
                 math.ternaryBase3(page, off, layout.fullBytes(), off + layout.tail(), layout.tailBits(), d, s.tokenTables,
@@ -162,10 +149,8 @@ final class VidkvKernel {
             if (p == 0) {
                 return;
             }
-            for (int c = 0; c < d; c++) {
-                s.scales[c] = format.decodeScale(format.readRaw(page, off + layout.protectedScale(p, c)), state.valueSuper[c]);
-                s.zeros[c] = format.decodeZero(format.readRaw(page, off + layout.protectedZero(p, c)), s.scales[c]);
-            }
+            format.decodeScales(page, off + layout.protectedScale(p, 0), d, state.valueSuper, 0, s.scales, 0);
+            format.decodeZeros(page, off + layout.protectedZero(p, 0), d, s.scales, 0, s.zeros, 0);
             float[] v = s.mul; // one protected token's dequantized values
             int i = 0;
             for (int t = 0; t < g; t++) {
