@@ -52,7 +52,7 @@ public final class KvCache implements AutoCloseable {
     private final ParallelRunner runner;
     private final Arena arena = Arena.ofShared();
     private final LayerStore[] layers;
-    private final long[] protectedTokens;
+    private final ProtectedTokens protectedTokens;
     private final CodecScratch[] scratch;
     private final float[][] keyGroup;
     private final float[][] valueGroup;
@@ -90,7 +90,7 @@ public final class KvCache implements AutoCloseable {
             maxPagesPerAppend = Math.max(maxPagesPerAppend, (maxTokens / lc.groupSize() + 2) * shape.kvHeads()
                     * (config.capacity().evicts() ? 2 : 1));
         }
-        this.protectedTokens = new long[(maxTokens + 63) / 64];
+        this.protectedTokens = new ProtectedTokens(maxTokens);
         int workers = runner == null ? 1 : runner.threads();
         this.scratch = new CodecScratch[workers];
         this.keyGroup = new float[workers][];
@@ -188,21 +188,12 @@ public final class KvCache implements AutoCloseable {
 
     /** Whether token {@code position} is protected. */
     public boolean isProtected(int position) {
-        return position >= 0 && position < config.capacity().maxTokens()
-                && (protectedTokens[position >>> 6] >>> (position & 63) & 1) != 0;
+        return protectedTokens.contains(position);
     }
 
     /** Bit t of the result: token {@code first + t} is protected ({@code count} <= 64). */
     public long protectedMask(int first, int count) {
-        long m = 0;
-        for (int t = 0; t < count; t++) {
-            int p = first + t;
-            if (p >>> 6 >= protectedTokens.length) {
-                break; // positions past maxTokens (reachable only by evicting) are never protected
-            }
-            m |= (protectedTokens[p >>> 6] >>> (p & 63) & 1) << t;
-        }
-        return m;
+        return protectedTokens.mask(first, count);
     }
 
     /**
@@ -220,8 +211,8 @@ public final class KvCache implements AutoCloseable {
             }
         }
         for (int p : positions) {
-            if (p < 0 || p >= config.capacity().maxTokens()) {
-                throw new IllegalArgumentException("protected token " + p + " out of range [0, " + config.capacity().maxTokens() + ")");
+            if (p < 0 || p >= protectedTokens.limit()) {
+                throw new IllegalArgumentException("protected token " + p + " out of range [0, " + protectedTokens.limit() + ")");
             }
             if (p < maxQuantized) {
                 throw new IllegalStateException("token " + p + " is already quantized in layer " + which + " (tokens [0, "
@@ -230,7 +221,7 @@ public final class KvCache implements AutoCloseable {
             }
         }
         for (int p : positions) {
-            protectedTokens[p >>> 6] |= 1L << (p & 63);
+            protectedTokens.add(p);
         }
     }
 
@@ -346,7 +337,7 @@ public final class KvCache implements AutoCloseable {
         }
         int evictedBlocks = h0.blocksInOldestPages(evictPages);
         for (int b = 0; b < evictedBlocks; b++) {
-            int protectedCount = Long.bitCount(protectedMask(ls.evictedTokens + b * g, g));
+            int protectedCount = protectedTokens.count(ls.evictedTokens + b * g, g);
             long meta = ls.keyCodec.metadataBytes() + ls.valueCodec.metadataBytes(protectedCount);
             long bytes = ls.keyCodec.blockBytes() + ls.valueCodec.blockBytes(protectedCount);
             ls.payloadBytes -= (bytes - meta) * shape.kvHeads();
@@ -376,7 +367,7 @@ public final class KvCache implements AutoCloseable {
             }
             calibrated = true;
             while (window >= ls.config.residual() + g) {
-                long bytes = ls.keyCodec.blockBytes() + ls.valueCodec.blockBytes(Long.bitCount(protectedMask(quantized, g)));
+                long bytes = ls.keyCodec.blockBytes() + ls.valueCodec.blockBytes(protectedTokens.count(quantized, g));
                 if (bytes > room) {
                     pages++;
                     room = config.pageBytes();
@@ -441,7 +432,8 @@ public final class KvCache implements AutoCloseable {
                 while (hs.windowCount() >= ls.config.residual() + g) {
                     hs.readWindow(true, 0, g, kx);
                     hs.readWindow(false, 0, g, vx);
-                    int protectedCount = Long.bitCount(protectedMask(quantized, g));
+                    long protectedMask = protectedTokens.mask(quantized, g);
+                    int protectedCount = Long.bitCount(protectedMask);
                     long keyBytes = ls.keyCodec.blockBytes();
                     long bytes = keyBytes + ls.valueCodec.blockBytes(protectedCount);
                     MemorySegment page;
@@ -451,7 +443,7 @@ public final class KvCache implements AutoCloseable {
                     long off = hs.offset(hs.blockCount());
                     long started = System.nanoTime();
                     ls.keyCodec.encode(kx, hs.state, page, off, s);
-                    long vb = ls.valueCodec.encode(vx, protectedMask(quantized, g), hs.state, page, off + keyBytes, s);
+                    long vb = ls.valueCodec.encode(vx, protectedMask, hs.state, page, off + keyBytes, s);
                     if (vb != bytes - keyBytes) {
                         throw new IllegalStateException("internal error: value block is " + vb + " bytes, expected " + (bytes - keyBytes));
                     }
