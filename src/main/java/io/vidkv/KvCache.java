@@ -319,7 +319,8 @@ public final class KvCache implements AutoCloseable {
             evictPages++;
         }
         while (true) {
-            int needed = pagesNeeded(ls, tokenCount, evictPages == h0.pageCount() && evictPages > 0);
+            int needed = ls.pagesPerHead(tokenCount, evictPages == h0.pageCount() && evictPages > 0, protectedTokens,
+                    config.pageBytes()) * shape.kvHeads();
             try {
                 reservation.reserve(Math.max(0, needed - evictPages * shape.kvHeads()));
                 break;
@@ -337,47 +338,13 @@ public final class KvCache implements AutoCloseable {
         }
         int evictedBlocks = h0.blocksInOldestPages(evictPages);
         for (int b = 0; b < evictedBlocks; b++) {
-            int protectedCount = protectedTokens.count(ls.evictedTokens + b * g, g);
-            long meta = ls.keyCodec.metadataBytes() + ls.valueCodec.metadataBytes(protectedCount);
-            long bytes = ls.keyCodec.blockBytes() + ls.valueCodec.blockBytes(protectedCount);
-            ls.payloadBytes -= (bytes - meta) * shape.kvHeads();
-            ls.metadataBytes -= meta * shape.kvHeads();
+            ls.countBlocks(protectedTokens.count(ls.evictedTokens + b * g, g), -shape.kvHeads());
         }
         for (HeadStream hs : ls.heads) {
             hs.evictOldestPages(evictPages, reservation);
         }
         ls.evictedTokens += evictedBlocks * g;
         io.vidkv.jfr.PageEvent.recordEviction(evictPages * shape.kvHeads(), config.pageBytes(), pool.pagesInUse());
-    }
-
-    /** Pages all heads need for this append (every head gets the same sequence of block sizes). */
-    private int pagesNeeded(LayerStore ls, int tokenCount, boolean freshPage) {
-        HeadStream h0 = ls.heads[0];
-        int g = ls.config.groupSize();
-        int window = h0.windowCount();
-        boolean calibrated = ls.calibrated;
-        int quantized = ls.quantizedTokens;
-        long room = freshPage ? 0 : h0.pageRoom(config.pageBytes());
-        int pages = 0;
-        for (int t = 0; t < tokenCount; t++) {
-            window++;
-            int threshold = ls.config.residual() + (calibrated ? 1 : ls.config.calibrationGroups()) * g;
-            if (window < threshold) {
-                continue;
-            }
-            calibrated = true;
-            while (window >= ls.config.residual() + g) {
-                long bytes = ls.keyCodec.blockBytes() + ls.valueCodec.blockBytes(protectedTokens.count(quantized, g));
-                if (bytes > room) {
-                    pages++;
-                    room = config.pageBytes();
-                }
-                room -= bytes;
-                quantized += g;
-                window -= g;
-            }
-        }
-        return pages * shape.kvHeads();
     }
 
     /** Per-head work of one append; a reused object so appends allocate nothing. */
@@ -414,28 +381,21 @@ public final class KvCache implements AutoCloseable {
                 copyToken(keys, src, hs.windowKeys(), (long) slot * d, d);
                 copyToken(values, src, hs.windowValues(), (long) slot * d, d);
                 hs.pushWindowSlotFilled();
-                int threshold = ls.config.residual() + (calibrated ? 1 : ls.config.calibrationGroups()) * g;
-                if (hs.windowCount() < threshold) {
+                int groups = ls.schedule.groupsDue(hs.windowCount(), calibrated);
+                if (groups == 0) {
                     continue;
                 }
                 if (!calibrated) {
-                    int n = ls.config.calibrationGroups() * g;
-                    float[] ck = new float[n * d]; // once per (layer, head) in a sequence's life
-                    float[] cv = new float[n * d];
-                    hs.readWindow(true, 0, n, ck);
-                    hs.readWindow(false, 0, n, cv);
-                    ls.keyCodec.calibrate(ck, n, hs.state, s);
-                    ls.valueCodec.calibrate(cv, n, hs.state, s);
-                    hs.state.markCalibrated();
+                    calibrate(hs, s);
                     calibrated = true;
                 }
-                while (hs.windowCount() >= ls.config.residual() + g) {
+                for (int i = 0; i < groups; i++) {
                     hs.readWindow(true, 0, g, kx);
                     hs.readWindow(false, 0, g, vx);
                     long protectedMask = protectedTokens.mask(quantized, g);
                     int protectedCount = Long.bitCount(protectedMask);
                     long keyBytes = ls.keyCodec.blockBytes();
-                    long bytes = keyBytes + ls.valueCodec.blockBytes(protectedCount);
+                    long bytes = ls.blockBytes(protectedCount);
                     MemorySegment page;
                     synchronized (reservation) {
                         page = hs.placeBlock(bytes, config.pageBytes(), reservation);
@@ -452,10 +412,7 @@ public final class KvCache implements AutoCloseable {
                     io.vidkv.jfr.BlockQuantizedEvent.record(ls.index, head, ls.name, g, System.nanoTime() - started);
                     quantized += g;
                     if (head == 0) {
-                        ls.payloadBytes += (bytes - ls.keyCodec.metadataBytes() - ls.valueCodec.metadataBytes(protectedCount))
-                                * shape.kvHeads();
-                        ls.metadataBytes += (ls.keyCodec.metadataBytes() + ls.valueCodec.metadataBytes(protectedCount))
-                                * shape.kvHeads();
+                        ls.countBlocks(protectedCount, shape.kvHeads());
                     }
                 }
             }
@@ -467,6 +424,18 @@ public final class KvCache implements AutoCloseable {
                 newQuantized = quantized;
                 newCalibrated = calibrated;
             }
+        }
+
+        /** Fixes the head's channel split and scales from the first C groups, all in the window now. */
+        private void calibrate(HeadStream hs, CodecScratch s) {
+            int n = ls.schedule.calibrationTokens();
+            float[] ck = new float[n * shape.headDim()]; // once per (layer, head) in a sequence's life
+            float[] cv = new float[n * shape.headDim()];
+            hs.readWindow(true, 0, n, ck);
+            hs.readWindow(false, 0, n, cv);
+            ls.keyCodec.calibrate(ck, n, hs.state, s);
+            ls.valueCodec.calibrate(cv, n, hs.state, s);
+            hs.state.markCalibrated();
         }
 
         /** Reference mode only: dequantize every block, re-calibrate, quantize again in place. */
