@@ -57,6 +57,7 @@ public final class KvCache implements AutoCloseable {
     private final float[][] keyGroup;
     private final float[][] valueGroup;
     private final PageReservation reservation;
+    private final EvictionPlan eviction;
     private final AppendTask appendTask = new AppendTask();
     private boolean closed;
     /** Why the sequence is unusable (an append failed after it started writing), or null. */
@@ -101,6 +102,8 @@ public final class KvCache implements AutoCloseable {
             valueGroup[w] = new float[maxG * shape.headDim()];
         }
         this.reservation = new PageReservation(pool, maxPagesPerAppend);
+        this.eviction = new EvictionPlan(config.capacity(), reservation, protectedTokens, pool, shape.kvHeads(),
+                config.pageBytes());
         for (LayerStore ls : layers) {
             for (CodecScratch s : scratch) {
                 ls.keyCodec.prepare(s);
@@ -275,8 +278,9 @@ public final class KvCache implements AutoCloseable {
         checkValues("keys", layer, keys, elements, type, fp16);
         checkValues("values", layer, values, elements, type, fp16);
 
-        reserveAndEvict(ls, tokenCount);
+        eviction.reserve(ls, tokenCount); // the last step that may reject: nothing has changed so far
         try {
+            eviction.commit();
             appendTask.begin(ls, keys, values, tokenCount, type);
             if (runner != null && tokenCount >= ls.config.groupSize() && shape.kvHeads() > 1
                     && runner.canAccess(keys) && runner.canAccess(values)) {
@@ -297,54 +301,6 @@ public final class KvCache implements AutoCloseable {
             appendTask.clear();
             reservation.releaseUnused();
         }
-    }
-
-    /**
-     * Reserves the pages the append needs, evicting the layer's oldest pages first where the policy
-     * allows: as many as the token budget requires, then more while the pool has no free page. The
-     * eviction is planned on counts and committed only once the reservation succeeded, so a
-     * rejected append changes nothing; an evicting append hands the pages it freed straight to
-     * itself, surplus ones go back to the pool.
-     */
-    private void reserveAndEvict(LayerStore ls, int tokenCount) {
-        HeadStream h0 = ls.heads[0];
-        int g = ls.config.groupSize();
-        int max = config.capacity().maxTokens();
-        int retained = ls.tokens - ls.evictedTokens;
-        int evictPages = 0;
-        while ((long) retained - (long) h0.blocksInOldestPages(evictPages) * g + tokenCount > max) {
-            if (evictPages >= h0.pageCount()) { // unreachable: window + tokenCount <= max was checked
-                throw new IllegalStateException("internal error: layer " + ls.index + " cannot evict enough pages");
-            }
-            evictPages++;
-        }
-        while (true) {
-            int needed = ls.pagesPerHead(tokenCount, evictPages == h0.pageCount() && evictPages > 0, protectedTokens,
-                    config.pageBytes()) * shape.kvHeads();
-            try {
-                reservation.reserve(Math.max(0, needed - evictPages * shape.kvHeads()));
-                break;
-            } catch (CapacityExceededException e) {
-                if (!config.capacity().evicts() || evictPages >= h0.pageCount()) {
-                    throw new CapacityExceededException("layer " + ls.index + ": " + e.getMessage()
-                            + (config.capacity().evicts() ? " (even after evicting all " + evictPages + " pages of each head)" : "")
-                            + "; nothing was appended");
-                }
-                evictPages++;
-            }
-        }
-        if (evictPages == 0) {
-            return;
-        }
-        int evictedBlocks = h0.blocksInOldestPages(evictPages);
-        for (int b = 0; b < evictedBlocks; b++) {
-            ls.countBlocks(protectedTokens.count(ls.evictedTokens + b * g, g), -shape.kvHeads());
-        }
-        for (HeadStream hs : ls.heads) {
-            hs.evictOldestPages(evictPages, reservation);
-        }
-        ls.evictedTokens += evictedBlocks * g;
-        io.vidkv.jfr.PageEvent.recordEviction(evictPages * shape.kvHeads(), config.pageBytes(), pool.pagesInUse());
     }
 
     /** Per-head work of one append; a reused object so appends allocate nothing. */
