@@ -126,7 +126,7 @@ public final class HeadStream {
         if (blocks >= blockPage.length) {
             throw new IllegalStateException("internal error: block directory full (" + blocks + " blocks)");
         }
-        if (pageCount == 0 || pageUsed + bytes > pageBytes) {
+        if (bytes > pageRoom(pageBytes)) { // the rule LayerStore.pagesPerHead plans with
             int slot = pageSlot(pageCount++);
             pages[slot] = reserved.take();
             pageBlocks[slot] = 0;

@@ -52,11 +52,12 @@ public final class KvCache implements AutoCloseable {
     private final ParallelRunner runner;
     private final Arena arena = Arena.ofShared();
     private final LayerStore[] layers;
-    private final long[] protectedTokens;
+    private final ProtectedTokens protectedTokens;
     private final CodecScratch[] scratch;
     private final float[][] keyGroup;
     private final float[][] valueGroup;
     private final PageReservation reservation;
+    private final EvictionPlan eviction;
     private final AppendTask appendTask = new AppendTask();
     private boolean closed;
     /** Why the sequence is unusable (an append failed after it started writing), or null. */
@@ -90,7 +91,7 @@ public final class KvCache implements AutoCloseable {
             maxPagesPerAppend = Math.max(maxPagesPerAppend, (maxTokens / lc.groupSize() + 2) * shape.kvHeads()
                     * (config.capacity().evicts() ? 2 : 1));
         }
-        this.protectedTokens = new long[(maxTokens + 63) / 64];
+        this.protectedTokens = new ProtectedTokens(maxTokens);
         int workers = runner == null ? 1 : runner.threads();
         this.scratch = new CodecScratch[workers];
         this.keyGroup = new float[workers][];
@@ -101,6 +102,8 @@ public final class KvCache implements AutoCloseable {
             valueGroup[w] = new float[maxG * shape.headDim()];
         }
         this.reservation = new PageReservation(pool, maxPagesPerAppend);
+        this.eviction = new EvictionPlan(config.capacity(), reservation, protectedTokens, pool, shape.kvHeads(),
+                config.pageBytes());
         for (LayerStore ls : layers) {
             for (CodecScratch s : scratch) {
                 ls.keyCodec.prepare(s);
@@ -188,21 +191,12 @@ public final class KvCache implements AutoCloseable {
 
     /** Whether token {@code position} is protected. */
     public boolean isProtected(int position) {
-        return position >= 0 && position < config.capacity().maxTokens()
-                && (protectedTokens[position >>> 6] >>> (position & 63) & 1) != 0;
+        return protectedTokens.contains(position);
     }
 
     /** Bit t of the result: token {@code first + t} is protected ({@code count} <= 64). */
     public long protectedMask(int first, int count) {
-        long m = 0;
-        for (int t = 0; t < count; t++) {
-            int p = first + t;
-            if (p >>> 6 >= protectedTokens.length) {
-                break; // positions past maxTokens (reachable only by evicting) are never protected
-            }
-            m |= (protectedTokens[p >>> 6] >>> (p & 63) & 1) << t;
-        }
-        return m;
+        return protectedTokens.mask(first, count);
     }
 
     /**
@@ -220,8 +214,8 @@ public final class KvCache implements AutoCloseable {
             }
         }
         for (int p : positions) {
-            if (p < 0 || p >= config.capacity().maxTokens()) {
-                throw new IllegalArgumentException("protected token " + p + " out of range [0, " + config.capacity().maxTokens() + ")");
+            if (p < 0 || p >= protectedTokens.limit()) {
+                throw new IllegalArgumentException("protected token " + p + " out of range [0, " + protectedTokens.limit() + ")");
             }
             if (p < maxQuantized) {
                 throw new IllegalStateException("token " + p + " is already quantized in layer " + which + " (tokens [0, "
@@ -230,7 +224,7 @@ public final class KvCache implements AutoCloseable {
             }
         }
         for (int p : positions) {
-            protectedTokens[p >>> 6] |= 1L << (p & 63);
+            protectedTokens.add(p);
         }
     }
 
@@ -284,8 +278,9 @@ public final class KvCache implements AutoCloseable {
         checkValues("keys", layer, keys, elements, type, fp16);
         checkValues("values", layer, values, elements, type, fp16);
 
-        reserveAndEvict(ls, tokenCount);
+        eviction.reserve(ls, tokenCount); // the last step that may reject: nothing has changed so far
         try {
+            eviction.commit();
             appendTask.begin(ls, keys, values, tokenCount, type);
             if (runner != null && tokenCount >= ls.config.groupSize() && shape.kvHeads() > 1
                     && runner.canAccess(keys) && runner.canAccess(values)) {
@@ -306,87 +301,6 @@ public final class KvCache implements AutoCloseable {
             appendTask.clear();
             reservation.releaseUnused();
         }
-    }
-
-    /**
-     * Reserves the pages the append needs, evicting the layer's oldest pages first where the policy
-     * allows: as many as the token budget requires, then more while the pool has no free page. The
-     * eviction is planned on counts and committed only once the reservation succeeded, so a
-     * rejected append changes nothing; an evicting append hands the pages it freed straight to
-     * itself, surplus ones go back to the pool.
-     */
-    private void reserveAndEvict(LayerStore ls, int tokenCount) {
-        HeadStream h0 = ls.heads[0];
-        int g = ls.config.groupSize();
-        int max = config.capacity().maxTokens();
-        int retained = ls.tokens - ls.evictedTokens;
-        int evictPages = 0;
-        while ((long) retained - (long) h0.blocksInOldestPages(evictPages) * g + tokenCount > max) {
-            if (evictPages >= h0.pageCount()) { // unreachable: window + tokenCount <= max was checked
-                throw new IllegalStateException("internal error: layer " + ls.index + " cannot evict enough pages");
-            }
-            evictPages++;
-        }
-        while (true) {
-            int needed = pagesNeeded(ls, tokenCount, evictPages == h0.pageCount() && evictPages > 0);
-            try {
-                reservation.reserve(Math.max(0, needed - evictPages * shape.kvHeads()));
-                break;
-            } catch (CapacityExceededException e) {
-                if (!config.capacity().evicts() || evictPages >= h0.pageCount()) {
-                    throw new CapacityExceededException("layer " + ls.index + ": " + e.getMessage()
-                            + (config.capacity().evicts() ? " (even after evicting all " + evictPages + " pages of each head)" : "")
-                            + "; nothing was appended");
-                }
-                evictPages++;
-            }
-        }
-        if (evictPages == 0) {
-            return;
-        }
-        int evictedBlocks = h0.blocksInOldestPages(evictPages);
-        for (int b = 0; b < evictedBlocks; b++) {
-            int protectedCount = Long.bitCount(protectedMask(ls.evictedTokens + b * g, g));
-            long meta = ls.keyCodec.metadataBytes() + ls.valueCodec.metadataBytes(protectedCount);
-            long bytes = ls.keyCodec.blockBytes() + ls.valueCodec.blockBytes(protectedCount);
-            ls.payloadBytes -= (bytes - meta) * shape.kvHeads();
-            ls.metadataBytes -= meta * shape.kvHeads();
-        }
-        for (HeadStream hs : ls.heads) {
-            hs.evictOldestPages(evictPages, reservation);
-        }
-        ls.evictedTokens += evictedBlocks * g;
-        io.vidkv.jfr.PageEvent.recordEviction(evictPages * shape.kvHeads(), config.pageBytes(), pool.pagesInUse());
-    }
-
-    /** Pages all heads need for this append (every head gets the same sequence of block sizes). */
-    private int pagesNeeded(LayerStore ls, int tokenCount, boolean freshPage) {
-        HeadStream h0 = ls.heads[0];
-        int g = ls.config.groupSize();
-        int window = h0.windowCount();
-        boolean calibrated = ls.calibrated;
-        int quantized = ls.quantizedTokens;
-        long room = freshPage ? 0 : h0.pageRoom(config.pageBytes());
-        int pages = 0;
-        for (int t = 0; t < tokenCount; t++) {
-            window++;
-            int threshold = ls.config.residual() + (calibrated ? 1 : ls.config.calibrationGroups()) * g;
-            if (window < threshold) {
-                continue;
-            }
-            calibrated = true;
-            while (window >= ls.config.residual() + g) {
-                long bytes = ls.keyCodec.blockBytes() + ls.valueCodec.blockBytes(Long.bitCount(protectedMask(quantized, g)));
-                if (bytes > room) {
-                    pages++;
-                    room = config.pageBytes();
-                }
-                room -= bytes;
-                quantized += g;
-                window -= g;
-            }
-        }
-        return pages * shape.kvHeads();
     }
 
     /** Per-head work of one append; a reused object so appends allocate nothing. */
@@ -423,27 +337,21 @@ public final class KvCache implements AutoCloseable {
                 copyToken(keys, src, hs.windowKeys(), (long) slot * d, d);
                 copyToken(values, src, hs.windowValues(), (long) slot * d, d);
                 hs.pushWindowSlotFilled();
-                int threshold = ls.config.residual() + (calibrated ? 1 : ls.config.calibrationGroups()) * g;
-                if (hs.windowCount() < threshold) {
+                int groups = ls.schedule.groupsDue(hs.windowCount(), calibrated);
+                if (groups == 0) {
                     continue;
                 }
                 if (!calibrated) {
-                    int n = ls.config.calibrationGroups() * g;
-                    float[] ck = new float[n * d]; // once per (layer, head) in a sequence's life
-                    float[] cv = new float[n * d];
-                    hs.readWindow(true, 0, n, ck);
-                    hs.readWindow(false, 0, n, cv);
-                    ls.keyCodec.calibrate(ck, n, hs.state, s);
-                    ls.valueCodec.calibrate(cv, n, hs.state, s);
-                    hs.state.markCalibrated();
+                    calibrate(hs, s);
                     calibrated = true;
                 }
-                while (hs.windowCount() >= ls.config.residual() + g) {
+                for (int i = 0; i < groups; i++) {
                     hs.readWindow(true, 0, g, kx);
                     hs.readWindow(false, 0, g, vx);
-                    int protectedCount = Long.bitCount(protectedMask(quantized, g));
+                    long protectedMask = protectedTokens.mask(quantized, g);
+                    int protectedCount = Long.bitCount(protectedMask);
                     long keyBytes = ls.keyCodec.blockBytes();
-                    long bytes = keyBytes + ls.valueCodec.blockBytes(protectedCount);
+                    long bytes = ls.blockBytes(protectedCount);
                     MemorySegment page;
                     synchronized (reservation) {
                         page = hs.placeBlock(bytes, config.pageBytes(), reservation);
@@ -451,7 +359,7 @@ public final class KvCache implements AutoCloseable {
                     long off = hs.offset(hs.blockCount());
                     long started = System.nanoTime();
                     ls.keyCodec.encode(kx, hs.state, page, off, s);
-                    long vb = ls.valueCodec.encode(vx, protectedMask(quantized, g), hs.state, page, off + keyBytes, s);
+                    long vb = ls.valueCodec.encode(vx, protectedMask, hs.state, page, off + keyBytes, s);
                     if (vb != bytes - keyBytes) {
                         throw new IllegalStateException("internal error: value block is " + vb + " bytes, expected " + (bytes - keyBytes));
                     }
@@ -460,10 +368,7 @@ public final class KvCache implements AutoCloseable {
                     io.vidkv.jfr.BlockQuantizedEvent.record(ls.index, head, ls.name, g, System.nanoTime() - started);
                     quantized += g;
                     if (head == 0) {
-                        ls.payloadBytes += (bytes - ls.keyCodec.metadataBytes() - ls.valueCodec.metadataBytes(protectedCount))
-                                * shape.kvHeads();
-                        ls.metadataBytes += (ls.keyCodec.metadataBytes() + ls.valueCodec.metadataBytes(protectedCount))
-                                * shape.kvHeads();
+                        ls.countBlocks(protectedCount, shape.kvHeads());
                     }
                 }
             }
@@ -475,6 +380,18 @@ public final class KvCache implements AutoCloseable {
                 newQuantized = quantized;
                 newCalibrated = calibrated;
             }
+        }
+
+        /** Fixes the head's channel split and scales from the first C groups, all in the window now. */
+        private void calibrate(HeadStream hs, CodecScratch s) {
+            int n = ls.schedule.calibrationTokens();
+            float[] ck = new float[n * shape.headDim()]; // once per (layer, head) in a sequence's life
+            float[] cv = new float[n * shape.headDim()];
+            hs.readWindow(true, 0, n, ck);
+            hs.readWindow(false, 0, n, cv);
+            ls.keyCodec.calibrate(ck, n, hs.state, s);
+            ls.valueCodec.calibrate(cv, n, hs.state, s);
+            hs.state.markCalibrated();
         }
 
         /** Reference mode only: dequantize every block, re-calibrate, quantize again in place. */

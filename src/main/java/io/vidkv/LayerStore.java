@@ -12,6 +12,7 @@ final class LayerStore {
     final KeyCodec keyCodec;
     final ValueCodec valueCodec;
     final HeadStream[] heads;
+    final QuantizationSchedule schedule;
     /** Layer index and a name for events (the preset id when the config is a preset's). */
     final int index;
     final String name;
@@ -29,6 +30,7 @@ final class LayerStore {
         this.config = config;
         this.keyCodec = config.keyCodec(shape.headDim());
         this.valueCodec = config.valueCodec(shape.headDim());
+        this.schedule = new QuantizationSchedule(config);
         int maxBlocks = maxTokens / config.groupSize() + 1;
         this.heads = new HeadStream[shape.kvHeads()];
         for (int h = 0; h < heads.length; h++) {
@@ -45,12 +47,45 @@ final class LayerStore {
         return "custom";
     }
 
-    /** Window size at which the oldest group(s) get quantized. */
-    int quantizeThreshold() {
-        return config.residual() + (calibrated ? 1 : config.calibrationGroups()) * config.groupSize();
+    /** Bytes of one block (key and value part) whose group has {@code protectedCount} protected tokens. */
+    long blockBytes(int protectedCount) {
+        return keyCodec.blockBytes() + valueCodec.blockBytes(protectedCount);
     }
 
     long maxBlockBytes() {
-        return keyCodec.blockBytes() + valueCodec.blockBytes(config.groupSize());
+        return blockBytes(config.groupSize());
+    }
+
+    /**
+     * Counts {@code blocks} blocks of groups with {@code protectedCount} protected tokens into the
+     * layer's payload and metadata bytes (negative when they are evicted).
+     */
+    void countBlocks(int protectedCount, int blocks) {
+        long meta = keyCodec.metadataBytes() + valueCodec.metadataBytes(protectedCount);
+        payloadBytes += (blockBytes(protectedCount) - meta) * blocks;
+        metadataBytes += meta * blocks;
+    }
+
+    /**
+     * Pages every head opens for an append of {@code tokenCount} tokens: the groups the schedule
+     * quantizes, placed the way {@link HeadStream#placeBlock} places them (a block that does not fit
+     * the room left opens a page). All heads get the same block sizes, so head 0 stands for all.
+     * {@code freshPage}: the current page is evicted first, so the first block opens a new one.
+     */
+    int pagesPerHead(int tokenCount, boolean freshPage, ProtectedTokens protectedTokens, int pageBytes) {
+        HeadStream h0 = heads[0];
+        int g = config.groupSize();
+        int groups = schedule.groupsDue(h0.windowCount() + tokenCount, calibrated);
+        long room = freshPage ? 0 : h0.pageRoom(pageBytes);
+        int pages = 0;
+        for (int i = 0; i < groups; i++) {
+            long bytes = blockBytes(protectedTokens.count(quantizedTokens + i * g, g));
+            if (bytes > room) {
+                pages++;
+                room = pageBytes;
+            }
+            room -= bytes;
+        }
+        return pages;
     }
 }

@@ -1,0 +1,49 @@
+package io.vidkv;
+
+/**
+ * The token positions of one sequence whose values are kept at 2 bits, one bit per position below
+ * the capacity's {@code maxTokens}. Shared by all layers: a block's size depends on how many of its
+ * tokens are protected, so page planning, the write phase and eviction read their counts here.
+ */
+final class ProtectedTokens {
+
+    private final int maxTokens;
+    private final long[] bits;
+
+    ProtectedTokens(int maxTokens) {
+        this.maxTokens = maxTokens;
+        this.bits = new long[(maxTokens + 63) / 64];
+    }
+
+    /** Positions that can be protected: [0, maxTokens). */
+    int limit() {
+        return maxTokens;
+    }
+
+    boolean contains(int position) {
+        return position >= 0 && position < maxTokens && (bits[position >>> 6] >>> (position & 63) & 1) != 0;
+    }
+
+    /** Bit t of the result: token {@code first + t} is protected ({@code count} <= 64). */
+    long mask(int first, int count) {
+        long m = 0;
+        for (int t = 0; t < count; t++) {
+            int p = first + t;
+            if (p >>> 6 >= bits.length) {
+                break; // positions past maxTokens (reachable only by evicting) are never protected
+            }
+            m |= (bits[p >>> 6] >>> (p & 63) & 1) << t;
+        }
+        return m;
+    }
+
+    /** Protected tokens among the {@code count} from {@code first}: what sizes the group's value block. */
+    int count(int first, int count) {
+        return Long.bitCount(mask(first, count));
+    }
+
+    /** Protects {@code position}; the caller checked it is in [0, maxTokens) and not yet quantized. */
+    void add(int position) {
+        bits[position >>> 6] |= 1L << (position & 63);
+    }
+}
