@@ -110,6 +110,11 @@ public final class DecodeAttention implements AutoCloseable {
         return math.name();
     }
 
+    /** The kernel body this process uses ({@link KernelProvider}'s choice), for reports. */
+    public static String kernelBody() {
+        return KernelProvider.MATH.name();
+    }
+
     /** Attends with every cached token of {@code layer} visible. */
     public void attend(int layer, MemorySegment queriesF32, MemorySegment outF32) {
         attend(layer, queriesF32, outF32, Integer.MAX_VALUE);

@@ -99,6 +99,12 @@ interface KernelMath {
     /** bias[j] -= q[qOff + r * LANES + j] * scales[r] for r = 0, 1, .. rows - 1, in order. */
     void foldSigns(float[] q, int qOff, float[] scales, int rows, float[] bias);
 
+    /** max of x[off .. off + n) (a score row of the prefill tile). */
+    float rowMax(float[] x, int off, int n);
+
+    /** x[i] = exp(x[i] - shift) for i in [off, off + n); returns their sum, taken in index order. */
+    float rowExpSum(float[] x, int off, int n, float shift);
+
     /** Name for reports. */
     String name();
 }

@@ -322,10 +322,11 @@ final class PanamaKernelMath implements KernelMath {
 
     /** scores = exp(scores - m) for t < visible (ExpApprox.exp per lane), l = l * rescale + their sum. */
     private static void expAndSum(float[] scores, int visible, float[] m, float[] l, float[] rescale) {
-        FloatVector mv = at(m, 0);
         FloatVector sum = FloatVector.broadcast(F, 0f);
         for (int t = 0; t < visible; t++) {
-            FloatVector x = at(scores, t * L).sub(mv);
+            // ExpApprox.exp lane by lane, written out: a helper returning a vector boxed it, and one
+            // working on arrays pushed the Vector API calls past C2's inlining depth (KERNEL-NOTES.md)
+            FloatVector x = at(scores, t * L).sub(at(m, 0));
             VectorMask<Float> underflow = x.compare(VectorOperators.LT, ExpApprox.MIN_X).or(x.test(VectorOperators.IS_NAN));
             FloatVector xc = x.max(ExpApprox.MIN_X);
             IntVector n = ((IntVector) FloatVector.broadcast(F, 0.5f).sub(xc.mul(ExpApprox.LOG2E))
@@ -371,6 +372,55 @@ final class PanamaKernelMath implements KernelMath {
             b = b.sub(FloatVector.fromArray(F, q, qOff + r * L).mul(scales[r]));
         }
         b.intoArray(bias, 0);
+    }
+
+    @Override
+    public float rowMax(float[] x, int off, int n) {
+        int i = 0;
+        float m = Float.NEGATIVE_INFINITY;
+        if (n >= L) {
+            FloatVector v = at(x, off);
+            for (i = L; i + L <= n; i += L) {
+                v = v.max(at(x, off + i));
+            }
+            m = v.reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) {
+            m = Math.max(m, x[off + i]);
+        }
+        return m;
+    }
+
+    @Override
+    public float rowExpSum(float[] x, int off, int n, float shift) {
+        int i = 0;
+        for (; i + L <= n; i += L) { // the exp of expAndSum, with a scalar shift
+            FloatVector v = at(x, off + i).sub(shift);
+            VectorMask<Float> underflow = v.compare(VectorOperators.LT, ExpApprox.MIN_X).or(v.test(VectorOperators.IS_NAN));
+            FloatVector xc = v.max(ExpApprox.MIN_X);
+            IntVector e = ((IntVector) FloatVector.broadcast(F, 0.5f).sub(xc.mul(ExpApprox.LOG2E))
+                    .convert(VectorOperators.F2I, 0)).neg();
+            FloatVector fn = (FloatVector) e.convert(VectorOperators.I2F, 0);
+            FloatVector r = fn.fma(FloatVector.broadcast(F, -ExpApprox.LN2_HI), xc);
+            r = fn.fma(FloatVector.broadcast(F, -ExpApprox.LN2_LO), r);
+            FloatVector q = FloatVector.broadcast(F, ExpApprox.P0).fma(r, FloatVector.broadcast(F, ExpApprox.P1));
+            q = q.fma(r, FloatVector.broadcast(F, ExpApprox.P2));
+            q = q.fma(r, FloatVector.broadcast(F, ExpApprox.P3));
+            q = q.fma(r, FloatVector.broadcast(F, ExpApprox.P4));
+            q = q.fma(r, FloatVector.broadcast(F, ExpApprox.P5));
+            FloatVector y = q.fma(r.mul(r), r).add(1f);
+            FloatVector pow2 = e.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            FloatVector p = y.mul(pow2).blend(0f, underflow);
+            p.intoArray(x, off + i);
+        }
+        for (; i < n; i++) {
+            x[off + i] = ExpApprox.exp(x[off + i] - shift);
+        }
+        float s = 0f; // in index order, like the plain-Java body: a vector reduction's order is unspecified
+        for (int j = off; j < off + n; j++) {
+            s += x[j];
+        }
+        return s;
     }
 
     @Override

@@ -49,7 +49,7 @@ public final class PrefillAttention implements AutoCloseable {
     private final float[] rowSum;
     private final float[] block;
     private final float[] row;
-    private final AttentionMath math = AttentionMath.INSTANCE;
+    private final KernelMath math = KernelProvider.MATH;
     private final CodecScratch scratch;
     private long dequantizeNanos;
     private long matmulNanos;
@@ -188,9 +188,9 @@ public final class PrefillAttention implements AutoCloseable {
             long rowOff = (long) r * tileTokens * 4;
             MemorySegment.copy(scores, ValueLayout.JAVA_FLOAT, rowOff, row, 0, count);
             float old = first ? Float.NEGATIVE_INFINITY : rowMax[r];
-            float m = visible == 0 ? old : Math.max(old, math.max(row, 0, visible));
+            float m = visible == 0 ? old : Math.max(old, math.rowMax(row, 0, visible));
             float rescale = old == Float.NEGATIVE_INFINITY ? 0f : ExpApprox.exp(old - m);
-            float sum = visible == 0 ? 0f : math.expShiftSum(row, 0, visible, m);
+            float sum = visible == 0 ? 0f : math.rowExpSum(row, 0, visible, m);
             java.util.Arrays.fill(row, visible, count, 0f); // causal mask
             MemorySegment.copy(row, 0, scores, ValueLayout.JAVA_FLOAT, rowOff, count);
             rowMax[r] = m;

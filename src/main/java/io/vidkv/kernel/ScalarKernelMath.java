@@ -298,6 +298,26 @@ final class ScalarKernelMath implements KernelMath {
     }
 
     @Override
+    public float rowMax(float[] x, int off, int n) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int i = off; i < off + n; i++) {
+            m = Math.max(m, x[i]);
+        }
+        return m;
+    }
+
+    @Override
+    public float rowExpSum(float[] x, int off, int n, float shift) {
+        float sum = 0f;
+        for (int i = off; i < off + n; i++) {
+            float e = ExpApprox.exp(x[i] - shift);
+            x[i] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    @Override
     public String name() {
         return "plain Java";
     }
