@@ -31,6 +31,7 @@ final class BlockScratch implements AutoCloseable {
     final float[] zeros;
     final float[] mul;
     final float[] perToken;
+    final float[] tokenZeros;
     /** Per-channel lane vectors added after the code sums (zero-point terms). */
     final float[] add;
     final float[] rescale = new float[LANES];
@@ -52,6 +53,7 @@ final class BlockScratch implements AutoCloseable {
         zeros = new float[scales.length];
         mul = new float[headDim];
         perToken = new float[maxGroup];
+        tokenZeros = new float[maxGroup];
         add = new float[headDim * LANES];
         out = new float[headDim * LANES];
         codec = new CodecScratch(headDim, maxGroup, maxQueries);

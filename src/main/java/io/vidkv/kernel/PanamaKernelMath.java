@@ -12,7 +12,6 @@ import java.lang.foreign.ValueLayout;
 import static io.vidkv.kernel.ScalarKernelMath.LONG_LE;
 import static io.vidkv.kernel.ScalarKernelMath.SHORT_LE;
 import static io.vidkv.kernel.ScalarKernelMath.TRITS5_AT;
-import static io.vidkv.kernel.ScalarKernelMath.planeWord;
 
 /**
  * The 256-bit Vector API body of {@link KernelMath}: one {@link FloatVector} of 8 lanes holds one
@@ -125,6 +124,10 @@ final class PanamaKernelMath implements KernelMath {
             ternary32(seg, codes, tail, d, tables, scales, rescale, out, outOff);
             return;
         }
+        if (fullBytes == 12 && tailBits == 7) {
+            ternary64(seg, codes, tail, d, tables, scales, rescale, out, outOff);
+            return;
+        }
         FloatVector rs = at(rescale, 0);
         for (int c = 0; c < d; c++) {
             long at = codes + (long) c * fullBytes;
@@ -178,15 +181,44 @@ final class PanamaKernelMath implements KernelMath {
         }
     }
 
+    /** G = 64 (twelve base-3 bytes and a 7-bit tail per channel), unrolled like {@link #ternary32}. */
+    private static void ternary64(MemorySegment seg, long codes, long tail, int d, float[] tables, float[] scales,
+                                  float[] rescale, float[] out, int outOff) {
+        FloatVector rs = at(rescale, 0);
+        for (int c = 0; c < d; c++) {
+            long x = seg.get(LONG_LE, codes + 12L * c), y = seg.get(LONG_LE, codes + 12L * c + 8);
+            long bit = 7L * c;
+            int m12 = TRITS5_AT[(seg.get(SHORT_LE, tail + (bit >>> 3)) & 0xFFFF) >>> (bit & 7) & 127];
+            int m = TRITS5_AT[(int) x & 0xFF];
+            FloatVector sp = at(tables, m & 0xFFFF);
+            FloatVector sn = at(tables, m >>> 16);
+            for (int i = 1; i < 8; i++) {
+                m = TRITS5_AT[(int) (x >>> (8 * i)) & 0xFF];
+                sp = sp.add(at(tables, i * TOKEN_TABLE + (m & 0xFFFF)));
+                sn = sn.add(at(tables, i * TOKEN_TABLE + (m >>> 16)));
+            }
+            for (int i = 8; i < 12; i++) {
+                m = TRITS5_AT[(int) (y >>> (8 * (i - 8))) & 0xFF];
+                sp = sp.add(at(tables, i * TOKEN_TABLE + (m & 0xFFFF)));
+                sn = sn.add(at(tables, i * TOKEN_TABLE + (m >>> 16)));
+            }
+            sp = sp.add(at(tables, 12 * TOKEN_TABLE + (m12 & 0xFFFF)));
+            sn = sn.add(at(tables, 12 * TOKEN_TABLE + (m12 >>> 16)));
+            int o = outOff + c * L;
+            sp.sub(sn).fma(FloatVector.broadcast(F, scales[c]), at(out, o).mul(rs)).intoArray(out, o);
+        }
+    }
+
     @Override
     public void ternaryPlanes(MemorySegment seg, long codes, int groupSize, int d, float[] tables, float[] scales,
                               float[] rescale, float[] out, int outOff) {
         FloatVector rs = at(rescale, 0);
         int planeBytes = groupSize / 8;
         int groups = (groupSize + 4) / 5;
+        long planeMask = groupSize == 64 ? -1L : (1L << groupSize) - 1; // planeWord() written out: no call with live vectors
         for (int c = 0; c < d; c++) {
-            long nz = planeWord(seg, codes + (long) 2 * c * planeBytes, groupSize);
-            long neg = planeWord(seg, codes + (long) (2 * c + 1) * planeBytes, groupSize);
+            long nz = seg.get(LONG_LE, codes + (long) 2 * c * planeBytes) & planeMask;
+            long neg = seg.get(LONG_LE, codes + (long) (2 * c + 1) * planeBytes) & planeMask;
             long pos = nz & ~neg, negs = nz & neg;
             FloatVector sp = at(tables, (int) (pos & 31) * L);
             FloatVector sn = at(tables, (int) (negs & 31) * L);
@@ -205,14 +237,15 @@ final class PanamaKernelMath implements KernelMath {
         FloatVector rs = at(rescale, 0);
         int planeBytes = groupSize / 8;
         int groups = (groupSize + 4) / 5;
+        long planeMask = groupSize == 64 ? -1L : (1L << groupSize) - 1; // planeWord() written out: no call with live vectors
         for (int c = c0; c < c1; c++) {
-            long x0 = planeWord(seg, codes + (long) c * bits * planeBytes, groupSize);
+            long x0 = seg.get(LONG_LE, codes + (long) c * bits * planeBytes) & planeMask;
             FloatVector a = at(tables, (int) (x0 & 31) * L);
             for (int i = 1; i < groups; i++) {
                 a = a.add(at(tables, i * TOKEN_TABLE + (int) (x0 >>> (5 * i) & 31) * L));
             }
             for (int p = 1; p < bits; p++) {
-                long x = planeWord(seg, codes + (long) (c * bits + p) * planeBytes, groupSize);
+                long x = seg.get(LONG_LE, codes + (long) (c * bits + p) * planeBytes) & planeMask;
                 FloatVector s = at(tables, (int) (x & 31) * L);
                 for (int i = 1; i < groups; i++) {
                     s = s.add(at(tables, i * TOKEN_TABLE + (int) (x >>> (5 * i) & 31) * L));

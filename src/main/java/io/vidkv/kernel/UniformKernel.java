@@ -105,24 +105,26 @@ final class UniformKernel {
                 math.uniformValues(page, off, layout.bits(), g, 0, d, s.tokenTables, s.mul, s.add, s.rescale, out, outOff);
                 return;
             }
-            int cg = layout.channelGroup();
-            for (int k = 0; k < d / cg; k++) {
-                float[] zeroTerm = s.bias;
-                java.util.Arrays.fill(zeroTerm, 0f);
+            int cg = layout.channelGroup(), groups = d / cg;
+            for (int t = 0; t < g; t++) { // token t's parameters are contiguous, one per channel group
+                int p0 = layout.param(t, 0);
+                format.decodeScales(page, off + layout.scale(p0), groups, state.valueSuper, 0, s.scales, p0);
+                format.decodeZeros(page, off + layout.zero(p0), groups, s.scales, p0, s.zeros, p0);
+            }
+            float[] zeroTerm = s.bias;
+            for (int k = 0; k < groups; k++) {
+                float[] tokenZeros = s.tokenZeros;
                 for (int t = 0; t < g; t++) {
-                    int pi = layout.param(t, k * cg);
-                    float sc = format.decodeScale(format.readRaw(page, off + layout.scale(pi)), state.valueSuper[k]);
-                    float z = format.decodeZero(format.readRaw(page, off + layout.zero(pi)), sc);
-                    s.perToken[t] = sc;
-                    for (int j = 0; j < LANES; j++) {
-                        zeroTerm[j] = Math.fma(p[t * LANES + j], z, zeroTerm[j]);
-                    }
+                    s.perToken[t] = s.scales[layout.param(t, k * cg)];
+                    tokenZeros[t] = s.zeros[layout.param(t, k * cg)];
                 }
+                java.util.Arrays.fill(zeroTerm, 0f);
+                math.foldZeros(p, 0, tokenZeros, g, zeroTerm); // sum_t p_t zero_t, lane by lane
                 math.scaledTokenTables(p, s.perToken, g, s.tokenTables);
                 for (int c = k * cg; c < (k + 1) * cg; c++) {
-                    s.mul[c] = 1f;
                     System.arraycopy(zeroTerm, 0, s.add, c * LANES, LANES);
                 }
+                java.util.Arrays.fill(s.mul, k * cg, (k + 1) * cg, 1f);
                 math.uniformValues(page, off, layout.bits(), g, k * cg, (k + 1) * cg, s.tokenTables, s.mul, s.add, s.rescale,
                         out, outOff);
             }
