@@ -39,7 +39,8 @@ class ReplayTest {
         assertTrue(r.stepsThatAllocated() <= r.measuredSteps() / 100, preset.id() + ": " + r.stepsThatAllocated() + " of "
                 + r.measuredSteps() + " decode steps allocated heap (" + r.heapBytesPerStep() + " bytes per step on average)");
         // (the GC count is reported but not asserted: it is JVM-wide, and other threads of the test JVM may allocate)
-        assertTrue(r.gcCountDuringDecode() >= 0);
+        assertTrue(r.stepsThatAllocated() > 0 || r.heapBytesPerStep() == 0, preset.id() + ": " + r.heapBytesPerStep()
+                + " heap bytes per step reported although no step allocated");
         assertTrue(r.stepP50Ms() > 0 && r.stepP99Ms() >= r.stepP50Ms() && r.decodeTokensPerSecond() > 0);
         assertTrue(r.nativeBytes() > 0);
     }
