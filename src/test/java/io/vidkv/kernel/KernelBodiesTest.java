@@ -8,6 +8,7 @@ import io.vidkv.testing.CacheFill;
 import io.vidkv.testing.KvData;
 import io.vidkv.testing.TestConfigs;
 import io.vidkv.testing.TestSeeds;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -17,6 +18,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -72,6 +74,18 @@ class KernelBodiesTest {
                     }
                 }
             }
+        }
+    }
+
+    /** The build runs the suite twice, the second time with -Dvidkv.vector=false: that run must get the plain-Java body. */
+    @Test
+    void providerHonoursTheVectorProperty() {
+        if (!Boolean.parseBoolean(System.getProperty(VectorSupport.PROPERTY, "true"))) {
+            assertInstanceOf(ScalarKernelMath.class, KernelProvider.MATH);
+        } else if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent() && PanamaKernelMath.available()) {
+            assertInstanceOf(PanamaKernelMath.class, KernelProvider.MATH);
+        } else {
+            assertInstanceOf(ScalarKernelMath.class, KernelProvider.MATH);
         }
     }
 
