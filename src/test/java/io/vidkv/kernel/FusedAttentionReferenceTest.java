@@ -63,6 +63,7 @@ class FusedAttentionReferenceTest {
             "vidkv-2+k=4:tok+v=1:ch, 300, 64, 1, 1, 2, NORMAL, 0.5",
             "vidkv-2+k=8:ch+v=8:ch+compact+G=8, 200, 64, 8, 1, 1, NORMAL, 0.5",
             "vidkv-2+k=1:ch+v=3:ch+compact+G=16, 250, 128, 11, 1, 2, NORMAL, 0.5",
+            "vidkv-2+k=2:tok+v=2:tok+compact, 300, 128, 3, 1, 2, NORMAL, 0.5",
             "fp16, 1100, 128, 11, 1, 2, NORMAL, 0.5",
             "vidkv-1.5/1.58+pergroup+R=64, 390, 64, 4, 2, 2, NORMAL, 0.5",
             "vidkv-1.5/1.58+pergroup+kb=1.3+planes, 290, 64, 12, 1, 1, NORMAL, 0.5",
