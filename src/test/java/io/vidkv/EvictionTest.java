@@ -5,6 +5,7 @@ import io.vidkv.kernel.PrefillAttention;
 import io.vidkv.nativelib.Dnnl;
 import io.vidkv.testing.KvData;
 import io.vidkv.testing.TestSeeds;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -194,6 +195,7 @@ class EvictionTest {
         }
     }
 
+    @Tag("allocation")
     @Test
     void steadyStateEvictingAppendAndDecodeAllocateNothing() {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();

@@ -4,6 +4,7 @@ import io.vidkv.codec.MetadataFormat;
 import io.vidkv.kernel.DecodeAttention;
 import io.vidkv.testing.KvData;
 import io.vidkv.testing.TestSeeds;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -325,6 +326,7 @@ class KvCacheTest {
         }
     }
 
+    @Tag("allocation")
     @Test
     void steadyStateAppendAndDecodeAllocateNothing() {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();

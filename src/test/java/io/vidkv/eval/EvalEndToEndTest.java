@@ -65,7 +65,9 @@ class EvalEndToEndTest {
                 "--presets", "fp16,vidkv-2,vidkv-1.5/1.58,vidkv-1.5/1.58-compact,vidkv-1.5/1.66-stp");
         assertTrue(r.get("fp16").get("key_rel_error").asDouble() < 1e-3, "fp16 key error");
         assertTrue(r.get("fp16").get("value_rel_error").asDouble() < 1e-3, "fp16 value error");
-        assertTrue(r.get("fp16").get("attn_rel_error").asDouble() < 1e-2, "fp16 attention error "
+        // FP16 storage rounds K and V by ~2^-12 relative (1.8e-4 measured above); attention inherits
+        // about that (2.2e-4 measured on this data)
+        assertTrue(r.get("fp16").get("attn_rel_error").asDouble() < 1e-3, "fp16 attention error "
                 + r.get("fp16").get("attn_rel_error").asDouble());
         assertTrue(r.get("fp16").get("topk_recall").asDouble() > 0.99);
         assertTrue(r.get("vidkv-2").get("key_rel_error").asDouble() < r.get("vidkv-1.5/1.58").get("key_rel_error").asDouble(),
@@ -103,7 +105,9 @@ class EvalEndToEndTest {
     @Test
     void shippedRealSampleRuns(@TempDir Path out) throws Exception {
         Map<String, JsonNode> r = run(out, "--data", "minilm", "--layers", "0", "--queries", "4", "--presets", "fp16,vidkv-1.5/1.58");
-        assertTrue(r.get("fp16").get("attn_rel_error").asDouble() < 1e-2, "fp16 attention error");
+        // FP16 rounding of K and V only: 9.7e-5 measured on this sample
+        assertTrue(r.get("fp16").get("attn_rel_error").asDouble() < 1e-3, "fp16 attention error "
+                + r.get("fp16").get("attn_rel_error").asDouble());
         assertTrue(r.get("vidkv-1.5/1.58").get("attn_rel_error").asDouble() < 0.5);
         assertTrue(r.get("vidkv-1.5/1.58").get("data").asText().contains("MiniLM"));
     }

@@ -7,6 +7,7 @@ import io.vidkv.jfr.BlockQuantizedEvent;
 import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
 import jdk.jfr.consumer.RecordingFile;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -28,6 +29,7 @@ class ReplayTest {
                 false, 8, 6.0, 0.8, 0.2, 0.8, 0.1, 6.0, 99));
     }
 
+    @Tag("allocation")
     @ParameterizedTest
     @EnumSource(value = Preset.class, names = {"VIDKV_15_158", "FP16", "KIVI_2", "VIDKV_15_166_STP", "VIDKV_15_158_COMPACT"})
     void decodeStepsAllocateNothingAndTriggerNoGc(Preset preset) throws Exception {
@@ -39,7 +41,8 @@ class ReplayTest {
         assertTrue(r.stepsThatAllocated() <= r.measuredSteps() / 100, preset.id() + ": " + r.stepsThatAllocated() + " of "
                 + r.measuredSteps() + " decode steps allocated heap (" + r.heapBytesPerStep() + " bytes per step on average)");
         // (the GC count is reported but not asserted: it is JVM-wide, and other threads of the test JVM may allocate)
-        assertTrue(r.gcCountDuringDecode() >= 0);
+        assertTrue(r.stepsThatAllocated() > 0 || r.heapBytesPerStep() == 0, preset.id() + ": " + r.heapBytesPerStep()
+                + " heap bytes per step reported although no step allocated");
         assertTrue(r.stepP50Ms() > 0 && r.stepP99Ms() >= r.stepP50Ms() && r.decodeTokensPerSecond() > 0);
         assertTrue(r.nativeBytes() > 0);
     }

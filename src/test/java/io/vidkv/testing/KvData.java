@@ -97,40 +97,13 @@ public final class KvData {
 
     /**
      * Asserts that {@code out} ([queryHeads, d] float32) is "dequantize the retained tokens of
-     * {@code layer}, then float64 attention" for {@code q} with the causal mask at {@code lastVisible}
-     * (an absolute position; evicted positions are not part of the reference), within
-     * {@code tolerance x max|v| + tolerance x |ref|}.
+     * {@code layer} with the codecs, then float64 attention" for {@code q} with the causal mask at
+     * {@code lastVisible} (an absolute position; evicted positions are not part of the reference),
+     * within {@code tolerance x max|v| + tolerance x |ref|}.
      */
     public static void assertAttention(KvCache cache, int layer, MemorySegment q, MemorySegment out, int lastVisible,
                                        double tolerance, String what) {
-        ModelShape shape = cache.shape();
-        int d = shape.headDim(), gq = shape.queriesPerKvHead();
-        int first = cache.firstRetainedToken(layer);
-        int rel = lastVisible == Integer.MAX_VALUE ? Integer.MAX_VALUE : lastVisible - first;
-        for (int kv = 0; kv < shape.kvHeads(); kv++) {
-            double[][][] ref = dequantize(cache, layer, kv);
-            double vmax = 0;
-            for (double[] row : ref[1]) {
-                for (double x : row) {
-                    vmax = Math.max(vmax, Math.abs(x));
-                }
-            }
-            for (int j = 0; j < gq; j++) {
-                int qh = kv * gq + j;
-                double[] qv = new double[d];
-                for (int c = 0; c < d; c++) {
-                    qv[c] = q.getAtIndex(ValueLayout.JAVA_FLOAT, (long) qh * d + c);
-                }
-                double[] want = attention(qv, ref[0], ref[1], rel);
-                for (int c = 0; c < d; c++) {
-                    double got = out.getAtIndex(ValueLayout.JAVA_FLOAT, (long) qh * d + c);
-                    double tol = tolerance * vmax + tolerance * Math.abs(want[c]);
-                    if (!(Math.abs(got - want[c]) <= tol)) {
-                        throw new AssertionError(what + ": query head " + qh + " channel " + c + ": got " + got + " want " + want[c]
-                                + " (tol " + tol + ", first retained position " + first + ")" + TestSeeds.replay());
-                    }
-                }
-            }
-        }
+        AttentionCheck.check(cache, layer, q, out, lastVisible, KvData::dequantize,
+                (vmax, smax, ref) -> tolerance * vmax + tolerance * ref, what);
     }
 }
