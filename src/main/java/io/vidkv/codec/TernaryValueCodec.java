@@ -19,6 +19,17 @@ import java.lang.foreign.ValueLayout;
  */
 public final class TernaryValueCodec implements ValueCodec {
 
+    /** TRITS[v * 5 + k] = trit k (as -1, 0 or 1) of a base-3 byte v < 243. */
+    private static final float[] TRITS = new float[243 * 5];
+
+    static {
+        for (int v = 0; v < 243; v++) {
+            for (int k = 0, x = v; k < 5; k++, x /= 3) {
+                TRITS[v * 5 + k] = trit(x % 3);
+            }
+        }
+    }
+
     /** Trit digit of a code: 0 is 0, 1 is +1, 2 is -1 ({@link TernaryLayout}). */
     static int digit(int code) {
         return code == 0 ? 0 : code > 0 ? 1 : 2;
@@ -196,19 +207,24 @@ public final class TernaryValueCodec implements ValueCodec {
         float[] scales = s.work;
         format.decodeScales(src, off + layout.scale(0), headDim, state.valueSuper, 0, scales, 0);
         for (int c = 0; c < headDim; c++) {
-            for (int t = 0; t < groupSize; ) {
-                if (!layout.base3()) {
+            if (!layout.base3()) {
+                for (int t = 0; t < groupSize; t++) {
                     int nz = BitStrings.get(src, off + layout.nonzeroPlane(c), t);
                     int neg = BitStrings.get(src, off + layout.negativePlane(c), t);
-                    out[outOff + t++ * headDim + c] = scales[c] * (nz == 0 ? 0 : neg != 0 ? -1 : 1);
-                    continue;
+                    out[outOff + t * headDim + c] = scales[c] * (nz == 0 ? 0 : neg != 0 ? -1 : 1);
                 }
-                // five trits a byte, then the tail (TernaryLayout)
-                int n = Math.min(5, groupSize - t);
-                int v = t < 5 * layout.fullBytes() ? src.get(ValueLayout.JAVA_BYTE, off + layout.trits(c, t / 5)) & 0xFF
+                continue;
+            }
+            // five trits a byte, then the tail (TernaryLayout); TRITS[v * 5 + k] = trit k of v
+            for (int i = 0; i <= layout.fullBytes(); i++) {
+                int t0 = 5 * i, n = Math.min(5, groupSize - t0);
+                if (n <= 0) {
+                    break;
+                }
+                int v = i < layout.fullBytes() ? src.get(ValueLayout.JAVA_BYTE, off + layout.trits(c, i)) & 0xFF
                         : BitStrings.getField(src, off + layout.tail(), (long) c * layout.tailBits(), layout.tailBits());
-                for (int k = 0; k < n; k++, v /= 3) {
-                    out[outOff + t++ * headDim + c] = scales[c] * trit(v % 3);
+                for (int k = 0; k < n; k++) {
+                    out[outOff + (t0 + k) * headDim + c] = scales[c] * TRITS[v * 5 + k];
                 }
             }
         }

@@ -37,6 +37,7 @@ public final class VidkvKeyCodec implements KeyCodec {
     private final int anomalous;
     private final int normal;
     private final VidkvKeyLayout layout;
+    private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     public VidkvKeyCodec(double keyBits, SplitMetric metric, boolean spectral, boolean perGroup, MetadataFormat format,
                          int groupSize, int headDim) {
@@ -288,16 +289,22 @@ public final class VidkvKeyCodec implements KeyCodec {
         format.decodeScales(src, off + layout.scale(0), anomalous, state.keySuper, 0, sc, 0);
         format.decodeScales(src, off + layout.componentScale(0), normal, state.keySuper, anomalous, sc, anomalous);
         format.decodeZeros(src, off + layout.zero(0), anomalous, sc, 0, sc, headDim);
-        int[] bits = s.codes;
+        long[] w = s.words;
+        int words = (layout.tokenBits() + 63) / 64;
         for (int t = 0; t < groupSize; t++) {
-            BitStrings.unpack(src, off + layout.token(t), layout.tokenBits(), bits, 0);
+            // the token's string as longs (reads run at most 7 bytes on, into the next token or the params)
+            for (int i = 0; i < words; i++) {
+                w[i] = src.get(LONG_LE, off + layout.token(t) + 8L * i);
+            }
             for (int r = 0; r < anomalous; r++) {
-                int code = bits[layout.lowBit(r)] + 2 * bits[layout.highBit(r)];
+                int lo = layout.lowBit(r), hi = layout.highBit(r);
+                int code = (int) (w[lo >>> 6] >>> lo & 1) + 2 * (int) (w[hi >>> 6] >>> hi & 1);
                 out[r * groupSize + t] = Math.fma(sc[r], code, sc[headDim + r]);
             }
             for (int j = 0; j < normal; j++) {
                 float scale = sc[anomalous + j];
-                out[(anomalous + j) * groupSize + t] = bits[layout.signBit(j)] != 0 ? scale : -scale;
+                int b = layout.signBit(j);
+                out[(anomalous + j) * groupSize + t] = (w[b >>> 6] >>> b & 1) != 0 ? scale : -scale;
             }
         }
     }

@@ -102,7 +102,12 @@ interface KernelMath {
     /** max of x[off .. off + n) (a score row of the prefill tile). */
     float rowMax(float[] x, int off, int n);
 
-    /** x[i] = exp(x[i] - shift) for i in [off, off + n); returns their sum, taken in index order. */
+    /**
+     * x[i] = exp(x[i] - shift) for i in [off, off + n); returns their sum in a fixed order: eight
+     * partial sums s_k over the elements i - off = k (mod 8) of the whole groups of eight, combined as
+     * ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)), then the rest in index order. (A single
+     * running sum was a chain of n dependent additions: the largest part of the prefill softmax.)
+     */
     float rowExpSum(float[] x, int off, int n, float shift);
 
     /** Name for reports. */

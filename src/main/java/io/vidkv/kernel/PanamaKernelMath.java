@@ -446,12 +446,15 @@ final class PanamaKernelMath implements KernelMath {
             FloatVector p = y.mul(pow2).blend(0f, underflow);
             p.intoArray(x, off + i);
         }
-        for (; i < n; i++) {
-            x[off + i] = ExpApprox.exp(x[off + i] - shift);
+        FloatVector sum = FloatVector.broadcast(F, 0f);
+        for (int j = 0; j + L <= n; j += L) { // after the exps: no vector live across the loop above
+            sum = sum.add(at(x, off + j));
         }
-        float s = 0f; // in index order, like the plain-Java body: a vector reduction's order is unspecified
-        for (int j = off; j < off + n; j++) {
-            s += x[j];
+        float s = ((sum.lane(0) + sum.lane(1)) + (sum.lane(2) + sum.lane(3))) + ((sum.lane(4) + sum.lane(5)) + (sum.lane(6) + sum.lane(7)));
+        for (; i < n; i++) {
+            float e = ExpApprox.exp(x[off + i] - shift);
+            x[off + i] = e;
+            s += e;
         }
         return s;
     }

@@ -49,6 +49,7 @@ public final class PrefillAttention implements AutoCloseable {
     private final float[] rowSum;
     private final float[] block;
     private final float[] row;
+    private final float[] outRow;
     private final KernelMath math = KernelProvider.MATH;
     private final CodecScratch scratch;
     private long dequantizeNanos;
@@ -84,6 +85,7 @@ public final class PrefillAttention implements AutoCloseable {
         this.rowSum = new float[rows];
         this.block = new float[64 * d];
         this.row = new float[tileTokens];
+        this.outRow = new float[d];
         this.scratch = new CodecScratch(d, 64, gq);
     }
 
@@ -195,11 +197,13 @@ public final class PrefillAttention implements AutoCloseable {
             MemorySegment.copy(row, 0, scores, ValueLayout.JAVA_FLOAT, rowOff, count);
             rowMax[r] = m;
             rowSum[r] = (first ? 0f : rowSum[r] * rescale) + sum;
-            if (!first && rescale != 1f) {
+            if (!first && rescale != 1f) { // one bulk copy each way, not d native reads and writes
+                long o = (long) r * d * 4;
+                MemorySegment.copy(outTile, ValueLayout.JAVA_FLOAT, o, outRow, 0, d);
                 for (int c = 0; c < d; c++) {
-                    long o = ((long) r * d + c) * 4;
-                    outTile.set(ValueLayout.JAVA_FLOAT, o, outTile.get(ValueLayout.JAVA_FLOAT, o) * rescale);
+                    outRow[c] *= rescale;
                 }
+                MemorySegment.copy(outRow, 0, outTile, ValueLayout.JAVA_FLOAT, o, d);
             }
         }
         softmaxNanos += System.nanoTime() - start;

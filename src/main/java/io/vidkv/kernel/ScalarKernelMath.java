@@ -308,10 +308,19 @@ final class ScalarKernelMath implements KernelMath {
 
     @Override
     public float rowExpSum(float[] x, int off, int n, float shift) {
-        float sum = 0f;
-        for (int i = off; i < off + n; i++) {
-            float e = ExpApprox.exp(x[i] - shift);
-            x[i] = e;
+        float[] part = new float[L];
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            for (int k = 0; k < L; k++) {
+                float e = ExpApprox.exp(x[off + i + k] - shift);
+                x[off + i + k] = e;
+                part[k] += e;
+            }
+        }
+        float sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+        for (; i < n; i++) {
+            float e = ExpApprox.exp(x[off + i] - shift);
+            x[off + i] = e;
             sum += e;
         }
         return sum;
