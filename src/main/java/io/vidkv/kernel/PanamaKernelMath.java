@@ -234,6 +234,10 @@ final class PanamaKernelMath implements KernelMath {
     @Override
     public void uniformValues(MemorySegment seg, long codes, int bits, int groupSize, int c0, int c1, float[] tables,
                               float[] mul, float[] add, float[] rescale, float[] out, int outOff) {
+        if (bits == 2 && groupSize == 32) {
+            uniform2x32(seg, codes, c0, c1, tables, mul, add, rescale, out, outOff);
+            return;
+        }
         FloatVector rs = at(rescale, 0);
         int planeBytes = groupSize / 8;
         int groups = (groupSize + 4) / 5;
@@ -252,6 +256,32 @@ final class PanamaKernelMath implements KernelMath {
                 }
                 a = s.fma(FloatVector.broadcast(F, 1 << p), a);
             }
+            int o = outOff + c * L;
+            a.fma(FloatVector.broadcast(F, mul[c]), at(out, o).mul(rs)).add(at(add, c * L)).intoArray(out, o);
+        }
+    }
+
+    /** 2-bit codes, G = 32 (two 4-byte planes per channel, seven token tables), unrolled like {@link #ternary32}. */
+    private static void uniform2x32(MemorySegment seg, long codes, int c0, int c1, float[] tables, float[] mul, float[] add,
+                                    float[] rescale, float[] out, int outOff) {
+        FloatVector rs = at(rescale, 0);
+        for (int c = c0; c < c1; c++) {
+            long w = seg.get(LONG_LE, codes + 8L * c); // plane 0 in the low 32 bits, plane 1 in the high
+            FloatVector a = at(tables, (int) (w << 3) & 0xF8);
+            a = a.add(at(tables, TOKEN_TABLE + ((int) (w >>> 2) & 0xF8)));
+            a = a.add(at(tables, 2 * TOKEN_TABLE + ((int) (w >>> 7) & 0xF8)));
+            a = a.add(at(tables, 3 * TOKEN_TABLE + ((int) (w >>> 12) & 0xF8)));
+            a = a.add(at(tables, 4 * TOKEN_TABLE + ((int) (w >>> 17) & 0xF8)));
+            a = a.add(at(tables, 5 * TOKEN_TABLE + ((int) (w >>> 22) & 0xF8)));
+            a = a.add(at(tables, 6 * TOKEN_TABLE + ((int) (w >>> 27) & 0x18)));
+            FloatVector s = at(tables, (int) (w >>> 29) & 0xF8);
+            s = s.add(at(tables, TOKEN_TABLE + ((int) (w >>> 34) & 0xF8)));
+            s = s.add(at(tables, 2 * TOKEN_TABLE + ((int) (w >>> 39) & 0xF8)));
+            s = s.add(at(tables, 3 * TOKEN_TABLE + ((int) (w >>> 44) & 0xF8)));
+            s = s.add(at(tables, 4 * TOKEN_TABLE + ((int) (w >>> 49) & 0xF8)));
+            s = s.add(at(tables, 5 * TOKEN_TABLE + ((int) (w >>> 54) & 0xF8)));
+            s = s.add(at(tables, 6 * TOKEN_TABLE + ((int) (w >>> 59) & 0x18)));
+            a = s.fma(FloatVector.broadcast(F, 2f), a);
             int o = outOff + c * L;
             a.fma(FloatVector.broadcast(F, mul[c]), at(out, o).mul(rs)).add(at(add, c * L)).intoArray(out, o);
         }
