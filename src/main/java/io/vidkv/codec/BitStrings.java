@@ -39,6 +39,15 @@ final class BitStrings {
         return src.get(ValueLayout.JAVA_BYTE, off + (i >>> 3)) >>> (i & 7) & 1;
     }
 
+    /** A bit row of {@code bits} <= 64 bits (bits % 8 == 0) at {@code off}, as a long (bit t = token t). */
+    static long word(MemorySegment src, long off, int bits) {
+        long w = 0;
+        for (int i = 0; i < bits / 8; i++) {
+            w |= (long) (src.get(ValueLayout.JAVA_BYTE, off + i) & 0xFF) << (8 * i);
+        }
+        return w;
+    }
+
     /**
      * Bits [0, n) of the string at {@code off} into bits[0 .. n) as 0 or 1, eight bits a byte read
      * (the dequantizers' bulk read).

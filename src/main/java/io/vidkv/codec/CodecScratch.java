@@ -31,8 +31,7 @@ public final class CodecScratch implements AutoCloseable {
     /** A channel order (per-group split). */
     public final int[] order;
     public final int[] raw = new int[2];
-    /** One token's key bit string as little-endian longs (up to 8 bits per channel). */
-    public final long[] words;
+
     /** Off-heap, 32-byte aligned: max(G, maxQueries) rows of d floats (real side). */
     public final MemorySegment fftReal;
     /** Off-heap, 32-byte aligned: max(G, maxQueries) rows of d/2+1 complex values. */
@@ -51,7 +50,6 @@ public final class CodecScratch implements AutoCloseable {
         codes = new int[2 * groupSize * headDim];
         work = new float[groupSize * headDim];
         order = new int[headDim];
-        words = new long[headDim / 8 + 1];
         int rows = Math.max(groupSize, maxQueries);
         fftReal = Fftw.allocate(arena, (long) rows * headDim);
         fftComplex = Fftw.allocate(arena, (long) rows * 2 * (headDim / 2 + 1));

@@ -152,7 +152,7 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
                 int code = codes[t * headDim + c];
                 for (int p = 0; p < bits; p++) {
                     if (keyLayout) {
-                        BitStrings.set(dst, off + layout.keyToken(t), layout.keyBit(p, c), code >>> p & 1);
+                        BitStrings.set(dst, off + layout.keyRowOffset(layout.keyRow(p, c)), t, code >>> p & 1);
                     } else {
                         BitStrings.set(dst, off + layout.valuePlane(c, p), t, code >>> p & 1);
                     }
@@ -185,11 +185,11 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
         int buf = groupSize * headDim;
         java.util.Arrays.fill(codes, 0, buf, 0);
         if (keyLayout) {
-            for (int t = 0; t < groupSize; t++) {
-                BitStrings.unpack(src, off + layout.keyToken(t), layout.keyTokenBits(), codes, buf);
+            for (int c = 0; c < headDim; c++) {
                 for (int p = 0; p < bits; p++) {
-                    for (int c = 0; c < headDim; c++) {
-                        codes[t * headDim + c] |= codes[buf + layout.keyBit(p, c)] << p;
+                    BitStrings.unpack(src, off + layout.keyRowOffset(layout.keyRow(p, c)), groupSize, codes, buf);
+                    for (int t = 0; t < groupSize; t++) {
+                        codes[t * headDim + c] |= codes[buf + t] << p;
                     }
                 }
             }

@@ -37,7 +37,6 @@ public final class VidkvKeyCodec implements KeyCodec {
     private final int anomalous;
     private final int normal;
     private final VidkvKeyLayout layout;
-    private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     public VidkvKeyCodec(double keyBits, SplitMetric metric, boolean spectral, boolean perGroup, MetadataFormat format,
                          int groupSize, int headDim) {
@@ -271,14 +270,13 @@ public final class VidkvKeyCodec implements KeyCodec {
             }
         }
         for (int t = 0; t < groupSize; t++) {
-            long tok = off + layout.token(t);
             for (int r = 0; r < anomalous; r++) {
                 int code = codes[r * groupSize + t];
-                BitStrings.set(dst, tok, layout.lowBit(r), code & 1);
-                BitStrings.set(dst, tok, layout.highBit(r), code >>> 1);
+                BitStrings.set(dst, off + layout.row(layout.lowRow(r)), t, code & 1);
+                BitStrings.set(dst, off + layout.row(layout.highRow(r)), t, code >>> 1);
             }
             for (int j = 0; j < normal; j++) {
-                BitStrings.set(dst, tok, layout.signBit(j), codes[(anomalous + j) * groupSize + t]);
+                BitStrings.set(dst, off + layout.row(layout.signRow(j)), t, codes[(anomalous + j) * groupSize + t]);
             }
         }
     }
@@ -289,22 +287,19 @@ public final class VidkvKeyCodec implements KeyCodec {
         format.decodeScales(src, off + layout.scale(0), anomalous, state.keySuper, 0, sc, 0);
         format.decodeScales(src, off + layout.componentScale(0), normal, state.keySuper, anomalous, sc, anomalous);
         format.decodeZeros(src, off + layout.zero(0), anomalous, sc, 0, sc, headDim);
-        long[] w = s.words;
-        int words = (layout.tokenBits() + 63) / 64;
-        for (int t = 0; t < groupSize; t++) {
-            // the token's string as longs (reads run at most 7 bytes on, into the next token or the params)
-            for (int i = 0; i < words; i++) {
-                w[i] = src.get(LONG_LE, off + layout.token(t) + 8L * i);
-            }
-            for (int r = 0; r < anomalous; r++) {
-                int lo = layout.lowBit(r), hi = layout.highBit(r);
-                int code = (int) (w[lo >>> 6] >>> lo & 1) + 2 * (int) (w[hi >>> 6] >>> hi & 1);
+        for (int r = 0; r < anomalous; r++) {
+            long lo = BitStrings.word(src, off + layout.row(layout.lowRow(r)), groupSize);
+            long hi = BitStrings.word(src, off + layout.row(layout.highRow(r)), groupSize);
+            for (int t = 0; t < groupSize; t++) {
+                int code = (int) (lo >>> t & 1) + 2 * (int) (hi >>> t & 1);
                 out[r * groupSize + t] = Math.fma(sc[r], code, sc[headDim + r]);
             }
-            for (int j = 0; j < normal; j++) {
-                float scale = sc[anomalous + j];
-                int b = layout.signBit(j);
-                out[(anomalous + j) * groupSize + t] = (w[b >>> 6] >>> b & 1) != 0 ? scale : -scale;
+        }
+        for (int j = 0; j < normal; j++) {
+            float scale = sc[anomalous + j];
+            long signs = BitStrings.word(src, off + layout.row(layout.signRow(j)), groupSize);
+            for (int t = 0; t < groupSize; t++) {
+                out[(anomalous + j) * groupSize + t] = (signs >>> t & 1) != 0 ? scale : -scale;
             }
         }
     }

@@ -13,10 +13,10 @@ final class BlockScratch implements AutoCloseable {
     /** Tokens of one residual-window tile. */
     static final int WINDOW_TILE = 32;
 
-    /** Per-bit weights of a key bit string (zero-padded to whole 64-bit words). */
+    /** Folded weights of a key block's bit rows: [row][lane]. */
     final float[] weights;
-    /** The 16 bit tables of one word; entry 0 of every table stays zero. */
-    final float[] bitTables = new float[KernelMath.WORD_TABLES];
+    /** Scores of up to 16 tokens by query head, before the transpose to [t][lane]. */
+    final float[] byHead = new float[16 * LANES];
     /** Token tables of one block's probabilities (ceil(G / 5) tables). */
     final float[] tokenTables;
     final float[] bias = new float[LANES];

@@ -12,37 +12,27 @@ import java.lang.foreign.MemorySegment;
  * bodies ({@link PanamaKernelMath}, 256-bit Vector API; {@link ScalarKernelMath}, plain Java) give
  * the same bits: they perform the same IEEE operations per lane.
  *
- * <p>Tables: a <em>bit table</em> holds, for one group of four consecutive bits of a key's bit
- * string, the 16 sums of their weights (entry m = sum of w_k over the bits k set in m); a token's
- * score is then one table load per four bits. A <em>token table</em> holds, for five consecutive
- * tokens, the 32 sums of their probabilities; a channel's sum over tokens with a given code bit set
- * is one table load per five tokens. Chosen by JMH over decoding to floats (BENCHMARKS.md).
+ * <p>Keys are scored with the tokens in the lanes instead: one bit row of a block (one code bit of
+ * one row of every token) is a lane mask, and each query head's folded weight of the row is added
+ * to the tokens whose bit is set; the scores are then transposed to [t][lane]. Values use <em>token
+ * tables</em>: for five consecutive tokens, the 32 sums of their probabilities; a channel's sum over
+ * the tokens with a given code bit set is one table load per five tokens. Both chosen by JMH
+ * (BENCHMARKS.md, which also records the losers).
  */
 interface KernelMath {
 
     /** Query heads per vector: 8 floats of a 256-bit register. */
     int LANES = 8;
-    /** Floats of one bit table (16 entries). */
-    int BIT_TABLE = 16 * LANES;
-    /** Floats of the 16 bit tables of one 64-bit word. */
-    int WORD_TABLES = 16 * BIT_TABLE;
     /** Floats of one token table (32 entries). */
     int TOKEN_TABLE = 32 * LANES;
 
     /**
-     * The 16 bit tables of one 64-bit word: weights {@code w[(wOff + i) * LANES + j]}, i < 64, into
-     * {@code tables}. Entry 0 of each table must already be zero (it is never written).
+     * Scores of G tokens from key bit rows: scores[t * LANES + j] = bias[j] + the sum, over the rows i
+     * < rows (in order) whose bit t is set, of w[i * LANES + j]. Row i is G bits (bit t = token t) at
+     * {@code codes + i * G / 8}; at least 8 bytes must be readable from every row's start.
      */
-    void bitTables(float[] w, int wOff, float[] tables);
-
-    /**
-     * For every token t < tokens, adds the table entries selected by the 16 nibbles of its word
-     * {@code word} (the long at {@code codes + t * stride + 8 * word}, masked by {@code mask}) to
-     * {@code init} (word 0: the bias lane vector) or to the token's running score (later words),
-     * into {@code scores[t * LANES + j]}.
-     */
-    void scoreWord(MemorySegment seg, long codes, int stride, int word, long mask, int tokens, float[] tables,
-                   float[] bias, float[] scores);
+    void planeScores(MemorySegment seg, long codes, int rows, int groupSize, float[] w, float[] bias, float[] scratch,
+                     float[] scores);
 
     /** ceil(tokens / 5) token tables of p[t * LANES + j] (tokens beyond {@code tokens} weigh 0). */
     void tokenTables(float[] p, int tokens, float[] tables);

@@ -9,6 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import static io.vidkv.kernel.ScalarKernelMath.BITS;
 import static io.vidkv.kernel.ScalarKernelMath.LONG_LE;
 import static io.vidkv.kernel.ScalarKernelMath.SHORT_LE;
 import static io.vidkv.kernel.ScalarKernelMath.TRITS5_AT;
@@ -25,6 +26,9 @@ import static io.vidkv.kernel.ScalarKernelMath.TRITS5_AT;
 final class PanamaKernelMath implements KernelMath {
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Float> F16 = FloatVector.SPECIES_512;
+    /** AVX-512 (512-bit preferred vectors): key bit rows become 16-lane masks. */
+    private static final boolean WIDE = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512;
     private static final int L = LANES;
 
     /** Usable when the platform's preferred vectors are at least 256 bits wide. */
@@ -37,53 +41,95 @@ final class PanamaKernelMath implements KernelMath {
     }
 
     @Override
-    public void bitTables(float[] w, int wOff, float[] tables) {
-        for (int g = 0; g < 16; g++) {
-            int b = (wOff + 4 * g) * L, t = g * BIT_TABLE;
-            FloatVector w0 = at(w, b), w1 = at(w, b + L), w2 = at(w, b + 2 * L), w3 = at(w, b + 3 * L);
-            FloatVector t3 = w0.add(w1), t5 = w2.add(w0), t6 = w2.add(w1), t7 = w2.add(t3);
-            w0.intoArray(tables, t + L);
-            w1.intoArray(tables, t + 2 * L);
-            t3.intoArray(tables, t + 3 * L);
-            w2.intoArray(tables, t + 4 * L);
-            t5.intoArray(tables, t + 5 * L);
-            t6.intoArray(tables, t + 6 * L);
-            t7.intoArray(tables, t + 7 * L);
-            w3.intoArray(tables, t + 8 * L);
-            w3.add(w0).intoArray(tables, t + 9 * L);
-            w3.add(w1).intoArray(tables, t + 10 * L);
-            w3.add(t3).intoArray(tables, t + 11 * L);
-            w3.add(w2).intoArray(tables, t + 12 * L);
-            w3.add(t5).intoArray(tables, t + 13 * L);
-            w3.add(t6).intoArray(tables, t + 14 * L);
-            w3.add(t7).intoArray(tables, t + 15 * L);
+    public void planeScores(MemorySegment seg, long codes, int rows, int groupSize, float[] w, float[] bias, float[] scratch,
+                            float[] scores) {
+        if (WIDE && groupSize % 16 == 0) {
+            for (int v = 0; v < groupSize / 16; v++) {
+                planeScores16(seg, codes, rows, groupSize, v, w, bias, scratch);
+                transpose(scratch, 16, v * 16, scores);
+            }
+            return;
+        }
+        for (int v = 0; v < groupSize / 8; v++) {
+            planeScores8(seg, codes, rows, groupSize, v, w, bias, scratch);
+            transpose(scratch, 8, v * 8, scores);
         }
     }
 
-    @Override
-    public void scoreWord(MemorySegment seg, long codes, int stride, int word, long mask, int tokens, float[] tables,
-                          float[] bias, float[] scores) {
-        for (int t = 0; t < tokens; t++) {
-            long x = seg.get(LONG_LE, codes + (long) t * stride + 8L * word) & mask;
-            // nibble k times LANES in two operations: (x >>> (4k - 3)) & (15 << 3)
-            FloatVector a0 = at(tables, (int) (x << 3) & 0x78);
-            FloatVector a1 = at(tables, 1 * BIT_TABLE + ((int) (x >>> 1) & 0x78));
-            FloatVector a2 = at(tables, 2 * BIT_TABLE + ((int) (x >>> 5) & 0x78));
-            FloatVector a3 = at(tables, 3 * BIT_TABLE + ((int) (x >>> 9) & 0x78));
-            a0 = a0.add(at(tables, 4 * BIT_TABLE + ((int) (x >>> 13) & 0x78)));
-            a1 = a1.add(at(tables, 5 * BIT_TABLE + ((int) (x >>> 17) & 0x78)));
-            a2 = a2.add(at(tables, 6 * BIT_TABLE + ((int) (x >>> 21) & 0x78)));
-            a3 = a3.add(at(tables, 7 * BIT_TABLE + ((int) (x >>> 25) & 0x78)));
-            a0 = a0.add(at(tables, 8 * BIT_TABLE + ((int) (x >>> 29) & 0x78)));
-            a1 = a1.add(at(tables, 9 * BIT_TABLE + ((int) (x >>> 33) & 0x78)));
-            a2 = a2.add(at(tables, 10 * BIT_TABLE + ((int) (x >>> 37) & 0x78)));
-            a3 = a3.add(at(tables, 11 * BIT_TABLE + ((int) (x >>> 41) & 0x78)));
-            a0 = a0.add(at(tables, 12 * BIT_TABLE + ((int) (x >>> 45) & 0x78)));
-            a1 = a1.add(at(tables, 13 * BIT_TABLE + ((int) (x >>> 49) & 0x78)));
-            a2 = a2.add(at(tables, 14 * BIT_TABLE + ((int) (x >>> 53) & 0x78)));
-            a3 = a3.add(at(tables, 15 * BIT_TABLE + ((int) (x >>> 57) & 0x78)));
-            FloatVector base = word == 0 ? at(bias, 0) : at(scores, t * L);
-            base.add(a0.add(a1).add(a2.add(a3))).intoArray(scores, t * L);
+    /**
+     * AVX-512: tokens 16v .. 16v + 15 in the 16 lanes, one accumulator per query head; a bit row is a
+     * lane mask (kmov) and the head's weight is added under it. out[j * 16 + k] = score of token 16v + k.
+     */
+    private static void planeScores16(MemorySegment seg, long codes, int rows, int groupSize, int v, float[] w, float[] bias,
+                                      float[] out) {
+        FloatVector a0 = FloatVector.broadcast(F16, bias[0]), a1 = FloatVector.broadcast(F16, bias[1]);
+        FloatVector a2 = FloatVector.broadcast(F16, bias[2]), a3 = FloatVector.broadcast(F16, bias[3]);
+        FloatVector a4 = FloatVector.broadcast(F16, bias[4]), a5 = FloatVector.broadcast(F16, bias[5]);
+        FloatVector a6 = FloatVector.broadcast(F16, bias[6]), a7 = FloatVector.broadcast(F16, bias[7]);
+        long at = codes + 2L * v;
+        int stride = groupSize / 8;
+        for (int i = 0; i < rows; i++, at += stride) {
+            VectorMask<Float> m = VectorMask.fromLong(F16, seg.get(SHORT_LE, at) & 0xFFFF);
+            int wi = i * L;
+            a0 = a0.add(FloatVector.broadcast(F16, w[wi]), m);
+            a1 = a1.add(FloatVector.broadcast(F16, w[wi + 1]), m);
+            a2 = a2.add(FloatVector.broadcast(F16, w[wi + 2]), m);
+            a3 = a3.add(FloatVector.broadcast(F16, w[wi + 3]), m);
+            a4 = a4.add(FloatVector.broadcast(F16, w[wi + 4]), m);
+            a5 = a5.add(FloatVector.broadcast(F16, w[wi + 5]), m);
+            a6 = a6.add(FloatVector.broadcast(F16, w[wi + 6]), m);
+            a7 = a7.add(FloatVector.broadcast(F16, w[wi + 7]), m);
+        }
+        a0.intoArray(out, 0);
+        a1.intoArray(out, 16);
+        a2.intoArray(out, 32);
+        a3.intoArray(out, 48);
+        a4.intoArray(out, 64);
+        a5.intoArray(out, 80);
+        a6.intoArray(out, 96);
+        a7.intoArray(out, 112);
+    }
+
+    /**
+     * AVX2: tokens 8v .. 8v + 7 in the 8 lanes; a bit row's byte selects its 0/1 lanes from BITS and
+     * each head's weight is multiply-added (w x 1 + a = a + w exactly, w x 0 + a = a).
+     */
+    private static void planeScores8(MemorySegment seg, long codes, int rows, int groupSize, int v, float[] w, float[] bias,
+                                     float[] out) {
+        FloatVector a0 = FloatVector.broadcast(F, bias[0]), a1 = FloatVector.broadcast(F, bias[1]);
+        FloatVector a2 = FloatVector.broadcast(F, bias[2]), a3 = FloatVector.broadcast(F, bias[3]);
+        FloatVector a4 = FloatVector.broadcast(F, bias[4]), a5 = FloatVector.broadcast(F, bias[5]);
+        FloatVector a6 = FloatVector.broadcast(F, bias[6]), a7 = FloatVector.broadcast(F, bias[7]);
+        long at = codes + v;
+        int stride = groupSize / 8;
+        for (int i = 0; i < rows; i++, at += stride) {
+            FloatVector bits = at(BITS, (seg.get(ValueLayout.JAVA_BYTE, at) & 0xFF) * 8);
+            int wi = i * L;
+            a0 = bits.fma(FloatVector.broadcast(F, w[wi]), a0);
+            a1 = bits.fma(FloatVector.broadcast(F, w[wi + 1]), a1);
+            a2 = bits.fma(FloatVector.broadcast(F, w[wi + 2]), a2);
+            a3 = bits.fma(FloatVector.broadcast(F, w[wi + 3]), a3);
+            a4 = bits.fma(FloatVector.broadcast(F, w[wi + 4]), a4);
+            a5 = bits.fma(FloatVector.broadcast(F, w[wi + 5]), a5);
+            a6 = bits.fma(FloatVector.broadcast(F, w[wi + 6]), a6);
+            a7 = bits.fma(FloatVector.broadcast(F, w[wi + 7]), a7);
+        }
+        a0.intoArray(out, 0);
+        a1.intoArray(out, 8);
+        a2.intoArray(out, 16);
+        a3.intoArray(out, 24);
+        a4.intoArray(out, 32);
+        a5.intoArray(out, 40);
+        a6.intoArray(out, 48);
+        a7.intoArray(out, 56);
+    }
+
+    /** [head j][token k] (n tokens) to scores[(t0 + k) * LANES + j]. */
+    private static void transpose(float[] byHead, int n, int t0, float[] scores) {
+        for (int k = 0; k < n; k++) {
+            for (int j = 0; j < L; j++) {
+                scores[(t0 + k) * L + j] = byHead[j * n + k];
+            }
         }
     }
 

@@ -20,6 +20,17 @@ final class ScalarKernelMath implements KernelMath {
      */
     static final short[] TRITS5 = new short[256];
 
+    /** BITS[b * 8 + i] = bit i of byte b as 0f or 1f: eight tokens' bits of one key bit row as lanes. */
+    static final float[] BITS = new float[256 * 8];
+
+    static {
+        for (int b = 0; b < 256; b++) {
+            for (int i = 0; i < 8; i++) {
+                BITS[b * 8 + i] = b >>> i & 1;
+            }
+        }
+    }
+
     /** TRITS5 as table offsets: (positive mask) x LANES in bits 0-15, (negative mask) x LANES in bits 16-31. */
     static final int[] TRITS5_AT = new int[256];
 
@@ -57,49 +68,19 @@ final class ScalarKernelMath implements KernelMath {
     }
 
     @Override
-    public void bitTables(float[] w, int wOff, float[] tables) {
-        for (int g = 0; g < 16; g++) {
-            int b = (wOff + 4 * g) * L, t = g * BIT_TABLE;
-            for (int j = 0; j < L; j++) {
-                float w0 = w[b + j], w1 = w[b + L + j], w2 = w[b + 2 * L + j], w3 = w[b + 3 * L + j];
-                float t3 = w0 + w1, t5 = w2 + w0, t6 = w2 + w1, t7 = w2 + t3;
-                tables[t + L + j] = w0;
-                tables[t + 2 * L + j] = w1;
-                tables[t + 3 * L + j] = t3;
-                tables[t + 4 * L + j] = w2;
-                tables[t + 5 * L + j] = t5;
-                tables[t + 6 * L + j] = t6;
-                tables[t + 7 * L + j] = t7;
-                tables[t + 8 * L + j] = w3;
-                tables[t + 9 * L + j] = w3 + w0;
-                tables[t + 10 * L + j] = w3 + w1;
-                tables[t + 11 * L + j] = w3 + t3;
-                tables[t + 12 * L + j] = w3 + w2;
-                tables[t + 13 * L + j] = w3 + t5;
-                tables[t + 14 * L + j] = w3 + t6;
-                tables[t + 15 * L + j] = w3 + t7;
-            }
+    public void planeScores(MemorySegment seg, long codes, int rows, int groupSize, float[] w, float[] bias, float[] scratch,
+                            float[] scores) {
+        for (int t = 0; t < groupSize; t++) {
+            System.arraycopy(bias, 0, scores, t * L, L);
         }
-    }
-
-    @Override
-    public void scoreWord(MemorySegment seg, long codes, int stride, int word, long mask, int tokens, float[] tables,
-                          float[] bias, float[] scores) {
-        for (int t = 0; t < tokens; t++) {
-            long x = seg.get(LONG_LE, codes + (long) t * stride + 8L * word) & mask;
-            for (int j = 0; j < L; j++) {
-                float a0 = tables[(int) (x & 15) * L + j];
-                float a1 = tables[BIT_TABLE + (int) (x >>> 4 & 15) * L + j];
-                float a2 = tables[2 * BIT_TABLE + (int) (x >>> 8 & 15) * L + j];
-                float a3 = tables[3 * BIT_TABLE + (int) (x >>> 12 & 15) * L + j];
-                for (int k = 4; k < 16; k += 4) {
-                    a0 += tables[k * BIT_TABLE + (int) (x >>> (4 * k) & 15) * L + j];
-                    a1 += tables[(k + 1) * BIT_TABLE + (int) (x >>> (4 * k + 4) & 15) * L + j];
-                    a2 += tables[(k + 2) * BIT_TABLE + (int) (x >>> (4 * k + 8) & 15) * L + j];
-                    a3 += tables[(k + 3) * BIT_TABLE + (int) (x >>> (4 * k + 12) & 15) * L + j];
+        for (int i = 0; i < rows; i++) {
+            long x = planeWord(seg, codes + (long) i * (groupSize / 8), groupSize);
+            for (int t = 0; t < groupSize; t++) {
+                if ((x >>> t & 1) != 0) {
+                    for (int j = 0; j < L; j++) {
+                        scores[t * L + j] += w[i * L + j];
+                    }
                 }
-                float base = word == 0 ? bias[j] : scores[t * L + j];
-                scores[t * L + j] = base + ((a0 + a1) + (a2 + a3));
             }
         }
     }

@@ -22,7 +22,7 @@ final class UniformKernel {
     /**
      * Per-channel keys. score(t) = sum_c q_c (zero_c + scale_c code_tc) = bias + sum over set bits
      * (p, c) of 2^p q_c scale_c, with bias = sum_c q_c zero_c: the parameters fold into one weight
-     * per bit of the token string, then {@link BitStringScores} adds four bits per table lookup.
+     * per bit row, then {@link BitPlaneScores} adds them under each row's token mask.
      */
     static final class Keys implements KeyKernel {
         private final KernelMath math;
@@ -55,10 +55,10 @@ final class UniformKernel {
             format.decodeZeros(page, off + layout.zero(0), d, sc, 0, z, 0);
             java.util.Arrays.fill(s.bias, 0f);
             for (int p = 0; p < layout.bits(); p++) {
-                math.foldWeights(prepared, pOff, sc, d, 1 << p, s.weights, layout.keyBit(p, 0));
+                math.foldWeights(prepared, pOff, sc, d, 1 << p, s.weights, layout.keyRow(p, 0));
             }
             math.foldZeros(prepared, pOff, z, d, s.bias);
-            BitStringScores.score(math, page, off, layout.keyTokenBits(), layout.keyTokenBytes(), g, s);
+            BitPlaneScores.score(math, page, off, layout.keyRows(), g, s);
         }
     }
 

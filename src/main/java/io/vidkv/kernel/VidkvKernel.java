@@ -32,8 +32,8 @@ final class VidkvKernel {
      *       anomalous row r gives w = q'_r scale_r for its low bit and 2w for its high bit and adds
      *       q'_r zero_r to the bias; component j (stored as sign bit b, value (2b - 1) scale_j) gives
      *       2 q'_j scale_j for its bit and subtracts q'_j scale_j from the bias;
-     *   <li>score every token as bias + the sum of the weights of its set bits, four bits per table
-     *       lookup ({@link BitStringScores}).
+     *   <li>score every token as bias + the sum of the weights of its set bits, the tokens in the
+     *       lanes and each bit row a lane mask ({@link BitPlaneScores}).
      * </ol>
      */
     static final class Keys implements KeyKernel {
@@ -84,13 +84,13 @@ final class VidkvKernel {
             format.decodeZeros(page, off + layout.zero(0), a, sc, 0, z, 0);
             format.decodeScales(page, off + layout.componentScale(0), n, state.keySuper, a, sc, a);
             java.util.Arrays.fill(s.bias, 0f);
-            math.foldWeights(qr, qo, sc, a, 1f, s.weights, layout.lowBit(0));
-            math.foldWeights(qr, qo, sc, a, 2f, s.weights, layout.highBit(0));
+            math.foldWeights(qr, qo, sc, a, 1f, s.weights, layout.lowRow(0));
+            math.foldWeights(qr, qo, sc, a, 2f, s.weights, layout.highRow(0));
             math.foldZeros(qr, qo, z, a, s.bias);
             System.arraycopy(sc, a, s.mul, 0, n); // the component scales, from row 0
-            math.foldWeights(qr, qo + a * LANES, s.mul, n, 2f, s.weights, layout.signBit(0));
+            math.foldWeights(qr, qo + a * LANES, s.mul, n, 2f, s.weights, layout.signRow(0));
             math.foldSigns(qr, qo + a * LANES, s.mul, n, s.bias);
-            BitStringScores.score(math, page, off, layout.tokenBits(), layout.tokenBytes(), g, s);
+            BitPlaneScores.score(math, page, off, layout.rows(), g, s);
         }
     }
 

@@ -5,8 +5,8 @@ package io.vidkv.layout;
  * values of VidKV-1.5/2). Code {@code q} of an element decodes to {@code zero + scale * q}.
  *
  * <pre>
- * keys:   token-major bit strings. Token t's string starts at byte t * S, S = k d / 8; its bit
- *         i = p d + c is bit p of channel c's code (p < k: bit planes, channel inside a plane).
+ * keys:   k d bit rows of G bits (bit t = token t): row p d + c, at byte (p d + c) G / 8, holds
+ *         bit p of channel c's codes (p < k: bit planes, channel inside a plane).
  * values: channel-major bit planes. Bit plane p of channel c is G bits at byte (c k + p) G / 8;
  *         bit t = token t.
  * params: after the codes (k G d / 8 bytes): P scales, then P zero points, paramBytes each.
@@ -14,9 +14,9 @@ package io.vidkv.layout;
  *         Per token:   P = G (d / cg), parameter t (d / cg) + j to token t, channels [j cg, (j+1) cg),
  *                      cg = G if G divides d, else d.
  * </pre>
- * Keys are token-major because the key kernel scores a token by summing table entries indexed by
- * four consecutive bits of its string; values channel-major because the value kernel sums, per
- * channel, table entries indexed by the bits of five consecutive tokens.
+ * Keys are bit rows over the tokens because the key kernel scores G tokens at once, tokens in the
+ * vector lanes, one row as one lane mask; values are channel-major because the value kernel sums,
+ * per channel, table entries indexed by the bits of five consecutive tokens.
  */
 public final class UniformLayout {
 
@@ -53,24 +53,19 @@ public final class UniformLayout {
         return channelGroup;
     }
 
-    /** Bytes of one token's key bit string (S). */
-    public int keyTokenBytes() {
-        return bits * headDim / 8;
-    }
-
-    /** Bits of one token's key string. */
-    public int keyTokenBits() {
+    /** Bit rows of a key block (k d). */
+    public int keyRows() {
         return bits * headDim;
     }
 
-    /** Position of bit {@code plane} of channel {@code c} in a token's key string. */
-    public int keyBit(int plane, int c) {
+    /** Index of the key bit row holding bit {@code plane} of channel {@code c}. */
+    public int keyRow(int plane, int c) {
         return plane * headDim + c;
     }
 
-    /** Byte offset of token t's key string. */
-    public long keyToken(int t) {
-        return (long) t * keyTokenBytes();
+    /** Byte offset of key bit row i (G bits, bit t = token t). */
+    public long keyRowOffset(int i) {
+        return (long) i * (groupSize / 8);
     }
 
     /** Byte offset of bit plane {@code plane} of channel c in a value block. */

@@ -9,18 +9,18 @@ package io.vidkv.layout;
  * {@code keyOrder[a + j]} itself.
  *
  * <pre>
- * codes:  token-major bit strings of L = 2a + n bits, token t's at byte t * S, S = ceil(L / 8):
- *           bit r       (r < a)  bit 0 of anomalous row r's code
- *           bit a + r   (r < a)  bit 1 of the same code          (code = bit0 + 2 bit1)
- *           bit 2a + j  (j < n)  sign of component j, 1 = +scale, 0 = -scale
- *         bits L .. 8S-1 are zero.
- * params: at G S: a scales, a zero points, n component scales, paramBytes each.
+ * codes:  L = 2a + n bit rows of G bits each (bit t = token t), row i at byte i G / 8:
+ *           row r       (r < a)  bit 0 of anomalous row r's codes   (lowRow)
+ *           row a + r   (r < a)  bit 1 of the same codes            (highRow; code = bit0 + 2 bit1)
+ *           row 2a + j  (j < n)  signs of component j, 1 = +scale, 0 = -scale   (signRow)
+ * params: at L G / 8: a scales, a zero points, n component scales, paramBytes each.
  * mask:   only with a per-group split: d / 8 bytes after the params, bit c = channel c anomalous
  *         (the block's own split; rows then list the anomalous channels ascending, then the normal).
  * </pre>
  * Decoded: anomalous x = zero_r + scale_r * code; component = sign ? +scale_j : -scale_j.
- * Token-major so that the kernel scores one token by summing 16-entry tables indexed by each four
- * consecutive bits of its string (the weights q'_r scale_r folded per block, query heads in lanes).
+ * Bit rows over the tokens, because the kernel scores G tokens at once, tokens in the vector lanes:
+ * one bit row is one lane mask (or one 8-token lookup) added with the row's folded weight
+ * q'_r scale_r of every query head.
  */
 public final class VidkvKeyLayout {
 
@@ -48,34 +48,30 @@ public final class VidkvKeyLayout {
         return normal;
     }
 
-    /** L: bits of one token's string. */
-    public int tokenBits() {
+    /** L: bit rows of the block. */
+    public int rows() {
         return 2 * anomalous + normal;
     }
 
-    /** S: bytes of one token's string. */
-    public int tokenBytes() {
-        return (tokenBits() + 7) / 8;
+    /** Byte offset of bit row i (G bits, bit t = token t). */
+    public long row(int i) {
+        return (long) i * (groupSize / 8);
     }
 
-    public long token(int t) {
-        return (long) t * tokenBytes();
-    }
-
-    public int lowBit(int r) {
+    public int lowRow(int r) {
         return r;
     }
 
-    public int highBit(int r) {
+    public int highRow(int r) {
         return anomalous + r;
     }
 
-    public int signBit(int j) {
+    public int signRow(int j) {
         return 2 * anomalous + j;
     }
 
     public long codeBytes() {
-        return (long) groupSize * tokenBytes();
+        return (long) rows() * (groupSize / 8);
     }
 
     public long scale(int r) {

@@ -313,16 +313,15 @@ class CodecTest {
         int a = lay.anomalous();
         float[] rows = new float[g * d];
         for (int t = 0; t < g; t++) {
-            long tok = lay.token(t);
             for (int r = 0; r < a; r++) {
                 float sc = fmt.decodeScale(fmt.readRaw(block, lay.scale(r)), st.keySuper[r]);
                 float z = fmt.decodeZero(fmt.readRaw(block, lay.zero(r)), sc);
-                int code = bit(tok, lay.lowBit(r)) + 2 * bit(tok, lay.highBit(r));
+                int code = bit(lay.row(lay.lowRow(r)), t) + 2 * bit(lay.row(lay.highRow(r)), t);
                 rows[r * g + t] = z + sc * code;
             }
             for (int j = 0; j < d - a; j++) {
                 float sc = fmt.decodeScale(fmt.readRaw(block, lay.componentScale(j)), st.keySuper[a + j]);
-                rows[(a + j) * g + t] = bit(tok, lay.signBit(j)) == 1 ? sc : -sc;
+                rows[(a + j) * g + t] = bit(lay.row(lay.signRow(j)), t) == 1 ? sc : -sc;
             }
         }
         return rows;

@@ -127,7 +127,7 @@ public final class ReferenceBlocks {
     /** Sign bit of component j of token t of a VidKV key block (1 = +scale). */
     public static int componentSign(LayerConfig lc, int d, MemorySegment seg, long off, int t, int j) {
         VidkvKeyLayout layout = vidkvLayout(lc, d);
-        return bit(seg, off + layout.token(t), layout.signBit(j));
+        return bit(seg, off + layout.row(layout.signRow(j)), t);
     }
 
     private static UniformLayout uniformLayout(int bits, QuantAxis axis, LayerConfig lc, int d) {
@@ -155,7 +155,7 @@ public final class ReferenceBlocks {
             for (int c = 0; c < d; c++) {
                 int code = 0;
                 for (int p = 0; p < layout.bits(); p++) {
-                    int b = keyLayout ? bit(seg, off + layout.keyToken(t), layout.keyBit(p, c))
+                    int b = keyLayout ? bit(seg, off + layout.keyRowOffset(layout.keyRow(p, c)), t)
                             : bit(seg, off + layout.valuePlane(c, p), t);
                     code |= b << p;
                 }
@@ -178,22 +178,16 @@ public final class ReferenceBlocks {
         int[] order = keyRowOrder(lc, d, seg, off, state);
         double[][] x = new double[g][d];
         for (int t = 0; t < g; t++) {
-            long tok = off + layout.token(t);
-            for (int i = layout.tokenBits(); i < 8 * layout.tokenBytes(); i++) {
-                if (bit(seg, tok, i) != 0) {
-                    throw new AssertionError("padding bit " + i + " of token " + t + " is set");
-                }
-            }
             for (int r = 0; r < a; r++) {
                 float scale = scale(f, seg, off + layout.scale(r), state.keySuper[r]);
                 double zero = f.decodeZero(f.readRaw(seg, off + layout.zero(r)), scale);
-                int code = bit(seg, tok, layout.lowBit(r)) + 2 * bit(seg, tok, layout.highBit(r));
+                int code = bit(seg, off + layout.row(layout.lowRow(r)), t) + 2 * bit(seg, off + layout.row(layout.highRow(r)), t);
                 x[t][order[r]] = zero + (double) scale * code;
             }
             double[] comp = new double[n];
             for (int j = 0; j < n; j++) {
                 double s = scale(f, seg, off + layout.componentScale(j), state.keySuper[a + j]);
-                comp[j] = bit(seg, tok, layout.signBit(j)) == 1 ? s : -s;
+                comp[j] = bit(seg, off + layout.row(layout.signRow(j)), t) == 1 ? s : -s;
             }
             double[] normal = lc.keys().spectral() ? inverseRealDft(comp) : comp;
             for (int m = 0; m < n; m++) {
