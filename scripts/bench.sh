@@ -7,7 +7,7 @@
 #   quick  1 fork,  2 x 1 s warmup,  3 x 1 s measurement   (a smoke run: minutes)
 #   full   2 forks, 5 x 2 s warmup, 10 x 2 s measurement   (numbers worth comparing)
 #   ratios the decode, matmul and prefill rows the kernel targets are ratios of, in one run
-#          (1 fork, 4 x 1 s warmup, 8 x 1 s measurement; about 15 minutes), then prints the ratios
+#          (2 forks, 3 x 1 s warmup, 6 x 1 s measurement; about 8 minutes), then prints the ratios
 #
 # Extra arguments go to JMH unchanged, e.g. a benchmark regex, -p batch=4096, -prof gc:
 #   scripts/bench.sh quick FftBenchmark
@@ -26,7 +26,7 @@ shift
 case "$profile" in
   quick) opts=(-f 1 -wi 2 -w 1s -i 3 -r 1s) ;;
   full)  opts=(-f 2 -wi 5 -w 2s -i 10 -r 2s) ;;
-  ratios) opts=(-f 1 -wi 4 -w 1s -i 8 -r 1s) ;;
+  ratios) opts=(-f 2 -wi 3 -w 1s -i 6 -r 1s) ;;
   -h|--help) usage ;;
   *) echo "unknown profile '$profile'" >&2; usage ;;
 esac

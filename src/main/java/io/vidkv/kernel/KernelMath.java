@@ -55,11 +55,12 @@ interface KernelMath {
 
     /**
      * Uniform values, channels [c0, c1): with A = sum over planes p of 2^p (sum of p over tokens
-     * whose bit p is set), out[c] = out[c] * rescale + mul[c] * A + add[c] (add a lane vector).
-     * Plane p of channel c at {@code codes + (c * bits + p) * G/8}.
+     * whose bit p is set), out[c] = out[c] * rescale + mul[c] * A + add[c * addStride] (a lane vector:
+     * addStride LANES gives one per channel, 0 one for all). Plane p of channel c at
+     * {@code codes + (c * bits + p) * G/8}.
      */
     void uniformValues(MemorySegment seg, long codes, int bits, int groupSize, int c0, int c1, float[] tables,
-                       float[] mul, float[] add, float[] rescale, float[] out, int outOff);
+                       float[] mul, float[] add, int addStride, float[] rescale, float[] out, int outOff);
 
     /** out[c] += p[t] * v[c] for one token's dequantized values v[c] = vals[vOff + c], c < d. */
     void axpyToken(float[] p, int t, float[] vals, int vOff, int d, float[] out, int outOff);

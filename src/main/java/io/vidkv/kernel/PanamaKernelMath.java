@@ -279,9 +279,9 @@ final class PanamaKernelMath implements KernelMath {
 
     @Override
     public void uniformValues(MemorySegment seg, long codes, int bits, int groupSize, int c0, int c1, float[] tables,
-                              float[] mul, float[] add, float[] rescale, float[] out, int outOff) {
+                              float[] mul, float[] add, int addStride, float[] rescale, float[] out, int outOff) {
         if (bits == 2 && groupSize == 32) {
-            uniform2x32(seg, codes, c0, c1, tables, mul, add, rescale, out, outOff);
+            uniform2x32(seg, codes, c0, c1, tables, mul, add, addStride, rescale, out, outOff);
             return;
         }
         FloatVector rs = at(rescale, 0);
@@ -303,13 +303,13 @@ final class PanamaKernelMath implements KernelMath {
                 a = s.fma(FloatVector.broadcast(F, 1 << p), a);
             }
             int o = outOff + c * L;
-            a.fma(FloatVector.broadcast(F, mul[c]), at(out, o).mul(rs)).add(at(add, c * L)).intoArray(out, o);
+            a.fma(FloatVector.broadcast(F, mul[c]), at(out, o).mul(rs)).add(at(add, c * addStride)).intoArray(out, o);
         }
     }
 
     /** 2-bit codes, G = 32 (two 4-byte planes per channel, seven token tables), unrolled like {@link #ternary32}. */
     private static void uniform2x32(MemorySegment seg, long codes, int c0, int c1, float[] tables, float[] mul, float[] add,
-                                    float[] rescale, float[] out, int outOff) {
+                                    int addStride, float[] rescale, float[] out, int outOff) {
         FloatVector rs = at(rescale, 0);
         for (int c = c0; c < c1; c++) {
             long w = seg.get(LONG_LE, codes + 8L * c); // plane 0 in the low 32 bits, plane 1 in the high
@@ -329,7 +329,7 @@ final class PanamaKernelMath implements KernelMath {
             s = s.add(at(tables, 6 * TOKEN_TABLE + ((int) (w >>> 59) & 0x18)));
             a = s.fma(FloatVector.broadcast(F, 2f), a);
             int o = outOff + c * L;
-            a.fma(FloatVector.broadcast(F, mul[c]), at(out, o).mul(rs)).add(at(add, c * L)).intoArray(out, o);
+            a.fma(FloatVector.broadcast(F, mul[c]), at(out, o).mul(rs)).add(at(add, c * addStride)).intoArray(out, o);
         }
     }
 

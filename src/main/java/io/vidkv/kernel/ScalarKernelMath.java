@@ -172,7 +172,7 @@ final class ScalarKernelMath implements KernelMath {
 
     @Override
     public void uniformValues(MemorySegment seg, long codes, int bits, int groupSize, int c0, int c1, float[] tables,
-                              float[] mul, float[] add, float[] rescale, float[] out, int outOff) {
+                              float[] mul, float[] add, int addStride, float[] rescale, float[] out, int outOff) {
         int planeBytes = groupSize / 8;
         int groups = (groupSize + 4) / 5;
         for (int c = c0; c < c1; c++) {
@@ -187,7 +187,7 @@ final class ScalarKernelMath implements KernelMath {
                     a = p == 0 ? s : Math.fma(1 << p, s, a);
                 }
                 int o = outOff + c * L + j;
-                out[o] = Math.fma(mul[c], a, out[o] * rescale[j]) + add[c * L + j];
+                out[o] = Math.fma(mul[c], a, out[o] * rescale[j]) + add[c * addStride + j];
             }
         }
     }

@@ -102,31 +102,34 @@ final class UniformKernel {
                         s.add[c * LANES + j] = s.zeros[c] * mass[j];
                     }
                 }
-                math.uniformValues(page, off, layout.bits(), g, 0, d, s.tokenTables, s.mul, s.add, s.rescale, out, outOff);
+                math.uniformValues(page, off, layout.bits(), g, 0, d, s.tokenTables, s.mul, s.add, LANES, s.rescale, out, outOff);
                 return;
             }
             int cg = layout.channelGroup(), groups = d / cg;
-            for (int t = 0; t < g; t++) { // token t's parameters are contiguous, one per channel group
-                int p0 = layout.param(t, 0);
-                format.decodeScales(page, off + layout.scale(p0), groups, state.valueSuper, 0, s.scales, p0);
-                format.decodeZeros(page, off + layout.zero(p0), groups, s.scales, p0, s.zeros, p0);
+            if (format == MetadataFormat.FP16) { // no super-scales: all parameters in two bulk reads
+                format.decodeScales(page, off + layout.scale(0), g * groups, state.valueSuper, 0, s.scales, 0);
+                format.decodeZeros(page, off + layout.zero(0), g * groups, s.scales, 0, s.zeros, 0);
+            } else {
+                for (int t = 0; t < g; t++) { // token t's parameters are contiguous, one per channel group
+                    int p0 = layout.param(t, 0);
+                    format.decodeScales(page, off + layout.scale(p0), groups, state.valueSuper, 0, s.scales, p0);
+                    format.decodeZeros(page, off + layout.zero(p0), groups, s.scales, p0, s.zeros, p0);
+                }
             }
             float[] zeroTerm = s.bias;
             for (int k = 0; k < groups; k++) {
                 float[] tokenZeros = s.tokenZeros;
-                for (int t = 0; t < g; t++) {
-                    s.perToken[t] = s.scales[layout.param(t, k * cg)];
-                    tokenZeros[t] = s.zeros[layout.param(t, k * cg)];
+                for (int t = 0, p0 = k; t < g; t++, p0 += groups) { // parameter t * groups + k
+                    s.perToken[t] = s.scales[p0];
+                    tokenZeros[t] = s.zeros[p0];
                 }
                 java.util.Arrays.fill(zeroTerm, 0f);
                 math.foldZeros(p, 0, tokenZeros, g, zeroTerm); // sum_t p_t zero_t, lane by lane
                 math.scaledTokenTables(p, s.perToken, g, s.tokenTables);
-                for (int c = k * cg; c < (k + 1) * cg; c++) {
-                    System.arraycopy(zeroTerm, 0, s.add, c * LANES, LANES);
-                }
                 java.util.Arrays.fill(s.mul, k * cg, (k + 1) * cg, 1f);
-                math.uniformValues(page, off, layout.bits(), g, k * cg, (k + 1) * cg, s.tokenTables, s.mul, s.add, s.rescale,
-                        out, outOff);
+                math.uniformValues(page, off, layout.bits(), g, k * cg, (k + 1) * cg, s.tokenTables, s.mul, zeroTerm, 0,
+                        s.rescale, out, outOff); // one zero term for the whole channel group
+
             }
         }
     }
