@@ -331,7 +331,7 @@ class KvCacheTest {
     void steadyStateAppendAndDecodeAllocateNothing() {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         ModelShape shape = new ModelShape(2, 8, 2, 128);
-        for (Preset p : new Preset[]{Preset.VIDKV_15_158, Preset.FP16, Preset.VIDKV_15_166_STP, Preset.KIVI_2,
+        for (Preset p : new Preset[]{Preset.VIDKV_15_158, Preset.FP16, Preset.VIDKV_15_166_STP, Preset.KIVI_2, Preset.VIDKV_2,
                 Preset.VIDKV_15_158_COMPACT}) {
             SplittableRandom rnd = TestSeeds.random(19, p.ordinal());
             CacheConfig config = CacheConfig.of(shape, p).withCapacity(4096);

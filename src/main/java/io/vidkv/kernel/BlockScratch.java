@@ -31,6 +31,8 @@ final class BlockScratch implements AutoCloseable {
     final float[] zeros;
     final float[] mul;
     final float[] perToken;
+    /** All ones: the per-token scale of values that have none. */
+    final float[] ones;
     final float[] tokenZeros;
     /** Per-channel lane vectors added after the code sums (zero-point terms). */
     final float[] add;
@@ -53,6 +55,8 @@ final class BlockScratch implements AutoCloseable {
         zeros = new float[scales.length];
         mul = new float[headDim];
         perToken = new float[maxGroup];
+        ones = new float[maxGroup];
+        java.util.Arrays.fill(ones, 1f);
         tokenZeros = new float[maxGroup];
         add = new float[headDim * LANES];
         out = new float[headDim * LANES];

@@ -34,11 +34,12 @@ interface KernelMath {
     void planeScores(MemorySegment seg, long codes, int rows, int groupSize, float[] w, float[] bias, float[] scratch,
                      float[] scores);
 
-    /** ceil(tokens / 5) token tables of p[t * LANES + j] (tokens beyond {@code tokens} weigh 0). */
-    void tokenTables(float[] p, int tokens, float[] tables);
-
-    /** Token tables of p[t] * u[t * LANES ... ] lane-wise: the per-token-scaled variant, u[t] a scalar per token. */
-    void scaledTokenTables(float[] p, float[] u, int tokens, float[] tables);
+    /**
+     * ceil(tokens / 5) token tables of the weights p[t * LANES + j] * perToken[t] (all ones where the
+     * values have no per-token scale: p * 1 is p exactly; tokens beyond {@code tokens} weigh 0): entry m of table g = the sum over the bits k set in m of
+     * token 5g + k's weight, built as weight_k + entry (m - 2^k) for the highest bit k.
+     */
+    void tokenTables(float[] p, float[] perToken, int tokens, float[] tables);
 
     /**
      * Ternary BASE3 values: for channels c < d, with S+ and S- the sums of p over the tokens whose trit

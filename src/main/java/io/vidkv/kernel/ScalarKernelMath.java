@@ -86,7 +86,7 @@ final class ScalarKernelMath implements KernelMath {
     }
 
     @Override
-    public void tokenTables(float[] p, int tokens, float[] tables) {
+    public void tokenTables(float[] p, float[] perToken, int tokens, float[] tables) {
         for (int g = 0; 5 * g < tokens; g++) {
             int tb = g * TOKEN_TABLE;
             for (int j = 0; j < L; j++) {
@@ -96,26 +96,7 @@ final class ScalarKernelMath implements KernelMath {
                 int t = 5 * g + k;
                 for (int m = 0; m < 1 << k; m++) {
                     for (int j = 0; j < L; j++) {
-                        float pk = t < tokens ? p[t * L + j] : 0f;
-                        tables[tb + ((1 << k) + m) * L + j] = pk + tables[tb + m * L + j];
-                    }
-                }
-            }
-        }
-    }
-
-    @Override
-    public void scaledTokenTables(float[] p, float[] u, int tokens, float[] tables) {
-        for (int g = 0; 5 * g < tokens; g++) {
-            int tb = g * TOKEN_TABLE;
-            for (int j = 0; j < L; j++) {
-                tables[tb + j] = 0f;
-            }
-            for (int k = 0; k < 5; k++) {
-                int t = 5 * g + k;
-                for (int m = 0; m < 1 << k; m++) {
-                    for (int j = 0; j < L; j++) {
-                        float pk = t < tokens ? p[t * L + j] * u[t] : 0f;
+                        float pk = t < tokens ? p[t * L + j] * perToken[t] : 0f;
                         tables[tb + ((1 << k) + m) * L + j] = pk + tables[tb + m * L + j];
                     }
                 }

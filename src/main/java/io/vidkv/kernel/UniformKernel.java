@@ -87,7 +87,7 @@ final class UniformKernel {
         public void accumulate(MemorySegment page, long off, HeadState state, BlockScratch s, float[] out, int outOff) {
             float[] p = s.scores;
             if (layout.perChannel()) {
-                math.tokenTables(p, g, s.tokenTables);
+                math.tokenTables(p, s.ones, g, s.tokenTables);
                 float[] mass = s.bias; // sum_t p_t: the full entry (31) of every token table
                 java.util.Arrays.fill(mass, 0f);
                 for (int i = 0; 5 * i < g; i++) {
@@ -125,7 +125,7 @@ final class UniformKernel {
                 }
                 java.util.Arrays.fill(zeroTerm, 0f);
                 math.foldZeros(p, 0, tokenZeros, g, zeroTerm); // sum_t p_t zero_t, lane by lane
-                math.scaledTokenTables(p, s.perToken, g, s.tokenTables);
+                math.tokenTables(p, s.perToken, g, s.tokenTables);
                 java.util.Arrays.fill(s.mul, k * cg, (k + 1) * cg, 1f);
                 math.uniformValues(page, off, layout.bits(), g, k * cg, (k + 1) * cg, s.tokenTables, s.mul, zeroTerm, 0,
                         s.rescale, out, outOff); // one zero term for the whole channel group

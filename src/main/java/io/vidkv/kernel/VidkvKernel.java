@@ -128,7 +128,7 @@ final class VidkvKernel {
         public void accumulate(MemorySegment page, long off, HeadState state, BlockScratch s, float[] out, int outOff) {
             float[] scales = s.scales;
             format.decodeScales(page, off + layout.scale(0), d, state.valueSuper, 0, scales, 0);
-            math.tokenTables(s.scores, g, s.tokenTables);
+            math.tokenTables(s.scores, s.ones, g, s.tokenTables);
             if (layout.base3()) {
                 math.ternaryBase3(page, off, layout.fullBytes(), off + layout.tail(), layout.tailBits(), d, s.tokenTables,
                         scales, s.rescale, out, outOff);
