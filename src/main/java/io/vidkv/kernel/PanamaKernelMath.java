@@ -572,6 +572,6 @@ final class PanamaKernelMath implements KernelMath {
 
     @Override
     public String name() {
-        return "Vector API 256-bit";
+        return WIDE ? "Vector API: 256-bit head lanes, 512-bit key token masks" : "Vector API 256-bit";
     }
 }
