@@ -151,15 +151,16 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
             for (int c = 0; c < headDim; c++) {
                 int code = codes[t * headDim + c];
                 for (int p = 0; p < bits; p++) {
-                    if (keyLayout) {
-                        BitStrings.set(dst, off + layout.keyRowOffset(layout.keyRow(p, c)), t, code >>> p & 1);
-                    } else {
-                        BitStrings.set(dst, off + layout.valuePlane(c, p), t, code >>> p & 1);
-                    }
+                    BitStrings.set(dst, off + row(c, p), t, code >>> p & 1);
                 }
             }
         }
         return blockBytes();
+    }
+
+    /** Offset of the G-bit row holding bit {@code p} of channel c's codes (keys and values differ in order only). */
+    private long row(int c, int p) {
+        return keyLayout ? layout.keyRowOffset(layout.keyRow(p, c)) : layout.valuePlane(c, p);
     }
 
     @Override
@@ -181,25 +182,14 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
             scales[p] = format.decodeScale(format.readRaw(src, off + layout.scale(p)), sup[superSlot(p)]);
             zeros[p] = format.decodeZero(format.readRaw(src, off + layout.zero(p)), scales[p]);
         }
-        int[] codes = s.codes; // codes[t * d + c], then one bit string's bits from index G d
+        int[] codes = s.codes; // codes[t * d + c], then one row's bits from index G d
         int buf = groupSize * headDim;
         java.util.Arrays.fill(codes, 0, buf, 0);
-        if (keyLayout) {
-            for (int c = 0; c < headDim; c++) {
-                for (int p = 0; p < bits; p++) {
-                    BitStrings.unpack(src, off + layout.keyRowOffset(layout.keyRow(p, c)), groupSize, codes, buf);
-                    for (int t = 0; t < groupSize; t++) {
-                        codes[t * headDim + c] |= codes[buf + t] << p;
-                    }
-                }
-            }
-        } else {
-            for (int c = 0; c < headDim; c++) {
-                for (int p = 0; p < bits; p++) {
-                    BitStrings.unpack(src, off + layout.valuePlane(c, p), groupSize, codes, buf);
-                    for (int t = 0; t < groupSize; t++) {
-                        codes[t * headDim + c] |= codes[buf + t] << p;
-                    }
+        for (int c = 0; c < headDim; c++) {
+            for (int p = 0; p < bits; p++) {
+                BitStrings.unpack(src, off + row(c, p), groupSize, codes, buf);
+                for (int t = 0; t < groupSize; t++) {
+                    codes[t * headDim + c] |= codes[buf + t] << p;
                 }
             }
         }
