@@ -15,13 +15,16 @@ import static io.vidkv.kernel.ScalarKernelMath.SHORT_LE;
 import static io.vidkv.kernel.ScalarKernelMath.TRITS5_AT;
 
 /**
- * The 256-bit Vector API body of {@link KernelMath}: one {@link FloatVector} of 8 lanes holds one
- * value per query head. Vectors never cross a method boundary (a vector passed to a call C2 does
- * not inline is boxed, KERNEL-NOTES.md), every constant vector is made inside its loop (never
- * {@code FloatVector.zero}: that is a cached constant object, and merging it into a loop's phi
- * boxed one vector per call), and the
- * index arithmetic of the table lookups is unrolled by hand with four independent add chains.
- * Lane for lane it performs the operations of {@link ScalarKernelMath}.
+ * The Vector API body of {@link KernelMath}: one 256-bit {@link FloatVector} of 8 lanes holds one
+ * value per query head; the key scores use the tokens as lanes instead, 16 per 512-bit vector under
+ * lane masks where the platform prefers 512-bit vectors (AVX-512), else 8 per 256-bit vector.
+ *
+ * <p>C2 boxes a vector that crosses a call it does not inline, and a Vector API call it cannot inline
+ * (past its inlining depth) runs as allocating Java code; the allocation tests catch both. So vectors
+ * never cross a method boundary, constant vectors are made inside their loops (never the cached
+ * {@code FloatVector.zero}, KERNEL-NOTES.md), the exp is written out where it is used, and the hot
+ * loops for the main layouts (G = 32 ternary and 2-bit values, G = 64 ternary) are unrolled. Lane for
+ * lane it performs the operations of {@link ScalarKernelMath}.
  */
 final class PanamaKernelMath implements KernelMath {
 
