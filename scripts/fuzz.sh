@@ -9,7 +9,7 @@
 #
 # Plain ./mvnw verify runs the same tests in regression mode (seed corpus only). New corpus entries
 # go to .cifuzz-corpus/ (ignored by git); a finding is written by Jazzer as crash-<sha1> into the
-# test's corpus directory src/test/resources/<package>/<Class>Inputs/<method>/: fix the bug and
+# test's corpus directory (src/test/resources or tools/src/test/resources)/<package>/<Class>Inputs/<method>/: fix the bug and
 # commit that file so every build replays it. Logs: target/fuzz/<Class>#<method>.log.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,7 +19,7 @@ DURATION="${1:-60s}"
 FILTER="${2:-}"
 
 # Every @FuzzTest method: Class#method (the method name is on the line after the annotation)
-mapfile -t TESTS < <(grep -rl --include='*.java' '@FuzzTest' src/test/java | sort | while read -r f; do
+mapfile -t TESTS < <(grep -rl --include='*.java' '@FuzzTest' src/test/java tools/src/test/java | sort | while read -r f; do
   cls=$(basename "$f" .java)
   awk -v cls="$cls" '/@FuzzTest/ {want=1; next} want && /void [A-Za-z0-9_]+\(/ {
       match($0, /void [A-Za-z0-9_]+\(/); print cls "#" substr($0, RSTART + 5, RLENGTH - 6); want=0 }' "$f"

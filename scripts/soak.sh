@@ -8,6 +8,6 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 export VIDKV_JAVA_OPTS="${VIDKV_JAVA_OPTS:-} -XX:NativeMemoryTracking=summary -Xmx1g"
 args=("$@")
 if [[ ! " ${args[*]} " =~ " --out" ]]; then
-  args+=(--out "$ROOT/target/soak")
+  args+=(--out "$ROOT/tools/target/soak")
 fi
 exec "$ROOT/scripts/vidkv" soak "${args[@]}"

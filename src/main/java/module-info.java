@@ -8,21 +8,11 @@
  */
 module io.vidkv {
     requires jdk.incubator.vector;
-    requires info.picocli;
-    requires jdk.management;
     requires jdk.jfr;
-    requires java.desktop;
-    requires com.fasterxml.jackson.databind;
-    requires org.jfree.jfreechart;
-    requires me.tongfei.progressbar;
 
     exports io.vidkv;
     exports io.vidkv.codec;
-    exports io.vidkv.eval;
-    exports io.vidkv.jfr;
-    exports io.vidkv.replay;
-    exports io.vidkv.nativelib;
     exports io.vidkv.kernel;
-
-    opens io.vidkv.cli to info.picocli;
+    exports io.vidkv.jfr;
+    exports io.vidkv.nativelib to io.vidkv.tools;
 }

@@ -172,6 +172,24 @@ public final class KvCache implements AutoCloseable {
         return ls.heads[kvHead];
     }
 
+    /**
+     * Reads back what (layer, kvHead) holds, dequantized to floats: the retained tokens in position
+     * order (row 0 is {@link #firstRetainedToken(int)}), keys in channel space. For debugging and
+     * evaluation; it allocates, the decode path never calls it.
+     *
+     * @param layer  the layer, {@code 0 <= layer < shape().layers()}
+     * @param kvHead the KV head, {@code 0 <= kvHead < shape().kvHeads()}
+     * @return the dequantized keys and values
+     * @throws IllegalArgumentException if layer or kvHead is out of range
+     * @throws IllegalStateException    if the cache is closed
+     */
+    public DequantizedHead dequantize(int layer, int kvHead) {
+        HeadStream hs = stream(layer, kvHead);
+        LayerStore ls = layer(layer);
+        return DequantizedHead.read(layer, kvHead, hs, ls.keyCodec, ls.valueCodec, shape.headDim(),
+                ls.config.groupSize(), shape.queriesPerKvHead());
+    }
+
     public KeyCodec keyCodec(int layer) {
         return layer(layer).keyCodec;
     }

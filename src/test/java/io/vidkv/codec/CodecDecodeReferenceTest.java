@@ -4,7 +4,6 @@ import io.vidkv.CacheConfig;
 import io.vidkv.KvCache;
 import io.vidkv.LayerConfig;
 import io.vidkv.ModelShape;
-import io.vidkv.eval.CacheContents;
 import io.vidkv.testing.CacheFill;
 import io.vidkv.testing.ReferenceBlocks;
 import io.vidkv.testing.TestConfigs;
@@ -16,7 +15,7 @@ import java.lang.foreign.Arena;
 import java.util.SplittableRandom;
 
 /**
- * Every codec's own dequantize ({@link CacheContents#dequantize}) against {@link ReferenceBlocks},
+ * Every codec's own dequantize ({@link io.vidkv.KvCache#dequantize}) against {@link ReferenceBlocks},
  * the float64 decoder written from METHOD.md and the layout files: catches codec decode bugs (bit
  * order, offsets, trit digits, the inverse transform, parameter indexing) that a test comparing the
  * kernels with the codecs' dequantize cannot.
@@ -67,7 +66,7 @@ class CodecDecodeReferenceTest {
                  KvCache cache = KvCache.create(shape, CacheConfig.uniform(shape, lc).withCapacity(tokens))) {
                 CacheFill.fill(cache, arena, rnd, tokens, scale);
                 for (int h = 0; h < shape.kvHeads(); h++) {
-                    double[][][] codec = CacheContents.dequantize(cache, 0, h);
+                    double[][][] codec = io.vidkv.testing.KvData.dequantize(cache, 0, h);
                     double[][][] ref = ReferenceBlocks.dequantize(cache, 0, h);
                     assertClose(codec[0], ref[0], spec + " d=" + d + " seed " + seed + " head " + h + " keys");
                     assertClose(codec[1], ref[1], spec + " d=" + d + " seed " + seed + " head " + h + " values");

@@ -15,7 +15,6 @@ import io.vidkv.Preset;
 import io.vidkv.ValueSpec;
 import io.vidkv.codec.HeadState;
 import io.vidkv.codec.MetadataFormat;
-import io.vidkv.eval.CacheContents;
 import io.vidkv.kernel.DecodeAttention;
 import io.vidkv.kernel.PrefillAttention;
 import io.vidkv.nativelib.Dnnl;
@@ -343,7 +342,7 @@ class KvCacheFuzzTest {
             int d = shape.headDim(), gq = shape.queriesPerKvHead(), tokens = cache.tokenCount(layer);
             int kept = cache.firstRetainedToken(layer); // row t of the dequantized contents is position kept + t
             for (int kv = 0; kv < shape.kvHeads(); kv++) {
-                double[][] v = CacheContents.dequantize(cache, layer, kv)[1];
+                double[][] v = io.vidkv.testing.KvData.dequantize(cache, layer, kv)[1];
                 for (int i = 0; i < n; i++) {
                     int visible = (int) (Math.min(tokens, (long) lastVisible0 + i + 1) - kept);
                     double[] lo = new double[d], hi = new double[d];

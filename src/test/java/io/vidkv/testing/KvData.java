@@ -63,7 +63,16 @@ public final class KvData {
 
     /** The cache of (layer, head) dequantized: [tokens][d] keys and values in channel space. */
     public static double[][][] dequantize(KvCache cache, int layer, int head) {
-        return io.vidkv.eval.CacheContents.dequantize(cache, layer, head);
+        io.vidkv.DequantizedHead h = cache.dequantize(layer, head);
+        double[][] k = new double[h.tokens()][h.headDim()];
+        double[][] v = new double[h.tokens()][h.headDim()];
+        for (int t = 0; t < h.tokens(); t++) {
+            for (int c = 0; c < h.headDim(); c++) {
+                k[t][c] = h.key(t, c);
+                v[t][c] = h.value(t, c);
+            }
+        }
+        return new double[][][]{k, v};
     }
 
     /** softmax(q . k_t / sqrt(d)) weighted sum of v_t over t <= lastVisible, in float64. */
