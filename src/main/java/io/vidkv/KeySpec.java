@@ -1,7 +1,5 @@
 package io.vidkv;
 
-import io.vidkv.codec.QuantAxis;
-import io.vidkv.codec.SplitMetric;
 
 /**
  * How a layer's keys are stored.

@@ -1,12 +1,5 @@
 package io.vidkv;
 
-import io.vidkv.codec.Fp16Codec;
-import io.vidkv.codec.KeyCodec;
-import io.vidkv.codec.MetadataFormat;
-import io.vidkv.codec.TernaryValueCodec;
-import io.vidkv.codec.UniformCodec;
-import io.vidkv.codec.ValueCodec;
-import io.vidkv.codec.VidkvKeyCodec;
 
 /**
  * Everything that decides how one layer's cache is stored.
@@ -80,25 +73,6 @@ public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int res
     /** Most tokens the residual buffer holds before the first quantization. */
     public int windowCapacity() {
         return residual + calibrationGroups * groupSize;
-    }
-
-    public KeyCodec keyCodec(int headDim) {
-        return switch (keys.kind()) {
-            case FP16 -> new Fp16Codec(groupSize, headDim);
-            case UNIFORM -> new UniformCodec(keys.bits(), keys.axis(), true, metadata, groupSize, headDim);
-            case VIDKV -> new VidkvKeyCodec(keys.keyBits(), keys.split(), keys.spectral(), keys.splitPerGroup(), metadata, groupSize, headDim);
-            case REFERENCE -> new io.vidkv.codec.ReferenceKeyCodec(keys.keyBits(), groupSize, headDim);
-        };
-    }
-
-    public ValueCodec valueCodec(int headDim) {
-        return switch (values.kind()) {
-            case FP16 -> new Fp16Codec(groupSize, headDim);
-            case UNIFORM -> new UniformCodec(values.bits(), values.axis(), false, metadata, groupSize, headDim);
-            case TERNARY -> new TernaryValueCodec(values.gamma(), values.packing(), values.protection(), metadata,
-                    groupSize, headDim);
-            case REFERENCE -> new io.vidkv.codec.ReferenceValueCodec(groupSize, headDim);
-        };
     }
 
     /**

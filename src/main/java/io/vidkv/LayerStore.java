@@ -28,8 +28,8 @@ final class LayerStore {
         this.index = index;
         this.name = presetName(config);
         this.config = config;
-        this.keyCodec = config.keyCodec(shape.headDim());
-        this.valueCodec = config.valueCodec(shape.headDim());
+        this.keyCodec = io.vidkv.codec.Codecs.keys(config, shape.headDim());
+        this.valueCodec = io.vidkv.codec.Codecs.values(config, shape.headDim());
         this.schedule = new QuantizationSchedule(config);
         int maxBlocks = maxTokens / config.groupSize() + 1;
         this.heads = new HeadStream[shape.kvHeads()];

@@ -41,7 +41,7 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
         for (int l = 0; l < stores.length; l++) {
             LayerStore ls = stores[l];
             long headState = 0;
-            boolean compact = ls.config.metadata() == io.vidkv.codec.MetadataFormat.COMPACT8;
+            boolean compact = ls.config.metadata() == MetadataFormat.COMPACT8;
             if (ls.calibrated) {
                 for (HeadStream hs : ls.heads) {
                     headState += hs.state.metadataBytes(ls.config.keys().kind() == KeySpec.Kind.VIDKV

@@ -1,8 +1,5 @@
 package io.vidkv;
 
-import io.vidkv.codec.MetadataFormat;
-import io.vidkv.codec.QuantAxis;
-import io.vidkv.codec.TernaryPacking;
 
 import java.util.Arrays;
 import java.util.List;

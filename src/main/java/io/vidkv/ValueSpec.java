@@ -1,7 +1,5 @@
 package io.vidkv;
 
-import io.vidkv.codec.QuantAxis;
-import io.vidkv.codec.TernaryPacking;
 
 /**
  * How a layer's values are stored.

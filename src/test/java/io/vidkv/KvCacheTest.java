@@ -1,6 +1,5 @@
 package io.vidkv;
 
-import io.vidkv.codec.MetadataFormat;
 import io.vidkv.kernel.DecodeAttention;
 import io.vidkv.testing.KvData;
 import io.vidkv.testing.TestSeeds;

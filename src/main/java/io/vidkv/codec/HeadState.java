@@ -4,7 +4,7 @@ package io.vidkv.codec;
  * Per (layer, KV head) state that codecs fix once, at calibration, from the first groups they
  * quantize, and then never change (streaming is append-only, METHOD.md section 7):
  * the key channel order (anomalous channels first, each part in ascending channel order) and,
- * for {@link MetadataFormat#COMPACT8}, the per-row super-scales.
+ * for {@link MetadataCodes#COMPACT8}, the per-row super-scales.
  */
 public final class HeadState {
 

@@ -5,7 +5,7 @@ import java.lang.foreign.MemorySegment;
 /**
  * The one asymmetric min/max quantizer (METHOD.md section 2.2): for n elements
  * {@code x[base + i * stride]}, scale = (max - min) / (levels - 1), zero = min, both stored in the
- * block's {@link MetadataFormat} first, then code = clamp(round((x - zero) / scale), 0, levels - 1)
+ * block's {@link MetadataCodes} first, then code = clamp(round((x - zero) / scale), 0, levels - 1)
  * against the decoded parameters, so the codes are the best ones for what a decoder will see.
  * Used by the 2-bit anomalous key channels, the uniform codecs and the protected value tokens.
  */
@@ -18,7 +18,7 @@ final class MinMaxCodes {
      * Quantizes the n elements into {@code codes[codeBase + i * codeStride]}, writing the raw scale
      * at {@code scaleAt} and the raw zero point at {@code zeroAt} of {@code dst}.
      */
-    static void quantize(float[] x, int base, int stride, int n, int levels, MetadataFormat fmt, float superScale,
+    static void quantize(float[] x, int base, int stride, int n, int levels, MetadataCodes fmt, float superScale,
                          MemorySegment dst, long scaleAt, long zeroAt, int[] codes, int codeBase, int codeStride,
                          CodecScratch s) {
         float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
@@ -44,7 +44,7 @@ final class MinMaxCodes {
      * signs), stored at {@code scaleAt}. Values are {@code y[base + i * stride]}; returns nothing,
      * bits go to {@code codes[codeBase + i * codeStride]}.
      */
-    static void signs(float[] y, int base, int stride, int n, MetadataFormat fmt, float superScale,
+    static void signs(float[] y, int base, int stride, int n, MetadataCodes fmt, float superScale,
                       MemorySegment dst, long scaleAt, int[] codes, int codeBase, int codeStride) {
         double sum = 0;
         for (int i = 0; i < n; i++) {

@@ -1,5 +1,6 @@
 package io.vidkv.codec;
 
+import io.vidkv.SplitMetric;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -25,7 +26,7 @@ public final class ReferenceKeyCodec implements KeyCodec {
     private final int normal;
 
     public ReferenceKeyCodec(double keyBits, int groupSize, int headDim) {
-        this.split = new VidkvKeyCodec(keyBits, SplitMetric.RANGE, true, false, MetadataFormat.FP16, groupSize, headDim);
+        this.split = new VidkvKeyCodec(keyBits, SplitMetric.RANGE, true, false, MetadataCodes.FP16, groupSize, headDim);
         this.groupSize = groupSize;
         this.headDim = headDim;
         this.anomalous = split.anomalousChannels();
@@ -84,7 +85,7 @@ public final class ReferenceKeyCodec implements KeyCodec {
         int[] codes = s.codes;
         long p = paramsOff(off);
         for (int r = 0; r < anomalous; r++) {
-            MinMaxCodes.quantize(x, state.keyOrder[r], headDim, groupSize, 4, MetadataFormat.FP16, unitSuperScales[r], dst,
+            MinMaxCodes.quantize(x, state.keyOrder[r], headDim, groupSize, 4, MetadataCodes.FP16, unitSuperScales[r], dst,
                     p + 2L * r, p + 2L * (anomalous + r), codes, r * groupSize, 1, s);
         }
         CodePlanes.pack(codes, anomalous, groupSize, 2, true, dst, off);
@@ -94,7 +95,7 @@ public final class ReferenceKeyCodec implements KeyCodec {
         bins(x, state, s);
         long scales = p + 4L * anomalous;
         for (int i = 0; i < 2 * normal; i++) {
-            MinMaxCodes.signs(s.f1, i, 2 * normal, groupSize, MetadataFormat.FP16, 1f, dst, scales + 2L * i, codes, i * groupSize, 1);
+            MinMaxCodes.signs(s.f1, i, 2 * normal, groupSize, MetadataCodes.FP16, 1f, dst, scales + 2L * i, codes, i * groupSize, 1);
         }
         CodePlanes.pack(codes, 2 * normal, groupSize, 1, true, dst, spectralOff(off));
     }
@@ -105,8 +106,8 @@ public final class ReferenceKeyCodec implements KeyCodec {
         float[] rows = s.f2;
         CodePlanes.unpack(src, off, anomalous, groupSize, 2, true, rows, 0);
         for (int r = 0; r < anomalous; r++) {
-            float scale = MetadataFormat.FP16.decodeScale(MetadataFormat.FP16.readRaw(src, p + 2L * r), 1f);
-            float zero = MetadataFormat.FP16.decodeZero(MetadataFormat.FP16.readRaw(src, p + 2L * (anomalous + r)), scale);
+            float scale = MetadataCodes.FP16.decodeScale(MetadataCodes.FP16.readRaw(src, p + 2L * r), 1f);
+            float zero = MetadataCodes.FP16.decodeZero(MetadataCodes.FP16.readRaw(src, p + 2L * (anomalous + r)), scale);
             for (int t = 0; t < groupSize; t++) {
                 out[t * headDim + state.keyOrder[r]] = Math.fma(scale, rows[r * groupSize + t], zero);
             }
@@ -117,7 +118,7 @@ public final class ReferenceKeyCodec implements KeyCodec {
         CodePlanes.unpack(src, spectralOff(off), 2 * normal, groupSize, 1, true, rows, 0);
         long scales = p + 4L * anomalous;
         for (int i = 0; i < 2 * normal; i++) {
-            float scale = MetadataFormat.FP16.decodeScale(MetadataFormat.FP16.readRaw(src, scales + 2L * i), 1f);
+            float scale = MetadataCodes.FP16.decodeScale(MetadataCodes.FP16.readRaw(src, scales + 2L * i), 1f);
             for (int t = 0; t < groupSize; t++) {
                 rows[i * groupSize + t] *= scale; // {0, +s}
             }

@@ -55,7 +55,7 @@ public final class ReferenceValueCodec implements ValueCodec {
                 float v = x[t * headDim + c];
                 s.codes[t * headDim + c] = Math.abs(v) > threshold ? (v > 0 ? 1 : -1) : 0;
             }
-            MetadataFormat.FP16.writeRaw(dst, scaleOff + 2L * c, MetadataFormat.FP16.encodeScale((float) (sum / groupSize), 1f));
+            MetadataCodes.FP16.writeRaw(dst, scaleOff + 2L * c, MetadataCodes.FP16.encodeScale((float) (sum / groupSize), 1f));
         }
         for (int t = 0; t < groupSize; t++) {
             long tok = off + (long) t * 2 * bytes;

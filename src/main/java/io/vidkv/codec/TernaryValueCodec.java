@@ -1,5 +1,6 @@
 package io.vidkv.codec;
 
+import io.vidkv.TernaryPacking;
 import io.vidkv.layout.TernaryLayout;
 
 import java.lang.foreign.MemorySegment;
@@ -43,12 +44,12 @@ public final class TernaryValueCodec implements ValueCodec {
     private final double gamma;
     private final TernaryPacking packing;
     private final boolean protection;
-    private final MetadataFormat format;
+    private final MetadataCodes format;
     private final int groupSize;
     private final int headDim;
     private final TernaryLayout layout;
 
-    public TernaryValueCodec(double gamma, TernaryPacking packing, boolean protection, MetadataFormat format,
+    public TernaryValueCodec(double gamma, TernaryPacking packing, boolean protection, MetadataCodes format,
                              int groupSize, int headDim) {
         if (!(gamma >= 0 && gamma < 10)) {
             throw new IllegalArgumentException("ternary gamma must be in [0, 10), got " + gamma);
@@ -71,7 +72,7 @@ public final class TernaryValueCodec implements ValueCodec {
         return layout;
     }
 
-    public MetadataFormat format() {
+    public MetadataCodes format() {
         return format;
     }
 
@@ -92,7 +93,7 @@ public final class TernaryValueCodec implements ValueCodec {
 
     @Override
     public void calibrate(float[] x, int tokens, HeadState state, CodecScratch scratch) {
-        if (format != MetadataFormat.COMPACT8) {
+        if (format != MetadataCodes.COMPACT8) {
             return;
         }
         float global = 0f;

@@ -1,5 +1,6 @@
 package io.vidkv.codec;
 
+import io.vidkv.QuantAxis;
 import io.vidkv.layout.UniformLayout;
 
 import java.lang.foreign.MemorySegment;
@@ -12,7 +13,7 @@ import java.lang.foreign.ValueLayout;
  * groups of {@code channelGroup} channels). Gives the KIVI and VidKV-2 baselines.
  *
  * <p>Block layout: {@link UniformLayout} (keys as token-major bit strings, values as channel-major
- * bit planes), parameters in the block's {@link MetadataFormat}.
+ * bit planes), parameters in the block's {@link MetadataCodes}.
  */
 public final class UniformCodec implements KeyCodec, ValueCodec {
 
@@ -20,12 +21,12 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
     private final int levels;
     private final QuantAxis axis;
     private final boolean keyLayout;
-    private final MetadataFormat format;
+    private final MetadataCodes format;
     private final int groupSize;
     private final int headDim;
     private final UniformLayout layout;
 
-    public UniformCodec(int bits, QuantAxis axis, boolean keyLayout, MetadataFormat format, int groupSize, int headDim) {
+    public UniformCodec(int bits, QuantAxis axis, boolean keyLayout, MetadataCodes format, int groupSize, int headDim) {
         if (bits != 1 && bits != 2 && bits != 3 && bits != 4 && bits != 8) {
             throw new IllegalArgumentException("uniform quantization supports 1, 2, 3, 4 or 8 bits, got " + bits);
         }
@@ -52,7 +53,7 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
         return layout;
     }
 
-    public MetadataFormat format() {
+    public MetadataCodes format() {
         return format;
     }
 
@@ -93,7 +94,7 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
 
     @Override
     public void calibrate(float[] x, int tokens, HeadState state, CodecScratch scratch) {
-        if (format != MetadataFormat.COMPACT8) {
+        if (format != MetadataCodes.COMPACT8) {
             return;
         }
         float[] sup = keyLayout ? state.keySuper : state.valueSuper;

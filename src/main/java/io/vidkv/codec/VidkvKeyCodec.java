@@ -1,5 +1,6 @@
 package io.vidkv.codec;
 
+import io.vidkv.SplitMetric;
 import io.vidkv.layout.VidkvKeyLayout;
 
 import java.lang.foreign.MemorySegment;
@@ -31,19 +32,19 @@ public final class VidkvKeyCodec implements KeyCodec {
     private final SplitMetric metric;
     private final boolean spectral;
     private final boolean perGroup;
-    private final MetadataFormat format;
+    private final MetadataCodes format;
     private final int groupSize;
     private final int headDim;
     private final int anomalous;
     private final int normal;
     private final VidkvKeyLayout layout;
 
-    public VidkvKeyCodec(double keyBits, SplitMetric metric, boolean spectral, boolean perGroup, MetadataFormat format,
+    public VidkvKeyCodec(double keyBits, SplitMetric metric, boolean spectral, boolean perGroup, MetadataCodes format,
                          int groupSize, int headDim) {
         if (!(keyBits >= 1.0 && keyBits <= 2.0)) {
             throw new IllegalArgumentException("VidKV key bits must be in [1, 2], got " + keyBits);
         }
-        if (perGroup && format != MetadataFormat.FP16) {
+        if (perGroup && format != MetadataCodes.FP16) {
             throw new IllegalArgumentException("a per-group channel split needs FP16 metadata (super-scales are per row)");
         }
         this.perGroup = perGroup;
@@ -71,7 +72,7 @@ public final class VidkvKeyCodec implements KeyCodec {
         return layout;
     }
 
-    public MetadataFormat format() {
+    public MetadataCodes format() {
         return format;
     }
 
@@ -123,7 +124,7 @@ public final class VidkvKeyCodec implements KeyCodec {
     @Override
     public void calibrate(float[] x, int tokens, HeadState state, CodecScratch s) {
         rank(x, tokens, state.keyOrder, new float[headDim], metric == SplitMetric.OUTLIER_COUNT ? new float[tokens * headDim] : null);
-        if (format == MetadataFormat.COMPACT8) {
+        if (format == MetadataCodes.COMPACT8) {
             calibrateSuperScales(x, tokens, state, s);
         }
     }

@@ -1,7 +1,7 @@
 package io.vidkv.kernel;
 
 import io.vidkv.LayerConfig;
-import io.vidkv.codec.QuantAxis;
+import io.vidkv.QuantAxis;
 import io.vidkv.codec.KeyCodec;
 import io.vidkv.codec.TernaryValueCodec;
 import io.vidkv.codec.UniformCodec;

@@ -1,7 +1,7 @@
 package io.vidkv.kernel;
 
 import io.vidkv.codec.HeadState;
-import io.vidkv.codec.MetadataFormat;
+import io.vidkv.codec.MetadataCodes;
 import io.vidkv.codec.UniformCodec;
 import io.vidkv.layout.UniformLayout;
 
@@ -27,7 +27,7 @@ final class UniformKernel {
     static final class Keys implements KeyKernel {
         private final KernelMath math;
         private final UniformLayout layout;
-        private final MetadataFormat format;
+        private final MetadataCodes format;
         private final int d;
         private final int g;
 
@@ -71,7 +71,7 @@ final class UniformKernel {
     static final class Values implements ValueKernel {
         private final KernelMath math;
         private final UniformLayout layout;
-        private final MetadataFormat format;
+        private final MetadataCodes format;
         private final int d;
         private final int g;
 
@@ -106,7 +106,7 @@ final class UniformKernel {
                 return;
             }
             int cg = layout.channelGroup(), groups = d / cg;
-            if (format == MetadataFormat.FP16) { // no super-scales: all parameters in two bulk reads
+            if (format == MetadataCodes.FP16) { // no super-scales: all parameters in two bulk reads
                 format.decodeScales(page, off + layout.scale(0), g * groups, state.valueSuper, 0, s.scales, 0);
                 format.decodeZeros(page, off + layout.zero(0), g * groups, s.scales, 0, s.zeros, 0);
             } else {

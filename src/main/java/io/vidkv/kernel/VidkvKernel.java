@@ -2,7 +2,7 @@ package io.vidkv.kernel;
 
 import io.vidkv.codec.HeadState;
 import io.vidkv.codec.KeyCodec;
-import io.vidkv.codec.MetadataFormat;
+import io.vidkv.codec.MetadataCodes;
 import io.vidkv.codec.TernaryValueCodec;
 import io.vidkv.codec.VidkvKeyCodec;
 import io.vidkv.layout.TernaryLayout;
@@ -40,7 +40,7 @@ final class VidkvKernel {
         private final KernelMath math;
         private final VidkvKeyCodec codec;
         private final VidkvKeyLayout layout;
-        private final MetadataFormat format;
+        private final MetadataCodes format;
         private final int d;
         private final int g;
         private final int a;
@@ -112,7 +112,7 @@ final class VidkvKernel {
     static final class TernaryValues implements ValueKernel {
         private final KernelMath math;
         private final TernaryLayout layout;
-        private final MetadataFormat format;
+        private final MetadataCodes format;
         private final int d;
         private final int g;
 

@@ -1,5 +1,8 @@
 package io.vidkv.codec;
 
+import io.vidkv.TernaryPacking;
+import io.vidkv.SplitMetric;
+import io.vidkv.QuantAxis;
 import io.vidkv.testing.Float64Reference;
 import io.vidkv.testing.TestSeeds;
 import org.junit.jupiter.api.AfterAll;
@@ -60,7 +63,7 @@ class CodecTest {
             "1, PER_CHANNEL, true, FP16, 32, 64", "2, PER_CHANNEL, true, FP16, 32, 128", "3, PER_CHANNEL, false, FP16, 16, 64",
             "4, PER_TOKEN, false, FP16, 32, 128", "8, PER_TOKEN, true, FP16, 32, 64", "2, PER_TOKEN, false, FP16, 64, 128",
             "2, PER_CHANNEL, true, COMPACT8, 32, 128", "4, PER_TOKEN, false, COMPACT8, 32, 64", "2, PER_CHANNEL, false, FP16, 8, 24"})
-    void uniformIsAsGoodAsTheFloat64Quantizer(int bits, QuantAxis axis, boolean key, MetadataFormat fmt, int g, int d) {
+    void uniformIsAsGoodAsTheFloat64Quantizer(int bits, QuantAxis axis, boolean key, MetadataCodes fmt, int g, int d) {
         SplittableRandom rnd = TestSeeds.random(bits, axis.ordinal(), key ? 1 : 0, fmt.ordinal(), g, d);
         UniformCodec codec = new UniformCodec(bits, axis, key, fmt, g, d);
         HeadState st = new HeadState(d);
@@ -90,7 +93,7 @@ class CodecTest {
                     double ideal = step == 0 ? 0 : Math.abs(x[t * d + c] - (min + step * Math.round((x[t * d + c] - min) / step)));
                     double err = Math.abs(x[t * d + c] - out[t * d + c]);
                     // parameters are rounded to FP16 (or 8-bit log codes): allow that rounding on top of ideal
-                    double paramSlack = fmt == MetadataFormat.FP16 ? 2e-3 * (Math.abs(min) + Math.abs(max)) + 1e-6
+                    double paramSlack = fmt == MetadataCodes.FP16 ? 2e-3 * (Math.abs(min) + Math.abs(max)) + 1e-6
                             : 0.04 * (max - min) + 0.13 * step + 1e-6;
                     assertTrue(err <= ideal + step * 0.5 + paramSlack,
                             "t=" + t + " c=" + c + " x=" + x[t * d + c] + " got " + out[t * d + c] + TestSeeds.replay());
@@ -109,7 +112,7 @@ class CodecTest {
         for (int t = 0; t < g; t++) {
             x[t * d] = ch0[t];
         }
-        UniformCodec codec = new UniformCodec(2, QuantAxis.PER_CHANNEL, true, MetadataFormat.FP16, g, d);
+        UniformCodec codec = new UniformCodec(2, QuantAxis.PER_CHANNEL, true, MetadataCodes.FP16, g, d);
         HeadState st = new HeadState(d);
         try (CodecScratch s = new CodecScratch(d, g, 1)) {
             codec.encode(x, st, block, 0, s);
@@ -133,7 +136,7 @@ class CodecTest {
         // mean|v| = 0.8375, threshold 0.58625: codes 1 -1 0 0 1 -1 0 0, scale = mean of |nonzero| = 1.5
         float[] want = {1.5f, -1.5f, 0, 0, 1.5f, -1.5f, 0, 0};
         for (TernaryPacking packing : TernaryPacking.values()) {
-            TernaryValueCodec codec = new TernaryValueCodec(0.7, packing, false, MetadataFormat.FP16, g, d);
+            TernaryValueCodec codec = new TernaryValueCodec(0.7, packing, false, MetadataCodes.FP16, g, d);
             try (CodecScratch s = new CodecScratch(d, g, 1)) {
                 codec.encode(x, 0L, new HeadState(d), block, 0, s);
                 float[] out = new float[g * d];
@@ -147,7 +150,7 @@ class CodecTest {
 
     @ParameterizedTest(name = "G={0} d={1} protection={2} {3}")
     @CsvSource({"32, 128, false, FP16", "32, 64, true, FP16", "64, 128, false, COMPACT8", "16, 32, true, COMPACT8", "8, 8, true, FP16"})
-    void ternaryMatchesFloat64ReferenceAndPackingsAgree(int g, int d, boolean protection, MetadataFormat fmt) {
+    void ternaryMatchesFloat64ReferenceAndPackingsAgree(int g, int d, boolean protection, MetadataCodes fmt) {
         SplittableRandom rnd = TestSeeds.random(g, d, protection ? 1 : 0, fmt.ordinal(), 11);
         float[] x = data(rnd, g, d);
         long mask = protection ? rnd.nextLong() & (g == 64 ? -1L : (1L << g) - 1) : 0L;
@@ -199,7 +202,7 @@ class CodecTest {
                 double v = x[t * d + c];
                 if ((mask >>> t & 1) != 0) {
                     double step = (pmax - pmin) / 3;
-                    double slack = fmt == MetadataFormat.FP16 ? 2e-3 * (Math.abs(pmin) + Math.abs(pmax)) : 0.04 * (pmax - pmin) + 0.13 * step;
+                    double slack = fmt == MetadataCodes.FP16 ? 2e-3 * (Math.abs(pmin) + Math.abs(pmax)) : 0.04 * (pmax - pmin) + 0.13 * step;
                     assertTrue(Math.abs(out[t * d + c] - v) <= step / 2 + slack + 1e-6,
                             "protected t=" + t + " c=" + c + TestSeeds.replay());
                     continue;
@@ -208,7 +211,7 @@ class CodecTest {
                     continue; // a tie at the threshold may round either way in float32
                 }
                 double want = Math.abs(v) > threshold ? Math.signum(v) * scale : 0;
-                double tol = fmt == MetadataFormat.FP16 ? 1e-3 * Math.abs(want) : 0.03 * Math.abs(want);
+                double tol = fmt == MetadataCodes.FP16 ? 1e-3 * Math.abs(want) : 0.03 * Math.abs(want);
                 assertEquals(want, out[t * d + c], tol + 1e-7, "t=" + t + " c=" + c + TestSeeds.replay());
             }
         }
@@ -218,7 +221,7 @@ class CodecTest {
     @CsvSource({"1.5, 32, 128, true, FP16", "1.25, 32, 64, true, FP16", "1.75, 16, 64, true, COMPACT8",
             "1.5, 64, 128, true, COMPACT8", "1.5, 32, 64, false, FP16", "1.0, 32, 16, true, FP16", "2.0, 32, 32, true, FP16",
             "1.3, 8, 64, true, FP16", "1.7, 32, 96, true, COMPACT8", "1.125, 16, 24, true, FP16"})
-    void vidkvKeysSplitQuantizeAndScoreInTheFrequencyDomain(double keyBits, int g, int d, boolean spectral, MetadataFormat fmt) {
+    void vidkvKeysSplitQuantizeAndScoreInTheFrequencyDomain(double keyBits, int g, int d, boolean spectral, MetadataCodes fmt) {
         SplittableRandom rnd = TestSeeds.random((long) (keyBits * 100), g, d, spectral ? 1 : 0, fmt.ordinal());
         VidkvKeyCodec codec = new VidkvKeyCodec(keyBits, SplitMetric.RANGE, spectral, false, fmt, g, d);
         int a = codec.anomalousChannels();
@@ -260,7 +263,7 @@ class CodecTest {
                     mx = Math.max(mx, x[t * d + c]);
                 }
                 double step = (mx - mn) / 3;
-                double slack = fmt == MetadataFormat.FP16 ? 2e-3 * (Math.abs(mn) + Math.abs(mx)) : 0.04 * (mx - mn) + 0.13 * step;
+                double slack = fmt == MetadataCodes.FP16 ? 2e-3 * (Math.abs(mn) + Math.abs(mx)) : 0.04 * (mx - mn) + 0.13 * step;
                 for (int t = 0; t < g; t++) {
                     assertTrue(Math.abs(deq[t * d + c] - x[t * d + c]) <= step / 2 + slack + 1e-6, "anomalous c=" + c);
                 }
@@ -308,7 +311,7 @@ class CodecTest {
      * zero + scale * code for anomalous rows, +-scale for the components (bit reads written here,
      * not the codec's).
      */
-    private static float[] rowsFromLayout(VidkvKeyCodec codec, MetadataFormat fmt, HeadState st, int g, int d) {
+    private static float[] rowsFromLayout(VidkvKeyCodec codec, MetadataCodes fmt, HeadState st, int g, int d) {
         io.vidkv.layout.VidkvKeyLayout lay = codec.layout();
         int a = lay.anomalous();
         float[] rows = new float[g * d];
@@ -371,8 +374,8 @@ class CodecTest {
         for (int i = 0; i < 1000; i++) {
             float sup = (float) Math.exp(rnd.nextDouble(-5, 5));
             float scale = (float) (sup * Math.exp(rnd.nextDouble(-5, 1.5)));
-            int raw = MetadataFormat.COMPACT8.encodeScale(scale, sup);
-            float back = MetadataFormat.COMPACT8.decodeScale(raw, sup);
+            int raw = MetadataCodes.COMPACT8.encodeScale(scale, sup);
+            float back = MetadataCodes.COMPACT8.decodeScale(raw, sup);
             assertTrue(back >= scale * 0.9999f && back <= scale * 1.03f, scale + " -> " + back);
         }
     }

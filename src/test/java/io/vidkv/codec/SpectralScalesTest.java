@@ -46,7 +46,7 @@ class SpectralScalesTest {
     void storedScalesAndSignsMatchFloat64Dft(String spec, int d) {
         LayerConfig lc = TestConfigs.layer(spec);
         ModelShape shape = new ModelShape(1, 2, 2, d);
-        MetadataFormat f = lc.metadata();
+        MetadataCodes f = MetadataCodes.of(lc.metadata());
         VidkvKeyLayout layout = ReferenceBlocks.vidkvLayout(lc, d);
         int g = lc.groupSize(), a = layout.anomalous(), n = layout.normal();
         for (int seed = 0; seed < 2; seed++) {
@@ -98,7 +98,7 @@ class SpectralScalesTest {
                                 }
                             }
                         }
-                        if (f == MetadataFormat.FP16) {
+                        if (f == MetadataCodes.FP16) {
                             checkAnomalousRows(layout, page, off, order, x, what);
                         }
                     }
@@ -107,9 +107,9 @@ class SpectralScalesTest {
         }
     }
 
-    private static void checkScale(MetadataFormat f, int raw, double s, double mean, double fftError, String what) {
+    private static void checkScale(MetadataCodes f, int raw, double s, double mean, double fftError, String what) {
         boolean ok;
-        if (f == MetadataFormat.FP16) {
+        if (f == MetadataCodes.FP16) {
             double want = Math.min(mean, 65504);
             ok = Math.abs(s - want) <= 0x1p-11 * want + 0x1p-25 + fftError;
         } else {
@@ -131,8 +131,8 @@ class SpectralScalesTest {
                 min = Math.min(min, row[order[r]]);
                 max = Math.max(max, row[order[r]]);
             }
-            double scale = Float.float16ToFloat((short) MetadataFormat.FP16.readRaw(page, off + layout.scale(r)));
-            double zero = Float.float16ToFloat((short) MetadataFormat.FP16.readRaw(page, off + layout.zero(r)));
+            double scale = Float.float16ToFloat((short) MetadataCodes.FP16.readRaw(page, off + layout.scale(r)));
+            double zero = Float.float16ToFloat((short) MetadataCodes.FP16.readRaw(page, off + layout.zero(r)));
             double wantScale = (max - min) / 3;
             if (!(Math.abs(scale - wantScale) <= 0x1p-11 * wantScale + 0x1p-25 + 1e-6 * Math.abs(max))
                     || !(Math.abs(zero - min) <= 0x1p-11 * Math.abs(min) + 0x1p-25)) {

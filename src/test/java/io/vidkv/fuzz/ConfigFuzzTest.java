@@ -11,10 +11,10 @@ import io.vidkv.ModelShape;
 import io.vidkv.Preset;
 import io.vidkv.ValueSpec;
 import io.vidkv.codec.KeyCodec;
-import io.vidkv.codec.MetadataFormat;
-import io.vidkv.codec.QuantAxis;
-import io.vidkv.codec.SplitMetric;
-import io.vidkv.codec.TernaryPacking;
+import io.vidkv.MetadataFormat;
+import io.vidkv.QuantAxis;
+import io.vidkv.SplitMetric;
+import io.vidkv.TernaryPacking;
 import io.vidkv.codec.ValueCodec;
 import io.vidkv.kernel.DecodeAttention;
 
@@ -95,8 +95,8 @@ class ConfigFuzzTest {
         KeyCodec kc;
         ValueCodec vc;
         try {
-            kc = lc.keyCodec(shape.headDim());
-            vc = lc.valueCodec(shape.headDim());
+            kc = io.vidkv.codec.Codecs.keys(lc, shape.headDim());
+            vc = io.vidkv.codec.Codecs.values(lc, shape.headDim());
         } catch (IllegalArgumentException e) {
             return; // e.g. 5-bit uniform codes, gamma out of range
         }

@@ -14,7 +14,7 @@ import io.vidkv.ParallelRunner;
 import io.vidkv.Preset;
 import io.vidkv.ValueSpec;
 import io.vidkv.codec.HeadState;
-import io.vidkv.codec.MetadataFormat;
+import io.vidkv.MetadataFormat;
 import io.vidkv.kernel.DecodeAttention;
 import io.vidkv.kernel.PrefillAttention;
 import io.vidkv.nativelib.Dnnl;

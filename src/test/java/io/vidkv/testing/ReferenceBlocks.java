@@ -4,9 +4,9 @@ import io.vidkv.HeadStream;
 import io.vidkv.KvCache;
 import io.vidkv.LayerConfig;
 import io.vidkv.codec.HeadState;
-import io.vidkv.codec.MetadataFormat;
-import io.vidkv.codec.QuantAxis;
-import io.vidkv.codec.TernaryPacking;
+import io.vidkv.codec.MetadataCodes;
+import io.vidkv.QuantAxis;
+import io.vidkv.TernaryPacking;
 import io.vidkv.layout.Fp16Layout;
 import io.vidkv.layout.TernaryLayout;
 import io.vidkv.layout.UniformLayout;
@@ -17,7 +17,7 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * An independent float64 dequantizer of a cache's blocks, written only from METHOD.md, the layout
- * files in {@code io.vidkv.layout} (every offset and bit order) and {@link MetadataFormat} (how a
+ * files in {@code io.vidkv.layout} (every offset and bit order) and {@link MetadataCodes} (how a
  * stored scale or zero point decodes). It shares no code with the codecs' decoders: bits are read
  * byte by byte here, trits are divided out digit by digit, and the inverse real DFT is the textbook
  * float64 sum, so a decoding bug in a codec or a kernel shows up as a disagreement with this class.
@@ -62,7 +62,7 @@ public final class ReferenceBlocks {
     /** The keys of one block, [G][d] in channel space. */
     public static double[][] keys(LayerConfig lc, int d, MemorySegment seg, long off, HeadState state) {
         int g = lc.groupSize();
-        MetadataFormat f = lc.metadata();
+        MetadataCodes f = MetadataCodes.of(lc.metadata());
         return switch (lc.keys().kind()) {
             case FP16 -> fp16(new Fp16Layout(g, d), g, d, seg, off);
             case UNIFORM -> uniform(uniformLayout(lc.keys().bits(), lc.keys().axis(), lc, d), true, g, d, f,
@@ -75,7 +75,7 @@ public final class ReferenceBlocks {
     /** The values of one block, [G][d]. */
     public static double[][] values(LayerConfig lc, int d, MemorySegment seg, long off, HeadState state) {
         int g = lc.groupSize();
-        MetadataFormat f = lc.metadata();
+        MetadataCodes f = MetadataCodes.of(lc.metadata());
         return switch (lc.values().kind()) {
             case FP16 -> fp16(new Fp16Layout(g, d), g, d, seg, off);
             case UNIFORM -> uniform(uniformLayout(lc.values().bits(), lc.values().axis(), lc, d), false, g, d, f,
@@ -121,7 +121,7 @@ public final class ReferenceBlocks {
     /** Decoded scale of a VidKV key component j of the block (the +-s of its sign bits). */
     public static double componentScale(LayerConfig lc, int d, MemorySegment seg, long off, HeadState state, int j) {
         VidkvKeyLayout layout = vidkvLayout(lc, d);
-        return scale(lc.metadata(), seg, off + layout.componentScale(j), state.keySuper[layout.anomalous() + j]);
+        return scale(MetadataCodes.of(lc.metadata()), seg, off + layout.componentScale(j), state.keySuper[layout.anomalous() + j]);
     }
 
     /** Sign bit of component j of token t of a VidKV key block (1 = +scale). */
@@ -148,7 +148,7 @@ public final class ReferenceBlocks {
      * Uniform codes: x = zero + scale * code. The COMPACT8 super-scale of a parameter is that of its
      * channel (per channel) or of its channel group (per token).
      */
-    private static double[][] uniform(UniformLayout layout, boolean keyLayout, int g, int d, MetadataFormat f, float[] sup,
+    private static double[][] uniform(UniformLayout layout, boolean keyLayout, int g, int d, MetadataCodes f, float[] sup,
                                       MemorySegment seg, long off) {
         double[][] x = new double[g][d];
         for (int t = 0; t < g; t++) {
@@ -172,7 +172,7 @@ public final class ReferenceBlocks {
     /** VidKV keys: anomalous rows zero + scale * code, components +-scale, then the inverse real DFT. */
     private static double[][] vidkv(LayerConfig lc, int d, MemorySegment seg, long off, HeadState state) {
         int g = lc.groupSize();
-        MetadataFormat f = lc.metadata();
+        MetadataCodes f = MetadataCodes.of(lc.metadata());
         VidkvKeyLayout layout = vidkvLayout(lc, d);
         int a = layout.anomalous(), n = layout.normal();
         int[] order = keyRowOrder(lc, d, seg, off, state);
@@ -256,7 +256,7 @@ public final class ReferenceBlocks {
      * Ternary values: trit digits 0, 1, 2 mean 0, +1, -1 and decode to scale_c * trit; protected
      * tokens (mask bit set) take zero_c + scale_c * code of their 2-bit planes instead.
      */
-    private static double[][] ternary(TernaryLayout layout, int g, int d, MetadataFormat f, float[] sup, MemorySegment seg,
+    private static double[][] ternary(TernaryLayout layout, int g, int d, MetadataCodes f, float[] sup, MemorySegment seg,
                                       long off) {
         double[][] x = new double[g][d];
         int q = layout.fullBytes();
@@ -299,7 +299,7 @@ public final class ReferenceBlocks {
         return x;
     }
 
-    private static float scale(MetadataFormat f, MemorySegment seg, long at, float superScale) {
+    private static float scale(MetadataCodes f, MemorySegment seg, long at, float superScale) {
         return f.decodeScale(f.readRaw(seg, at), superScale);
     }
 

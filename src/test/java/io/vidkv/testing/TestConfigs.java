@@ -4,9 +4,9 @@ import io.vidkv.KeySpec;
 import io.vidkv.LayerConfig;
 import io.vidkv.Preset;
 import io.vidkv.ValueSpec;
-import io.vidkv.codec.MetadataFormat;
-import io.vidkv.codec.QuantAxis;
-import io.vidkv.codec.TernaryPacking;
+import io.vidkv.MetadataFormat;
+import io.vidkv.QuantAxis;
+import io.vidkv.TernaryPacking;
 
 /**
  * Layer configurations for parameterized tests, written as a preset id with modifiers:

@@ -68,7 +68,7 @@ public class DecodeAttentionBenchmark {
         runner = new ParallelRunner(threads);
         io.vidkv.LayerConfig lc = Preset.byId(preset).layerConfig();
         if (lc.values().kind() == io.vidkv.ValueSpec.Kind.TERNARY) {
-            lc = lc.withValues(lc.values().withPacking(io.vidkv.codec.TernaryPacking.valueOf(packing)));
+            lc = lc.withValues(lc.values().withPacking(io.vidkv.TernaryPacking.valueOf(packing)));
         }
         cache = KvCache.create(shape, CacheConfig.uniform(shape, lc).withCapacity(context + 1024), runner);
         SplittableRandom rnd = new SplittableRandom(7);

@@ -30,7 +30,7 @@ final class InfoCommand implements Callable<Integer> {
         for (Preset p : Preset.values()) {
             LayerConfig c = p.layerConfig();
             System.out.printf("%-26s %8.2f %3.2f/%-4.2f %4d %5s  %s%n", p.id(), c.nominalBits(), c.keys().nominalBits(),
-                    c.values().nominalBits(), c.groupSize(), c.metadata() == io.vidkv.codec.MetadataFormat.FP16 ? "fp16" : "8-bit",
+                    c.values().nominalBits(), c.groupSize(), c.metadata() == io.vidkv.MetadataFormat.FP16 ? "fp16" : "8-bit",
                     p.description());
         }
         System.out.println("\nEffective bits (every byte, metadata included) per preset: scripts/vidkv memory; BENCHMARKS.md.");

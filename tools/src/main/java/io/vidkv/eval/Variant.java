@@ -2,8 +2,8 @@ package io.vidkv.eval;
 
 import io.vidkv.LayerConfig;
 import io.vidkv.Preset;
-import io.vidkv.codec.QuantAxis;
-import io.vidkv.codec.SplitMetric;
+import io.vidkv.QuantAxis;
+import io.vidkv.SplitMetric;
 
 import java.util.ArrayList;
 import java.util.List;

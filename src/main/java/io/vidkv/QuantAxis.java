@@ -1,4 +1,4 @@
-package io.vidkv.codec;
+package io.vidkv;
 
 /**
  * Which elements share quantization parameters. METHOD.md section 1: "per-channel" = a group of G

@@ -4,7 +4,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * How quantization parameters (scales and zero points) are stored.
+ * How quantization parameters (scales and zero points) are encoded and decoded in each
+ * {@link io.vidkv.MetadataFormat} (the configuration's name for the format; this is its codec).
  *
  * <ul>
  *   <li>{@link #FP16}: each scale and each zero point as an IEEE half (2 bytes), as in the paper.
@@ -18,7 +19,7 @@ import java.lang.foreign.ValueLayout;
  * Quantizers always encode the parameters first and compute codes against the decoded values, so
  * the packed codes are optimal for what the decoder will actually see.
  */
-public enum MetadataFormat {
+public enum MetadataCodes {
     FP16(2), COMPACT8(1);
 
     private static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED;
@@ -38,7 +39,15 @@ public enum MetadataFormat {
 
     private final int bytes;
 
-    MetadataFormat(int bytes) {
+    /** The codes of a configured format. */
+    public static MetadataCodes of(io.vidkv.MetadataFormat format) {
+        return switch (format) {
+            case FP16 -> FP16;
+            case COMPACT8 -> COMPACT8;
+        };
+    }
+
+    MetadataCodes(int bytes) {
         this.bytes = bytes;
     }
 

@@ -1,4 +1,4 @@
-package io.vidkv.codec;
+package io.vidkv;
 
 /**
  * How ternary value codes are packed.

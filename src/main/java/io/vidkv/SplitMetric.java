@@ -1,4 +1,4 @@
-package io.vidkv.codec;
+package io.vidkv;
 
 /**
  * How VidKV ranks key channels to pick the anomalous ones (METHOD.md section 2): the paper

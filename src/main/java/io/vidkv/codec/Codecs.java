@@ -1,0 +1,38 @@
+package io.vidkv.codec;
+
+import io.vidkv.KeySpec;
+import io.vidkv.LayerConfig;
+import io.vidkv.ValueSpec;
+
+/** The key and value codec a layer configuration names: the one place a {@link LayerConfig} becomes codecs. */
+public final class Codecs {
+
+    private Codecs() {
+    }
+
+    /** The key codec of {@code config} for heads of {@code headDim} channels. */
+    public static KeyCodec keys(LayerConfig config, int headDim) {
+        KeySpec k = config.keys();
+        int g = config.groupSize();
+        MetadataCodes meta = MetadataCodes.of(config.metadata());
+        return switch (k.kind()) {
+            case FP16 -> new Fp16Codec(g, headDim);
+            case UNIFORM -> new UniformCodec(k.bits(), k.axis(), true, meta, g, headDim);
+            case VIDKV -> new VidkvKeyCodec(k.keyBits(), k.split(), k.spectral(), k.splitPerGroup(), meta, g, headDim);
+            case REFERENCE -> new ReferenceKeyCodec(k.keyBits(), g, headDim);
+        };
+    }
+
+    /** The value codec of {@code config} for heads of {@code headDim} channels. */
+    public static ValueCodec values(LayerConfig config, int headDim) {
+        ValueSpec v = config.values();
+        int g = config.groupSize();
+        MetadataCodes meta = MetadataCodes.of(config.metadata());
+        return switch (v.kind()) {
+            case FP16 -> new Fp16Codec(g, headDim);
+            case UNIFORM -> new UniformCodec(v.bits(), v.axis(), false, meta, g, headDim);
+            case TERNARY -> new TernaryValueCodec(v.gamma(), v.packing(), v.protection(), meta, g, headDim);
+            case REFERENCE -> new ReferenceValueCodec(g, headDim);
+        };
+    }
+}
