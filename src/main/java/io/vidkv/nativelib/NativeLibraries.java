@@ -40,11 +40,29 @@ public final class NativeLibraries {
             synchronized (LOCK) {
                 l = loader;
                 if (l == null) {
+                    warnIfNativeAccessDenied();
                     l = new NativeLibraryLoader(NativeManifest.load(), NativeLibraryLoader.Settings.fromEnvironment());
                     loader = l;
                 }
             }
         }
         return l;
+    }
+
+    /**
+     * Once per process, before the first library is opened: without native access granted the JDK
+     * prints its own generic warning on the first restricted call (and a future JDK will refuse the
+     * call), so say which flag vidkv needs, in the form that matches how it was loaded.
+     */
+    private static void warnIfNativeAccessDenied() {
+        Module m = NativeLibraries.class.getModule();
+        if (m.isNativeAccessEnabled()) {
+            return;
+        }
+        String flag = m.isNamed() ? "--enable-native-access=" + m.getName() : "--enable-native-access=ALL-UNNAMED";
+        System.getLogger("io.vidkv").log(System.Logger.Level.WARNING,
+                "vidkv: FFTW and oneDNN are called through the FFM API, but native access is not enabled for "
+                        + (m.isNamed() ? "module " + m.getName() : "the class path") + ": add " + flag
+                        + " to the JVM flags (or Enable-Native-Access to the launching jar's manifest)");
     }
 }
