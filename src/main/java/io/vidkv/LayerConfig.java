@@ -2,24 +2,56 @@ package io.vidkv;
 
 
 /**
- * Everything that decides how one layer's cache is stored.
+ * Everything that decides how one layer's cache is stored: a {@link KeySpec}, a {@link ValueSpec},
+ * the group size G, the residual window R, the calibration groups C and the {@link MetadataFormat}.
+ * {@link Preset#layerConfig()} gives the named ones; {@link CacheConfig} holds one per layer.
+ *
+ * <p>Lifecycle (METHOD.md section 4): each KV head's newest R tokens stay in a float32 residual
+ * window; whenever it holds R + G tokens, the oldest G are quantized into one block that is never
+ * re-quantized (except in the reference mode, {@link #referenceMode()}). The first quantization
+ * waits for R + C x G tokens and calibrates on those C groups.
+ *
+ * <p>Some combinations are only rejected when the cache is created ({@link KvCache#create} throws
+ * {@code IllegalArgumentException}): uniform bits other than 1, 2, 3, 4 or 8, a ternary gamma
+ * outside [0, 10), {@link KeySpec#splitPerGroup()} with {@link MetadataFormat#COMPACT8}, and a
+ * block larger than a page.
  *
  * @param keys              key storage
  * @param values            value storage
- * @param groupSize         G: tokens per quantized block (multiple of 8, at most 64)
- * @param residual          R: newest tokens kept in full precision
- * @param calibrationGroups groups whose tokens fix the channel split and super-scales; the first
- *                          quantization waits until R + this many groups are buffered, then the
- *                          split is frozen for the layer's lifetime (METHOD.md section 7)
+ * @param groupSize         G: tokens per quantized block, a multiple of 8 in [8, 64] (a block's
+ *                          token bit rows are whole bytes, and its protected tokens one 64-bit
+ *                          mask); default {@link #DEFAULT_GROUP}. Larger G means less metadata per
+ *                          element but coarser scales
+ * @param residual          R: newest tokens kept in full precision (float32), at least 0; default
+ *                          {@link #DEFAULT_RESIDUAL}. Attention over them is exact
+ * @param calibrationGroups C, at least 1: groups whose tokens fix the channel split and super-scales;
+ *                          the first quantization waits until R + this many groups are buffered,
+ *                          then the split is frozen for the layer's lifetime (METHOD.md section 7);
+ *                          default {@link #DEFAULT_CALIBRATION_GROUPS}
  * @param metadata          precision of scales and zero points
  */
 public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int residual, int calibrationGroups,
                           MetadataFormat metadata) {
 
+    /** Default group size G, in tokens: the paper's 32. */
     public static final int DEFAULT_GROUP = 32;
+    /** Default residual window R, in tokens: the paper's 128. */
     public static final int DEFAULT_RESIDUAL = 128;
+    /** Default calibration groups C: the split is chosen from the first 4 x G tokens quantized. */
     public static final int DEFAULT_CALIBRATION_GROUPS = 4;
 
+    /**
+     * Checks the ranges above.
+     *
+     * @param keys              key storage, not null
+     * @param values            value storage, not null
+     * @param groupSize         G, a multiple of 8 in [8, 64]
+     * @param residual          R, at least 0
+     * @param calibrationGroups C, at least 1
+     * @param metadata          metadata format, not null
+     * @throws IllegalArgumentException if a field is null or out of range, or R + C x G exceeds
+     *                                  {@link #MAX_WINDOW}
+     */
     public LayerConfig {
         if (keys == null || values == null || metadata == null) {
             throw new IllegalArgumentException("layer config fields must not be null");
@@ -45,32 +77,78 @@ public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int res
      */
     public static final int MAX_WINDOW = 1 << 20;
 
+    /**
+     * This configuration with another group size.
+     *
+     * @param g G, a multiple of 8 in [8, 64]
+     * @return a new configuration
+     * @throws IllegalArgumentException if {@code g} is out of range or R + C x G exceeds {@link #MAX_WINDOW}
+     */
     public LayerConfig withGroupSize(int g) {
         return new LayerConfig(keys, values, g, residual, calibrationGroups, metadata);
     }
 
+    /**
+     * This configuration with another residual window.
+     *
+     * @param r R in tokens, at least 0
+     * @return a new configuration
+     * @throws IllegalArgumentException if {@code r < 0} or R + C x G exceeds {@link #MAX_WINDOW}
+     */
     public LayerConfig withResidual(int r) {
         return new LayerConfig(keys, values, groupSize, r, calibrationGroups, metadata);
     }
 
+    /**
+     * This configuration with another number of calibration groups.
+     *
+     * @param c C, at least 1
+     * @return a new configuration
+     * @throws IllegalArgumentException if {@code c < 1} or R + C x G exceeds {@link #MAX_WINDOW}
+     */
     public LayerConfig withCalibrationGroups(int c) {
         return new LayerConfig(keys, values, groupSize, residual, c, metadata);
     }
 
+    /**
+     * This configuration with another key storage.
+     *
+     * @param k the key spec
+     * @return a new configuration
+     * @throws IllegalArgumentException if {@code k} is null
+     */
     public LayerConfig withKeys(KeySpec k) {
         return new LayerConfig(k, values, groupSize, residual, calibrationGroups, metadata);
     }
 
+    /**
+     * This configuration with another value storage.
+     *
+     * @param v the value spec
+     * @return a new configuration
+     * @throws IllegalArgumentException if {@code v} is null
+     */
     public LayerConfig withValues(ValueSpec v) {
         return new LayerConfig(keys, v, groupSize, residual, calibrationGroups, metadata);
     }
 
-    /** Nominal bits per element, keys and values averaged (the paper's counting). */
+    /**
+     * Nominal bits per element, keys and values averaged (the paper's counting: codes only, no
+     * metadata). {@link MemoryReport} gives the effective bits.
+     *
+     * @return {@code (keys().nominalBits() + values().nominalBits()) / 2}, e.g. 1.54 for
+     *         {@code vidkv-1.5/1.58}
+     */
     public double nominalBits() {
         return (keys.nominalBits() + values.nominalBits()) / 2;
     }
 
-    /** Most tokens the residual buffer holds before the first quantization. */
+    /**
+     * Most tokens the residual window holds, reached just before the first quantization. Each KV
+     * head's window is allocated at this size at creation, in float32, for keys and for values.
+     *
+     * @return R + C x G, in tokens
+     */
     public int windowCapacity() {
         return residual + calibrationGroups * groupSize;
     }
@@ -79,6 +157,8 @@ public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int res
      * Reference mode (METHOD.md section 6): after an append that is not the first quantization, every
      * time the quantized length crosses a multiple of {@link #REFERENCE_FLUSH} tokens the layer's whole
      * cache is dequantized, re-calibrated and quantized again, as the reference code does.
+     *
+     * @return whether the keys are {@link KeySpec.Kind#REFERENCE}
      */
     public boolean referenceMode() {
         return keys.kind() == KeySpec.Kind.REFERENCE;

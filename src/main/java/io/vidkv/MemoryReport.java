@@ -13,6 +13,24 @@ import java.util.List;
  *   <li><b>total</b>: additionally the float32 residual window and the unused tail of pages,
  *       divided by all cached elements: what the sequence really costs now.
  * </ul>
+ * Made by {@link KvCache#memoryReport()}, a snapshot at that moment. Only retained tokens count:
+ * tokens evicted under {@link CapacityPolicy#evictOldest(int)} cost nothing any more. An element is
+ * one key or value channel of one token in one KV head.
+ *
+ * @param layers        one entry per layer, in layer order (unmodifiable)
+ * @param tokens        retained tokens of the longest layer
+ * @param fp16Bytes     what the retained tokens would cost as FP16 keys and values, all layers
+ * @param payloadBytes  code bytes of all blocks, all layers and KV heads
+ * @param metadataBytes scales, zero points and masks in the blocks, plus per-head state (key
+ *                      channel order, super-scales), all layers
+ * @param residualBytes float32 keys and values of the residual windows' tokens
+ * @param pageBytes     bytes of the pages held, blocks plus unused page tails
+ * @param nominalBits   the paper's bits per element, the layers' {@link LayerConfig#nominalBits()}
+ *                      weighted by their quantized elements (equally before any quantization)
+ * @param effectiveBits (payloadBytes + metadataBytes) x 8 / quantized elements: every byte the
+ *                      quantized tokens cost; 0 before the first quantization
+ * @param totalBits     (pageBytes + residualBytes + per-head state) x 8 / all retained elements,
+ *                      residual window included; 0 while nothing is held
  */
 public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long payloadBytes, long metadataBytes,
                            long residualBytes, long pageBytes, double nominalBits, double effectiveBits,
@@ -21,6 +39,7 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
     /**
      * One layer.
      *
+     * @param layer           the layer index
      * @param quantizedTokens tokens held in blocks (evicted ones not counted)
      * @param windowTokens    tokens in the residual window
      * @param payloadBytes    code bytes of all blocks, all KV heads
@@ -28,6 +47,9 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
      * @param residualBytes   float32 K and V of the window tokens
      * @param pageBytes       bytes of the pages held (blocks plus unused page tails)
      * @param fp16Bytes       what the layer's tokens cost as FP16 K and V
+     * @param nominalBits     the layer's {@link LayerConfig#nominalBits()}
+     * @param effectiveBits   (payloadBytes + metadataBytes) x 8 / the layer's quantized elements,
+     *                        0 before its first quantization
      */
     public record Layer(int layer, int quantizedTokens, int windowTokens, long payloadBytes, long metadataBytes,
                         long residualBytes, long pageBytes, long fp16Bytes, double nominalBits, double effectiveBits) {
@@ -91,12 +113,21 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
         return s;
     }
 
-    /** Bytes of blocks (payload + in-block metadata + head state): what the quantized tokens cost. */
+    /**
+     * Bytes of blocks (payload + in-block metadata + head state): what the quantized tokens cost.
+     *
+     * @return {@code payloadBytes + metadataBytes}
+     */
     public long quantizedBytes() {
         return payloadBytes + metadataBytes;
     }
 
-    /** FP16 bytes divided by everything held (pages + residual + head state). */
+    /**
+     * FP16 bytes divided by the pages and residual windows held: how many times smaller than an
+     * FP16 cache of the same tokens the sequence is now.
+     *
+     * @return {@code fp16Bytes / (pageBytes + residualBytes)}, or 0 if nothing is held
+     */
     public double compressionRatio() {
         long held = pageBytes + residualBytes;
         return held == 0 ? 0 : (double) fp16Bytes / held;

@@ -14,7 +14,13 @@ import java.util.Arrays;
  *   <li>{@link #attentionReceived}: the mean attention weight each visual token receives from the
  *       text-query tokens' queries (one head's keys), usable when embeddings are not at hand.
  * </ul>
- * {@link #topFraction} turns scores into the positions to pass to {@link KvCache#protect}.
+ * {@link #topFraction} turns scores into the positions to pass to {@link KvCache#protect};
+ * {@link KvCache#protectBySaliency} does both steps. Protection matters only for values stored with
+ * {@link ValueSpec#protection()}, and must happen before the tokens are quantized (in practice
+ * before the prefill append).
+ *
+ * <p>Segments hold float32 in native byte order, row-major, 4-byte aligned; sums are taken in
+ * double. Higher scores mean more salient.
  */
 public final class TokenSaliency {
 
@@ -24,6 +30,15 @@ public final class TokenSaliency {
     /**
      * score[i] = mean_j (visual_i . text_j). {@code visual} is [visualTokens, dim], {@code text}
      * [textTokens, dim], both float32 row-major.
+     *
+     * @param visual       the visual tokens' input embeddings, [visualTokens, dim]
+     * @param visualTokens number of visual tokens, at least 0
+     * @param text         the text-query tokens' input embeddings, [textTokens, dim]
+     * @param textTokens   number of text tokens, at least 1
+     * @param dim          embedding width, positive
+     * @return one score per visual token, in token order
+     * @throws IllegalArgumentException if a count is negative, {@code dim <= 0}, {@code textTokens}
+     *                                  is 0, or a segment is smaller than its shape
      */
     public static float[] meanDotWithText(MemorySegment visual, int visualTokens, MemorySegment text, int textTokens, int dim) {
         check(visual, visualTokens, dim, "visual embeddings");
@@ -51,7 +66,18 @@ public final class TokenSaliency {
 
     /**
      * score[i] = mean over text queries q_j of softmax_i(q_j . k_i / sqrt(dim)), keys of the visual
-     * tokens [visualTokens, dim], queries [textTokens, dim], float32 row-major.
+     * tokens [visualTokens, dim], queries [textTokens, dim], float32 row-major. The softmax runs over
+     * the visual tokens only, so every query's weights sum to 1 among them.
+     *
+     * @param visualKeys   one head's keys of the visual tokens, [visualTokens, dim]
+     * @param visualTokens number of visual tokens, at least 0
+     * @param textQueries  the text-query tokens' queries of a query head that reads this key head,
+     *                     [textTokens, dim]
+     * @param textTokens   number of text queries, at least 0 (none: every score is 0)
+     * @param dim          head dimension, positive
+     * @return one score per visual token, in token order, each in [0, 1]
+     * @throws IllegalArgumentException if a count is negative, {@code dim <= 0}, or a segment is
+     *                                  smaller than its shape
      */
     public static float[] attentionReceived(MemorySegment visualKeys, int visualTokens, MemorySegment textQueries,
                                             int textTokens, int dim) {
@@ -89,6 +115,13 @@ public final class TokenSaliency {
     /**
      * The positions {@code first + i} of the top {@code ceil(p * n)} scores (ties to the earlier
      * token), ascending.
+     *
+     * @param scores one score per token, {@code scores[i]} for position {@code first + i}; n is
+     *               its length
+     * @param first  position of the token {@code scores[0]} scores (e.g. the first visual token)
+     * @param p      fraction to keep, in [0, 1] (the paper's 0.2)
+     * @return the {@code ceil(p * n)} chosen positions, ascending
+     * @throws IllegalArgumentException if {@code p} is outside [0, 1] or NaN, or a score is NaN
      */
     public static int[] topFraction(float[] scores, int first, double p) {
         if (!(p >= 0 && p <= 1)) {
