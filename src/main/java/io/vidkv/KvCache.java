@@ -7,6 +7,7 @@ import io.vidkv.codec.ValueCodec;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The quantized KV cache of one sequence.
@@ -35,10 +36,22 @@ import java.lang.foreign.ValueLayout;
  * when the caller frees the input memory during the append, or on a VM error) the sequence turns
  * unusable: every call but {@link #close} throws {@link IllegalStateException} naming the cause.
  *
- * <p>Threading: one thread appends to a sequence at a time (different sequences are independent);
- * a {@link ParallelRunner} given at creation quantizes large appends' heads in parallel. The steady
- * state single-token append allocates nothing on the Java heap once the pool has free pages (a
- * server's pool does, from closed sequences); taking a brand-new page from native memory creates one
+ * <p>Threading: a sequence is written by one thread at a time and read only between writes;
+ * different sequences are independent (their pool is thread-safe). The writes are {@link #append},
+ * {@link #protect}, {@link #protectBySaliency} and {@link #close}; the reads are attention
+ * ({@code DecodeAttention}, {@code PrefillAttention}) and {@link #memoryReport}, which may run on
+ * several threads at once (each thread with its own attention object). The cache enforces this with
+ * one atomic in-use word, without locks or allocation: a call that would overlap a write, or write
+ * while attention reads, throws {@link IllegalStateException} naming what the other thread is doing
+ * and changes nothing; it does not mark the sequence failed, and the cache stays usable and closable
+ * (retry after the other call returns). Misuse is detected, not serialized: a caller that wants
+ * several threads to feed one sequence must order the calls itself. The plain accessors
+ * ({@link #tokenCount} and the like) are unguarded reads, exact from the writing thread and between
+ * writes. A {@link ParallelRunner} given at creation quantizes large appends' heads in parallel
+ * inside the one append; it must stay open while the cache appends (a closed runner makes
+ * {@code append} throw {@link IllegalStateException}, nothing changed). The steady state
+ * single-token append allocates nothing on the Java heap once the pool has free pages (a server's
+ * pool does, from closed sequences); taking a brand-new page from native memory creates one
  * {@code MemorySegment} object per page of growth.
  */
 public final class KvCache implements AutoCloseable {
@@ -59,7 +72,19 @@ public final class KvCache implements AutoCloseable {
     private final PageReservation reservation;
     private final EvictionPlan eviction;
     private final AppendTask appendTask = new AppendTask();
-    private boolean closed;
+    /**
+     * Who uses the sequence: {@link #IDLE}, the number of readers (attention calls) in progress, one
+     * writer (a negative word from {@link #writing}, which says what it does and on which layer), or
+     * {@link #CLOSED} for good. One word so that a reader and a writer can never both win and a call
+     * that loses reads exactly what it lost to; an atomic rather than a lock so that misuse fails at
+     * once instead of queueing (one writer per sequence is the contract: waiting would hide the bug).
+     */
+    private final AtomicInteger use = new AtomicInteger();
+    private static final int IDLE = 0;
+    private static final int CLOSED = Integer.MIN_VALUE;
+    private static final int APPEND = 0;
+    private static final int PROTECT = 1;
+    private static final int CLOSE = 2;
     /** Why the sequence is unusable (an append failed after it started writing), or null. */
     private volatile String failure;
 
@@ -222,6 +247,15 @@ public final class KvCache implements AutoCloseable {
      * first; nothing changes if any is out of range or already quantized in some layer.
      */
     public void protect(int... positions) {
+        beginWrite(PROTECT, -1, "protect");
+        try {
+            protectUnguarded(positions);
+        } finally {
+            endWrite();
+        }
+    }
+
+    private void protectUnguarded(int... positions) {
         checkOpen();
         int which = -1;
         int maxQuantized = 0;
@@ -260,10 +294,31 @@ public final class KvCache implements AutoCloseable {
      *
      * @throws IllegalArgumentException   bad layer, sizes or values (NaN, infinite, out of FP16 range)
      * @throws CapacityExceededException  past the sequence's capacity or the pool's pages
-     * @throws IllegalStateException      the cache is closed
+     * @throws IllegalStateException      the cache is closed or failed, its runner or pool is closed, or
+     *                                    another thread is writing or reading it (nothing changed, the
+     *                                    cache not failed)
      */
     public void append(int layer, MemorySegment keys, MemorySegment values, int tokenCount, InputType type) {
+        beginWrite(APPEND, layer, "append");
+        try {
+            appendUnguarded(layer, keys, values, tokenCount, type);
+        } finally {
+            endWrite();
+        }
+    }
+
+    private void appendUnguarded(int layer, MemorySegment keys, MemorySegment values, int tokenCount, InputType type) {
         checkOpen();
+        // Closed collaborators are preconditions like any argument: found here, before the first
+        // write, they reject the append with nothing changed instead of failing its write phase.
+        if (runner != null && runner.isClosed()) {
+            throw new IllegalStateException("layer " + layer + ": ParallelRunner is closed (the one this cache was created "
+                    + "with); close the runner after the caches and attention objects that use it (nothing was appended)");
+        }
+        if (pool.isClosed()) {
+            throw new IllegalStateException("layer " + layer + ": page pool is closed; close the pool after the caches that "
+                    + "draw pages from it (nothing was appended)");
+        }
         LayerStore ls = layer(layer);
         if (tokenCount < 0) {
             throw new IllegalArgumentException("layer " + layer + ": tokenCount must be >= 0, got " + tokenCount);
@@ -302,7 +357,13 @@ public final class KvCache implements AutoCloseable {
             appendTask.begin(ls, keys, values, tokenCount, type);
             if (runner != null && tokenCount >= ls.config.groupSize() && shape.kvHeads() > 1
                     && runner.canAccess(keys) && runner.canAccess(values)) {
-                runner.run(shape.kvHeads(), appendTask);
+                if (!runner.tryRun(shape.kvHeads(), appendTask)) {
+                    // closed by another thread since the check above: the writes have begun, so
+                    // finish them on this thread rather than leave the layer half written
+                    for (int h = 0; h < shape.kvHeads(); h++) {
+                        appendTask.run(h, 0);
+                    }
+                }
             } else {
                 for (int h = 0; h < shape.kvHeads(); h++) {
                     appendTask.run(h, 0);
@@ -465,6 +526,10 @@ public final class KvCache implements AutoCloseable {
         if (!seg.scope().isAlive()) {
             throw new IllegalStateException("layer " + layer + ": " + what + " segment's arena is closed");
         }
+        if (!seg.isAccessibleBy(Thread.currentThread())) { // else a WrongThreadException from deep inside the checks
+            throw new IllegalArgumentException("layer " + layer + ": " + what + " segment belongs to a confined arena of "
+                    + "another thread; append on that thread or allocate the input from a shared arena (nothing was appended)");
+        }
         long need = elements * type.bytes();
         if (seg.byteSize() < need) {
             throw new IllegalArgumentException("layer " + layer + ": " + what + " segment has " + seg.byteSize()
@@ -496,8 +561,97 @@ public final class KvCache implements AutoCloseable {
         return layers[layer];
     }
 
+    /** The in-use word of a writer doing {@code op} (APPEND, PROTECT, CLOSE) on {@code layer} (-1: none). */
+    private static int writing(int op, int layer) {
+        return -1 - (op + 4 * (layer + 1));
+    }
+
+    /**
+     * Takes the sequence for one write ({@link #writing}) or throws {@link IllegalStateException} with
+     * nothing changed; {@code attempted} names the caller's call for the message.
+     */
+    private void beginWrite(int op, int layer, String attempted) {
+        // an invalid layer (rejected later, under the write) must not encode as a reader count
+        int named = layer >= 0 && layer < layers.length ? layer : -1;
+        int witness = use.compareAndExchange(IDLE, writing(op, named));
+        if (witness != IDLE) {
+            throw busy(witness, attempted);
+        }
+    }
+
+    private void endWrite() {
+        use.set(IDLE); // publishes the write to the next reader or writer, whose CAS reads this
+    }
+
+    /**
+     * Brackets a read of the sequence from outside it: the attention kernels call this before they
+     * walk {@link #stream} and {@link #endRead} after, and so should any other code that reads the
+     * streams directly. Reads may overlap each other; a read that would overlap a write (append,
+     * protect, close) throws {@link IllegalStateException} here and holds nothing. Allocates nothing.
+     *
+     * @throws IllegalStateException the cache is closed or failed, or another thread is writing it
+     */
+    public void beginRead() {
+        beginRead("attend");
+    }
+
+    private void beginRead(String attempted) {
+        while (true) {
+            int u = use.get();
+            if (u < 0) {
+                throw busy(u, attempted);
+            }
+            if (use.compareAndSet(u, u + 1)) {
+                break;
+            }
+        }
+        if (failure != null) { // a half-written sequence never serves a read
+            endRead();
+            checkOpen();
+        }
+    }
+
+    /**
+     * Ends a read begun by {@link #beginRead} (call it in a {@code finally}).
+     *
+     * @throws IllegalStateException no read is in progress
+     */
+    public void endRead() {
+        while (true) {
+            int u = use.get();
+            if (u <= 0) { // an unmatched endRead must not turn the count into the writer's mark
+                throw new IllegalStateException("KvCache.endRead without a matching beginRead");
+            }
+            if (use.compareAndSet(u, u - 1)) {
+                return;
+            }
+        }
+    }
+
+    /** The exception for a call ({@code attempted}) that found the in-use word {@code u} (not idle). */
+    private static IllegalStateException busy(int u, String attempted) {
+        if (u == CLOSED) {
+            return new IllegalStateException("KvCache is closed");
+        }
+        String current;
+        if (u > 0) {
+            current = "read by attention on another thread";
+        } else {
+            int x = -1 - u;
+            int layer = (x >> 2) - 1;
+            current = switch (x & 3) {
+                case APPEND -> "appended to";
+                case PROTECT -> "protected";
+                default -> "closed";
+            } + " by another thread" + (layer >= 0 ? " (layer " + layer + ")" : "");
+        }
+        return new IllegalStateException("KvCache is being " + current + ": one thread at a time writes a sequence (append, "
+                + "protect, close) and attention reads it only between writes; " + attempted + " after that call returns "
+                + "(nothing was changed)");
+    }
+
     private void checkOpen() {
-        if (closed) {
+        if (use.get() == CLOSED) {
             throw new IllegalStateException("KvCache is closed");
         }
         if (failure != null) {
@@ -512,36 +666,59 @@ public final class KvCache implements AutoCloseable {
 
     /** Bytes and bits held now; see {@link MemoryReport}. */
     public MemoryReport memoryReport() {
-        checkOpen();
-        return MemoryReport.of(this, layers, shape, config);
+        beginRead("read the memory report");
+        try {
+            return MemoryReport.of(this, layers, shape, config);
+        } finally {
+            endRead();
+        }
     }
 
-    /** Returns every page to the pool and frees the residual windows. Idempotent. */
+    /**
+     * Returns every page to the pool and frees the residual windows, also after a failure
+     * ({@link #isFailed}). Idempotent: a second close does nothing. Closing is a write: while another
+     * thread appends to or attends the sequence it throws {@link IllegalStateException} and changes
+     * nothing, so that thread's call completes and the caller closes after it returns.
+     */
     @Override
     public void close() {
-        if (closed) {
+        int witness = use.compareAndExchange(IDLE, writing(CLOSE, -1));
+        if (witness == CLOSED) {
             return;
         }
-        closed = true;
-        int released = 0;
-        for (LayerStore ls : layers) {
-            for (HeadStream hs : ls.heads) {
-                released += hs.pageCount();
-                hs.releasePages(pool);
+        if (witness != IDLE) {
+            throw busy(witness, "close");
+        }
+        // Every step runs even if an earlier one throws, so that nothing is left unreleased.
+        try {
+            int released = 0;
+            for (LayerStore ls : layers) {
+                for (HeadStream hs : ls.heads) {
+                    released += hs.pageCount();
+                    hs.releasePages(pool);
+                }
             }
-        }
-        pool.recordRelease(released);
-        for (CodecScratch s : scratch) {
-            s.close();
-        }
-        arena.close();
-        if (ownsPool) {
-            pool.close();
+            pool.recordRelease(released);
+        } finally {
+            try {
+                for (CodecScratch s : scratch) {
+                    s.close();
+                }
+            } finally {
+                try {
+                    arena.close();
+                } finally {
+                    use.set(CLOSED);
+                    if (ownsPool) {
+                        pool.close();
+                    }
+                }
+            }
         }
     }
 
     public boolean isClosed() {
-        return closed;
+        return use.get() == CLOSED;
     }
 
     /** The pool this sequence draws pages from (its own, or the one shared at creation). */

@@ -7,9 +7,13 @@ import java.lang.foreign.MemorySegment;
  * Fixed-size off-heap pages shared by many sequences. Pages are allocated lazily from one shared
  * arena, up to {@code maxPages}; a closing sequence returns its pages to a free stack and the next
  * sequence reuses them, so a server running many sequences never fragments native memory and no
- * sequence ever copies a page to grow. Thread-safe. Closing the pool frees every page; sequences
- * still holding pages then fail on use with {@link IllegalStateException} (never a crash: the
- * arena's segments refuse access once closed).
+ * sequence ever copies a page to grow.
+ *
+ * <p>Threading: thread-safe; any number of sequences on any threads share one pool (every method
+ * takes the pool's monitor briefly). {@link #close} is idempotent and frees every page; close the
+ * pool after the sequences that use it. Sequences still holding pages then fail on use with
+ * {@link IllegalStateException} (never a crash: the arena's segments refuse access once closed), an
+ * append of theirs is rejected with nothing changed, and closing them still succeeds.
  */
 public final class PagePool implements AutoCloseable {
 
@@ -19,7 +23,8 @@ public final class PagePool implements AutoCloseable {
     private final MemorySegment[] free;
     private int freeCount;
     private int allocated;
-    private boolean closed;
+    /** Volatile so that {@link #isClosed} needs no monitor (a sequence checks it on every append). */
+    private volatile boolean closed;
 
     /**
      * @param pageBytes bytes per page (all pages are this size, 64-byte aligned)
@@ -109,10 +114,16 @@ public final class PagePool implements AutoCloseable {
         return allocated - freeCount;
     }
 
+    /** Whether {@link #close} was called (a precondition the cache checks before an append writes). */
+    boolean isClosed() {
+        return closed;
+    }
+
     public synchronized long nativeBytes() {
         return (long) allocated * pageBytes;
     }
 
+    /** Frees every page, in use or not. Idempotent. */
     @Override
     public synchronized void close() {
         if (!closed) {

@@ -11,7 +11,14 @@ import java.util.concurrent.locks.LockSupport;
  * attention (items = (KV head, block chunk)) and for quantizing a prefill (items = KV heads).
  *
  * <p>Which thread runs which item varies; callers make results independent of it by writing each
- * item's result to its own slot and reducing in item order. One run at a time per runner.
+ * item's result to its own slot and reducing in item order.
+ *
+ * <p>Threading: thread-safe. One run at a time per runner: runs called from several threads (say
+ * two sequences, or a cache and its {@code DecodeAttention}, sharing one runner) take turns, the
+ * later caller waiting for the earlier run. A task must not call {@link #run} on its own runner.
+ * {@link #close} is idempotent and may come from any thread: a run in progress still completes (its
+ * caller takes the items the stopping helpers leave), and every later run throws
+ * {@link IllegalStateException}. Close the runner after the caches and attention objects that use it.
  */
 public final class ParallelRunner implements AutoCloseable {
 
@@ -62,19 +69,36 @@ public final class ParallelRunner implements AutoCloseable {
         return true;
     }
 
-    /** Runs task(item, worker) for every item in [0, count); returns when all are done. */
-    public synchronized void run(int count, Task t) {
+    /**
+     * Runs task(item, worker) for every item in [0, count); returns when all are done.
+     *
+     * @throws IllegalStateException the runner is closed (no item was run)
+     */
+    public void run(int count, Task t) {
+        if (!tryRun(count, t)) {
+            throw new IllegalStateException("ParallelRunner is closed: close the runner after the caches and attention "
+                    + "objects that use it");
+        }
+    }
+
+    /** Whether {@link #close} was called. */
+    boolean isClosed() {
+        return closed;
+    }
+
+    /** {@link #run}, or false with no item run if the runner is closed (the cache then runs the items itself). */
+    synchronized boolean tryRun(int count, Task t) {
         if (closed) {
-            throw new IllegalStateException("ParallelRunner is closed");
+            return false;
         }
         if (count <= 0) {
-            return;
+            return true;
         }
         if (helpers.length == 0 || count == 1) {
             for (int i = 0; i < count; i++) {
                 t.run(i, 0);
             }
-            return;
+            return true;
         }
         failure = null;
         task = t;
@@ -108,6 +132,7 @@ public final class ParallelRunner implements AutoCloseable {
             }
             throw new IllegalStateException(f);
         }
+        return true;
     }
 
     private void work(Task t, int count, int worker, int gen) {
@@ -152,6 +177,7 @@ public final class ParallelRunner implements AutoCloseable {
         }
     }
 
+    /** Stops the helper threads (daemons; they end once they see the flag). Idempotent. */
     @Override
     public void close() {
         closed = true;

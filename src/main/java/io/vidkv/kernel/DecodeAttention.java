@@ -9,6 +9,7 @@ import io.vidkv.ParallelRunner;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static io.vidkv.kernel.KernelMath.LANES;
 
@@ -33,7 +34,17 @@ import static io.vidkv.kernel.KernelMath.LANES;
  * </ol>
  * Results are bit-identical for any number of threads and equal to "dequantize the cache, then
  * softmax(q K^T / sqrt(d)) V" up to float32 rounding. Nothing is allocated on the Java heap per
- * step. One step at a time per instance.
+ * step.
+ *
+ * <p>Threading: one thread at a time per instance, because the instance owns the step's scratch
+ * (queries, partial results, per-worker buffers); create one {@code DecodeAttention} per thread,
+ * they may attend the same cache at once (attention only reads it). An {@link #attend} that would
+ * overlap another call on the same instance throws {@link IllegalStateException} and touches
+ * neither the output nor the scratch; so does an attend while another thread appends to, protects
+ * or closes the cache (see {@link KvCache}). The checks are a few atomic operations per step, no
+ * lock and no allocation. The work inside one step is spread over the {@link ParallelRunner}'s
+ * threads, which must stay open. {@link #close} is idempotent; after it, attend throws
+ * {@link IllegalStateException}.
  */
 public final class DecodeAttention implements AutoCloseable {
 
@@ -60,6 +71,14 @@ public final class DecodeAttention implements AutoCloseable {
     private final float[] partOut;
     private final BlockScratch[] workers;
     private final Step step = new Step();
+    /**
+     * {@link #IDLE}, {@link #IN_USE} by one attend, or {@link #CLOSED}: concurrent use of the scratch
+     * would silently mix two steps' partial results, so a second caller fails instead.
+     */
+    private final AtomicInteger use = new AtomicInteger();
+    private static final int IDLE = 0;
+    private static final int IN_USE = 1;
+    private static final int CLOSED = 2;
 
     public DecodeAttention(KvCache cache, ParallelRunner runner) {
         this(cache, runner, KernelProvider.MATH);
@@ -124,8 +143,32 @@ public final class DecodeAttention implements AutoCloseable {
      * Attention output for {@code layer}: {@code queriesF32} holds [queryHeads, headDim] float32, the
      * result goes to {@code outF32} (same shape). Tokens at positions greater than
      * {@code lastVisible} are masked (causal mask for a query at that position).
+     *
+     * @throws IllegalStateException this instance is closed or in use by another thread, or the cache
+     *                               is closed, failed or being written by another thread (nothing
+     *                               was written to {@code outF32})
      */
     public void attend(int layer, MemorySegment queriesF32, MemorySegment outF32, int lastVisible) {
+        int witness = use.compareAndExchange(IDLE, IN_USE);
+        if (witness != IDLE) {
+            throw new IllegalStateException(witness == CLOSED ? "DecodeAttention is closed"
+                    : "DecodeAttention is in use by another thread: create one DecodeAttention per thread "
+                    + "(it owns the step's scratch); nothing was computed");
+        }
+        try {
+            cache.beginRead();
+            try {
+                attendHeld(layer, queriesF32, outF32, lastVisible);
+            } finally {
+                cache.endRead();
+            }
+        } finally {
+            use.set(IDLE);
+        }
+    }
+
+    /** One step, with this instance and a read of the cache held by {@link #attend}. */
+    private void attendHeld(int layer, MemorySegment queriesF32, MemorySegment outF32, int lastVisible) {
         int tokens = cache.tokenCount(layer);
         long need = (long) shape.queryHeads() * d * Float.BYTES;
         if (queriesF32.byteSize() < need || outF32.byteSize() < need) {
@@ -290,8 +333,20 @@ public final class DecodeAttention implements AutoCloseable {
         }
     }
 
+    /**
+     * Frees the scratch. Idempotent; while another thread attends with this instance it throws
+     * {@link IllegalStateException} and frees nothing (close after that attend returns).
+     */
     @Override
     public void close() {
+        int witness = use.compareAndExchange(IDLE, CLOSED);
+        if (witness == CLOSED) {
+            return;
+        }
+        if (witness == IN_USE) {
+            throw new IllegalStateException("DecodeAttention is in use by another thread: close it after that attend returns "
+                    + "(nothing was freed)");
+        }
         for (BlockScratch w : workers) {
             w.close();
         }

@@ -13,6 +13,7 @@ import io.vidkv.nativelib.MatmulShape;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Attention of many queries at once (a prefill chunk, or a batch of text-query tokens) against one
@@ -24,7 +25,13 @@ import java.lang.foreign.ValueLayout;
  * skipped. {@link #attendDense} runs the same on float32 K/V in place: the FP32 dense reference
  * attention used by tests and the evaluation.
  *
- * <p>Not thread-safe (one chunk at a time); oneDNN parallelizes each matmul with its own OpenMP threads.
+ * <p>Threading: one thread at a time per instance (one chunk at a time), because the instance owns
+ * the tiles and the running softmax state; create one {@code PrefillAttention} per thread. A call
+ * that would overlap another on the same instance throws {@link IllegalStateException} and writes
+ * nothing; so does {@link #attend} while another thread appends to, protects or closes the cache
+ * (see {@link KvCache}). Any thread may use the instance in turn (its memory is not confined to the
+ * creating thread). oneDNN parallelizes each matmul with its own OpenMP threads. {@link #close} is
+ * idempotent; after it, every call throws {@link IllegalStateException}.
  */
 public final class PrefillAttention implements AutoCloseable {
 
@@ -39,7 +46,8 @@ public final class PrefillAttention implements AutoCloseable {
     private final int tileTokens;
     private final int d;
     private final int gq;
-    private final Arena arena = Arena.ofConfined();
+    /** Shared, not confined: the contract is one thread at a time, not only the creating thread. */
+    private final Arena arena = Arena.ofShared();
     private final MemorySegment qTile;
     private final MemorySegment kTile;
     private final MemorySegment vTile;
@@ -55,6 +63,11 @@ public final class PrefillAttention implements AutoCloseable {
     private long dequantizeNanos;
     private long matmulNanos;
     private long softmaxNanos;
+    /** {@link #IDLE}, {@link #IN_USE} by one call, or {@link #CLOSED}; a second caller fails instead of mixing tiles. */
+    private final AtomicInteger use = new AtomicInteger();
+    private static final int IDLE = 0;
+    private static final int IN_USE = 1;
+    private static final int CLOSED = 2;
 
     /**
      * @param cache      the cache to read (may be null for {@link #attendDense} only; then {@code shape} is used)
@@ -97,8 +110,30 @@ public final class PrefillAttention implements AutoCloseable {
      * Attention for {@code n} query tokens at positions {@code firstPosition .. firstPosition + n - 1}
      * over {@code layer} of the cache; query token i attends cached tokens at positions <=
      * {@code firstPosition + i}. {@code queries} and {@code out} are [n, queryHeads, d] float32.
+     *
+     * @throws IllegalStateException this instance is closed or in use by another thread, or the cache
+     *                               is closed, failed or being written by another thread (nothing
+     *                               was written to {@code out})
      */
     public void attend(int layer, MemorySegment queries, MemorySegment out, int n, int firstPosition) {
+        enter();
+        try {
+            if (cache == null) {
+                throw new IllegalStateException("this PrefillAttention was created without a cache: attendDense only");
+            }
+            cache.beginRead();
+            try {
+                attendHeld(layer, queries, out, n, firstPosition);
+            } finally {
+                cache.endRead();
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /** {@link #attend} with this instance and a read of the cache held. */
+    private void attendHeld(int layer, MemorySegment queries, MemorySegment out, int n, int firstPosition) {
         checkCall(queries, out, n, firstPosition);
         int visibleEnd = (int) Math.min(cache.tokenCount(layer), (long) firstPosition + n);
         int firstKept = cache.firstRetainedToken(layer);
@@ -152,9 +187,21 @@ public final class PrefillAttention implements AutoCloseable {
      * FP32 dense reference: {@code keys} and {@code values} are [tokens, kvHeads, d] float32 (used in
      * place through oneDNN leading dimensions), {@code queries}/{@code out} [n, queryHeads, d];
      * query i attends tokens at positions <= firstPosition + i.
+     *
+     * @throws IllegalStateException this instance is closed or in use by another thread
      */
     public void attendDense(MemorySegment keys, MemorySegment values, int tokens, MemorySegment queries, MemorySegment out,
                             int n, int firstPosition) {
+        enter();
+        try {
+            attendDenseHeld(keys, values, tokens, queries, out, n, firstPosition);
+        } finally {
+            exit();
+        }
+    }
+
+    private void attendDenseHeld(MemorySegment keys, MemorySegment values, int tokens, MemorySegment queries, MemorySegment out,
+                                 int n, int firstPosition) {
         checkCall(queries, out, n, firstPosition);
         long need = (long) tokens * shape.tokenElements() * 4;
         if (keys.byteSize() < need || values.byteSize() < need) {
@@ -263,9 +310,37 @@ public final class PrefillAttention implements AutoCloseable {
         softmaxNanos = 0;
     }
 
+    private void enter() {
+        int witness = use.compareAndExchange(IDLE, IN_USE);
+        if (witness != IDLE) {
+            throw new IllegalStateException(witness == CLOSED ? "PrefillAttention is closed"
+                    : "PrefillAttention is in use by another thread: create one PrefillAttention per thread "
+                    + "(it owns the tiles); nothing was computed");
+        }
+    }
+
+    private void exit() {
+        use.set(IDLE);
+    }
+
+    /**
+     * Frees the tiles and scratch. Idempotent; while another thread runs a call on this instance it
+     * throws {@link IllegalStateException} and frees nothing (close after that call returns).
+     */
     @Override
     public void close() {
-        scratch.close();
-        arena.close();
+        int witness = use.compareAndExchange(IDLE, CLOSED);
+        if (witness == CLOSED) {
+            return;
+        }
+        if (witness == IN_USE) {
+            throw new IllegalStateException("PrefillAttention is in use by another thread: close it after that call returns "
+                    + "(nothing was freed)");
+        }
+        try {
+            scratch.close();
+        } finally {
+            arena.close();
+        }
     }
 }
