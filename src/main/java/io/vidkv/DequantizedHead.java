@@ -55,7 +55,7 @@ public record DequantizedHead(int layer, int kvHead, int firstPosition, int toke
     }
 
     /** Reads (layer, kvHead) of {@code cache}; the caller has checked both indices. */
-    static DequantizedHead read(int layer, int kvHead, HeadStream hs, KeyCodec keyCodec, ValueCodec valueCodec,
+    static DequantizedHead read(int layer, int kvHead, HeadStore hs, KeyCodec keyCodec, ValueCodec valueCodec,
                                 int headDim, int groupSize, int queriesPerKvHead) {
         int d = headDim, g = groupSize;
         int n = hs.blockCount() * g + hs.windowCount();

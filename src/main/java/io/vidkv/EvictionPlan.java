@@ -43,7 +43,7 @@ final class EvictionPlan {
      *                                   policy allows; nothing changed and nothing is reserved
      */
     void reserve(LayerStore ls, int tokenCount) {
-        HeadStream h0 = ls.heads[0]; // every head holds the same pages' worth of blocks
+        HeadStore h0 = ls.heads[0]; // every head holds the same pages' worth of blocks
         int g = ls.config.groupSize();
         int retained = ls.tokens - ls.evictedTokens;
         int evict = 0;
@@ -85,7 +85,7 @@ final class EvictionPlan {
         for (int b = 0; b < evictedBlocks; b++) {
             ls.countBlocks(protectedTokens.count(ls.evictedTokens + b * g, g), -kvHeads);
         }
-        for (HeadStream hs : ls.heads) {
+        for (HeadStore hs : ls.heads) {
             hs.evictOldestPages(pages, reservation);
         }
         ls.evictedTokens += evictedBlocks * g;

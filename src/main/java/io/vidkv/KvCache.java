@@ -2,6 +2,8 @@ package io.vidkv;
 
 import io.vidkv.codec.CodecScratch;
 import io.vidkv.codec.KeyCodec;
+import io.vidkv.internal.CacheAccess;
+import io.vidkv.internal.HeadStream;
 import io.vidkv.codec.ValueCodec;
 
 import java.lang.foreign.Arena;
@@ -55,6 +57,36 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code MemorySegment} object per page of growth.
  */
 public final class KvCache implements AutoCloseable {
+
+    static {
+        // the kernels' way in (package io.vidkv.internal is not exported): streams, codecs, read bracket
+        CacheAccess.install(new CacheAccess.Accessor() {
+            @Override
+            public HeadStream stream(KvCache cache, int layer, int kvHead) {
+                return cache.stream(layer, kvHead);
+            }
+
+            @Override
+            public KeyCodec keyCodec(KvCache cache, int layer) {
+                return cache.keyCodec(layer);
+            }
+
+            @Override
+            public ValueCodec valueCodec(KvCache cache, int layer) {
+                return cache.valueCodec(layer);
+            }
+
+            @Override
+            public void beginRead(KvCache cache) {
+                cache.beginRead();
+            }
+
+            @Override
+            public void endRead(KvCache cache) {
+                cache.endRead();
+            }
+        });
+    }
 
     private static final float FP16_MAX = 65504f;
 
@@ -136,12 +168,30 @@ public final class KvCache implements AutoCloseable {
         }
     }
 
-    /** A sequence with its own page pool sized for the configured capacity. */
+    /**
+     * A sequence with its own page pool sized for the configured capacity, appending on the calling
+     * thread only.
+     *
+     * @param shape  the model: layers, query heads, KV heads, head dimension
+     * @param config one {@link LayerConfig} per layer, the page size and the capacity
+     * @return an empty sequence; close it to free its native memory
+     * @throws IllegalArgumentException if {@code config} does not fit {@code shape} (layer count, a
+     *                                  block larger than a page, an unsupported codec setting)
+     */
     public static KvCache create(ModelShape shape, CacheConfig config) {
         return create(shape, config, null);
     }
 
-    /** A sequence with its own page pool; {@code runner} (may be null) parallelizes large appends. */
+    /**
+     * A sequence with its own page pool sized for the configured capacity.
+     *
+     * @param shape  the model: layers, query heads, KV heads, head dimension
+     * @param config one {@link LayerConfig} per layer, the page size and the capacity
+     * @param runner splits large appends (a prefill) across KV heads; may be null (calling thread only).
+     *               It must stay open while the cache appends.
+     * @return an empty sequence; close it to free its native memory
+     * @throws IllegalArgumentException if {@code config} does not fit {@code shape}
+     */
     public static KvCache create(ModelShape shape, CacheConfig config, ParallelRunner runner) {
         long blocks = 0;
         for (LayerConfig lc : config.layers()) {
@@ -151,20 +201,47 @@ public final class KvCache implements AutoCloseable {
         return new KvCache(shape, config, pool, true, runner);
     }
 
-    /** A sequence drawing pages from a pool shared with other sequences. */
+    /**
+     * A sequence drawing pages from a pool shared with other sequences (many sequences of one model
+     * under one memory budget). Closing the sequence returns its pages to the pool, not to the system.
+     *
+     * @param shape  the model: layers, query heads, KV heads, head dimension
+     * @param config one {@link LayerConfig} per layer, the page size (equal to the pool's) and the capacity
+     * @param pool   the shared pool; it must outlive the sequence
+     * @param runner splits large appends across KV heads; may be null (calling thread only)
+     * @return an empty sequence
+     * @throws IllegalArgumentException if {@code config} does not fit {@code shape} or the pool's page size
+     */
     public static KvCache create(ModelShape shape, CacheConfig config, PagePool pool, ParallelRunner runner) {
         return new KvCache(shape, config, pool, false, runner);
     }
 
+    /**
+     * The model shape the sequence was created for.
+     *
+     * @return the shape
+     */
     public ModelShape shape() {
         return shape;
     }
 
+    /**
+     * The configuration the sequence was created with.
+     *
+     * @return the configuration
+     */
     public CacheConfig config() {
         return config;
     }
 
-    /** Tokens appended to {@code layer} so far (the next token's position; evicted ones included). */
+    /**
+     * Tokens appended to {@code layer} so far: the next token's position (evicted ones included).
+     *
+     * @param layer the layer, {@code 0 <= layer < shape().layers()}
+     * @return the token count
+     * @throws IllegalArgumentException if {@code layer} is out of range
+     * @throws IllegalStateException    if the cache is closed or failed
+     */
     public int tokenCount(int layer) {
         return layer(layer).tokens;
     }
@@ -172,24 +249,41 @@ public final class KvCache implements AutoCloseable {
     /**
      * Position of the oldest token {@code layer} still holds: 0 unless the capacity policy evicted
      * pages; attention sees positions [firstRetainedToken, tokenCount).
+     *
+     * @param layer the layer, {@code 0 <= layer < shape().layers()}
+     * @return the first retained position
+     * @throws IllegalArgumentException if {@code layer} is out of range
      */
     public int firstRetainedToken(int layer) {
         return layer(layer).evictedTokens;
     }
 
-    /** Tokens {@code layer} holds now ({@code tokenCount - firstRetainedToken}). */
+    /**
+     * Tokens {@code layer} holds now.
+     *
+     * @param layer the layer, {@code 0 <= layer < shape().layers()}
+     * @return {@code tokenCount(layer) - firstRetainedToken(layer)}
+     * @throws IllegalArgumentException if {@code layer} is out of range
+     */
     public int retainedTokenCount(int layer) {
         LayerStore ls = layer(layer);
         return ls.tokens - ls.evictedTokens;
     }
 
-    /** Tokens of {@code layer} quantized into blocks so far (evicted ones included). */
+    /**
+     * Tokens of {@code layer} quantized into blocks so far (evicted ones included); the rest of the
+     * layer's tokens are in the residual window at full precision.
+     *
+     * @param layer the layer, {@code 0 <= layer < shape().layers()}
+     * @return the quantized token count, a multiple of the layer's group size
+     * @throws IllegalArgumentException if {@code layer} is out of range
+     */
     public int quantizedTokenCount(int layer) {
         return layer(layer).quantizedTokens;
     }
 
-    /** The stream of (layer, kvHead), for the attention kernels. */
-    public HeadStream stream(int layer, int kvHead) {
+    /** The stream of (layer, kvHead), for the attention kernels (through {@link CacheAccess}) and tests. */
+    HeadStore stream(int layer, int kvHead) {
         LayerStore ls = layer(layer);
         if (kvHead < 0 || kvHead >= shape.kvHeads()) {
             throw new IllegalArgumentException("KV head " + kvHead + " out of range [0, " + shape.kvHeads() + ")");
@@ -209,42 +303,73 @@ public final class KvCache implements AutoCloseable {
      * @throws IllegalStateException    if the cache is closed
      */
     public DequantizedHead dequantize(int layer, int kvHead) {
-        HeadStream hs = stream(layer, kvHead);
-        LayerStore ls = layer(layer);
-        return DequantizedHead.read(layer, kvHead, hs, ls.keyCodec, ls.valueCodec, shape.headDim(),
-                ls.config.groupSize(), shape.queriesPerKvHead());
+        beginRead("read back a head");
+        try {
+            HeadStore hs = stream(layer, kvHead);
+            LayerStore ls = layer(layer);
+            return DequantizedHead.read(layer, kvHead, hs, ls.keyCodec, ls.valueCodec, shape.headDim(),
+                    ls.config.groupSize(), shape.queriesPerKvHead());
+        } finally {
+            endRead();
+        }
     }
 
-    public KeyCodec keyCodec(int layer) {
+    KeyCodec keyCodec(int layer) {
         return layer(layer).keyCodec;
     }
 
-    public ValueCodec valueCodec(int layer) {
+    ValueCodec valueCodec(int layer) {
         return layer(layer).valueCodec;
     }
 
+    /**
+     * How {@code layer} is stored.
+     *
+     * @param layer the layer, {@code 0 <= layer < shape().layers()}
+     * @return the layer's configuration
+     * @throws IllegalArgumentException if {@code layer} is out of range
+     */
     public LayerConfig layerConfig(int layer) {
         return layer(layer).config;
     }
 
-    /** The preset id of the layer's configuration, or "custom" (for reports and JFR events). */
+    /**
+     * The preset id of the layer's configuration, or "custom" (for reports and JFR events).
+     *
+     * @param layer the layer, {@code 0 <= layer < shape().layers()}
+     * @return the name
+     */
     public String layerName(int layer) {
         return layer(layer).name;
     }
 
-    /** Whether token {@code position} is protected. */
+    /**
+     * Whether token {@code position} is protected (its values kept at 2 bits where the layer stores
+     * protected tokens).
+     *
+     * @param position a token position
+     * @return true if {@link #protect} marked it
+     */
     public boolean isProtected(int position) {
         return protectedTokens.contains(position);
     }
 
-    /** Bit t of the result: token {@code first + t} is protected ({@code count} <= 64). */
-    public long protectedMask(int first, int count) {
+    /** Bit t of the result: token {@code first + t} is protected ({@code count} at most 64). */
+    long protectedMask(int first, int count) {
         return protectedTokens.mask(first, count);
     }
 
     /**
-     * Marks token positions as protected (semantic token protection). All positions are checked
-     * first; nothing changes if any is out of range or already quantized in some layer.
+     * Marks token positions as protected (semantic token protection, METHOD.md section 3): their
+     * values are stored at 2 bits by the layers whose {@link ValueSpec} keeps protected tokens. Mark
+     * them before their group is quantized in any layer, in practice before the prefill append. All
+     * positions are checked first; nothing changes if one is rejected.
+     *
+     * @param positions token positions in {@code [0, capacity)}
+     * @throws IllegalArgumentException if a position is out of range
+     * @throws IllegalStateException    if a position is already quantized in some layer, if no layer
+     *                                  stores protected tokens (marking would do nothing), if the
+     *                                  cache is closed or failed, or another thread uses it
      */
     public void protect(int... positions) {
         beginWrite(PROTECT, -1, "protect");
@@ -255,8 +380,23 @@ public final class KvCache implements AutoCloseable {
         }
     }
 
+    /** Whether any layer's values keep protected tokens at 2 bits. */
+    private boolean storesProtectedTokens() {
+        for (LayerStore ls : layers) {
+            if (ls.config.values().protection()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private void protectUnguarded(int... positions) {
         checkOpen();
+        if (positions.length > 0 && !storesProtectedTokens()) {
+            // marking tokens that no layer will ever store differently would be a silent no-op
+            throw new IllegalStateException("no layer of this cache stores protected tokens (" + layers[0].name
+                    + "): protection needs a ValueSpec with protection, e.g. preset vidkv-1.5/1.66-stp; nothing was marked");
+        }
         int which = -1;
         int maxQuantized = 0;
         for (int l = 0; l < layers.length; l++) {
@@ -282,15 +422,31 @@ public final class KvCache implements AutoCloseable {
 
     /**
      * Protects the top fraction {@code p} of tokens by saliency: {@code scores[i]} scores the token
-     * at position {@code first + i} (see {@link TokenSaliency}). Same rules as {@link #protect}.
+     * at position {@code first + i} (see {@link TokenSaliency}). Same rules as {@link #protect}; a
+     * fraction that selects no token marks nothing and is not an error.
+     *
+     * @param first  the position of {@code scores[0]} (e.g. the first visual token)
+     * @param scores one score per token, higher is more salient
+     * @param p      the fraction to protect, in {@code [0, 1]}
+     * @throws IllegalArgumentException if {@code p} is out of range or a position is
+     * @throws IllegalStateException    as for {@link #protect}
      */
     public void protectBySaliency(int first, float[] scores, double p) {
         protect(TokenSaliency.topFraction(scores, first, p));
     }
 
     /**
-     * Appends {@code tokenCount} tokens to {@code layer}. {@code keys} and {@code values} hold
-     * [tokenCount, kvHeads, headDim] elements of {@code type}, densely packed.
+     * Appends {@code tokenCount} tokens to {@code layer}: they enter the residual window, and every
+     * group of G tokens that leaves it is quantized into a block. Either all of the append is in the
+     * cache or (on an exception) none of it.
+     *
+     * @param layer      the layer, {@code 0 <= layer < shape().layers()}
+     * @param keys       {@code [tokenCount][kvHeads][headDim]} elements of {@code type}, densely
+     *                   packed, after RoPE, any memory (heap segments included) the runner's threads
+     *                   may read
+     * @param values     the same shape and type as {@code keys}
+     * @param tokenCount tokens to append, at least 1
+     * @param type       the element type of {@code keys} and {@code values}
      *
      * @throws IllegalArgumentException   bad layer, sizes or values (NaN, infinite, out of FP16 range)
      * @throws CapacityExceededException  past the sequence's capacity or the pool's pages
@@ -402,7 +558,7 @@ public final class KvCache implements AutoCloseable {
 
         @Override
         public void run(int head, int worker) {
-            HeadStream hs = ls.heads[head];
+            HeadStore hs = ls.heads[head];
             int d = shape.headDim();
             int g = ls.config.groupSize();
             int quantized = ls.quantizedTokens;
@@ -462,7 +618,7 @@ public final class KvCache implements AutoCloseable {
         }
 
         /** Fixes the head's channel split and scales from the first C groups, all in the window now. */
-        private void calibrate(HeadStream hs, CodecScratch s) {
+        private void calibrate(HeadStore hs, CodecScratch s) {
             int n = ls.schedule.calibrationTokens();
             float[] ck = new float[n * shape.headDim()]; // once per (layer, head) in a sequence's life
             float[] cv = new float[n * shape.headDim()];
@@ -474,7 +630,7 @@ public final class KvCache implements AutoCloseable {
         }
 
         /** Reference mode only: dequantize every block, re-calibrate, quantize again in place. */
-        private void requantize(HeadStream hs, int blocks, CodecScratch s, float[] kx, float[] vx) {
+        private void requantize(HeadStore hs, int blocks, CodecScratch s, float[] kx, float[] vx) {
             int d = shape.headDim();
             int g = ls.config.groupSize();
             long keyBytes = ls.keyCodec.blockBytes();
@@ -584,14 +740,14 @@ public final class KvCache implements AutoCloseable {
     }
 
     /**
-     * Brackets a read of the sequence from outside it: the attention kernels call this before they
-     * walk {@link #stream} and {@link #endRead} after, and so should any other code that reads the
-     * streams directly. Reads may overlap each other; a read that would overlap a write (append,
-     * protect, close) throws {@link IllegalStateException} here and holds nothing. Allocates nothing.
+     * Brackets a read of the sequence from outside it: the attention kernels call this (through
+     * {@link CacheAccess}) before they walk {@link #stream} and {@link #endRead} after. Reads may
+     * overlap each other; a read that would overlap a write (append, protect, close) throws
+     * {@link IllegalStateException} here and holds nothing. Allocates nothing.
      *
      * @throws IllegalStateException the cache is closed or failed, or another thread is writing it
      */
-    public void beginRead() {
+    void beginRead() {
         beginRead("attend");
     }
 
@@ -616,7 +772,7 @@ public final class KvCache implements AutoCloseable {
      *
      * @throws IllegalStateException no read is in progress
      */
-    public void endRead() {
+    void endRead() {
         while (true) {
             int u = use.get();
             if (u <= 0) { // an unmatched endRead must not turn the count into the writer's mark
@@ -659,12 +815,22 @@ public final class KvCache implements AutoCloseable {
         }
     }
 
-    /** Whether an append failed after it started writing, so every call but {@link #close} throws. */
+    /**
+     * Whether an append failed after it started writing (a VM error, input memory freed under it), so
+     * every call but {@link #close} throws.
+     *
+     * @return true if the sequence is unusable
+     */
     public boolean isFailed() {
         return failure != null;
     }
 
-    /** Bytes and bits held now; see {@link MemoryReport}. */
+    /**
+     * Bytes and bits held now: effective and nominal bits per element, block, metadata and window bytes.
+     *
+     * @return the report
+     * @throws IllegalStateException if the cache is closed, failed, or being written by another thread
+     */
     public MemoryReport memoryReport() {
         beginRead("read the memory report");
         try {
@@ -693,7 +859,7 @@ public final class KvCache implements AutoCloseable {
         try {
             int released = 0;
             for (LayerStore ls : layers) {
-                for (HeadStream hs : ls.heads) {
+                for (HeadStore hs : ls.heads) {
                     released += hs.pageCount();
                     hs.releasePages(pool);
                 }
@@ -717,11 +883,20 @@ public final class KvCache implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether {@link #close} has run.
+     *
+     * @return true once closed
+     */
     public boolean isClosed() {
         return use.get() == CLOSED;
     }
 
-    /** The pool this sequence draws pages from (its own, or the one shared at creation). */
+    /**
+     * The pool this sequence draws pages from (its own, or the one shared at creation).
+     *
+     * @return the pool
+     */
     public PagePool pagePool() {
         return pool;
     }

@@ -11,7 +11,7 @@ final class LayerStore {
     final LayerConfig config;
     final KeyCodec keyCodec;
     final ValueCodec valueCodec;
-    final HeadStream[] heads;
+    final HeadStore[] heads;
     final QuantizationSchedule schedule;
     /** Layer index and a name for events (the preset id when the config is a preset's). */
     final int index;
@@ -32,9 +32,9 @@ final class LayerStore {
         this.valueCodec = io.vidkv.codec.Codecs.values(config, shape.headDim());
         this.schedule = new QuantizationSchedule(config);
         int maxBlocks = maxTokens / config.groupSize() + 1;
-        this.heads = new HeadStream[shape.kvHeads()];
+        this.heads = new HeadStore[shape.kvHeads()];
         for (int h = 0; h < heads.length; h++) {
-            heads[h] = new HeadStream(shape.headDim(), config.groupSize(), config.windowCapacity(), maxBlocks, arena);
+            heads[h] = new HeadStore(shape.headDim(), config.groupSize(), config.windowCapacity(), maxBlocks, arena);
         }
     }
 
@@ -68,12 +68,12 @@ final class LayerStore {
 
     /**
      * Pages every head opens for an append of {@code tokenCount} tokens: the groups the schedule
-     * quantizes, placed the way {@link HeadStream#placeBlock} places them (a block that does not fit
+     * quantizes, placed the way {@link HeadStore#placeBlock} places them (a block that does not fit
      * the room left opens a page). All heads get the same block sizes, so head 0 stands for all.
      * {@code freshPage}: the current page is evicted first, so the first block opens a new one.
      */
     int pagesPerHead(int tokenCount, boolean freshPage, ProtectedTokens protectedTokens, int pageBytes) {
-        HeadStream h0 = heads[0];
+        HeadStore h0 = heads[0];
         int g = config.groupSize();
         int groups = schedule.groupsDue(h0.windowCount() + tokenCount, calibrated);
         long room = freshPage ? 0 : h0.pageRoom(pageBytes);

@@ -65,7 +65,7 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
             long headState = 0;
             boolean compact = ls.config.metadata() == MetadataFormat.COMPACT8;
             if (ls.calibrated) {
-                for (HeadStream hs : ls.heads) {
+                for (HeadStore hs : ls.heads) {
                     headState += hs.state.metadataBytes(ls.config.keys().kind() == KeySpec.Kind.VIDKV
                             || ls.config.keys().kind() == KeySpec.Kind.REFERENCE, compact);
                 }
@@ -75,7 +75,7 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
             int heldQuantized = ls.quantizedTokens - ls.evictedTokens;
             long lResid = (long) window * shape.tokenElements() * 2 * Float.BYTES;
             long lPages = 0;
-            for (HeadStream hs : ls.heads) {
+            for (HeadStore hs : ls.heads) {
                 lPages += (long) hs.pageCount() * config.pageBytes();
             }
             long lMeta = ls.metadataBytes + headState;

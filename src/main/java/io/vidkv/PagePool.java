@@ -27,8 +27,13 @@ public final class PagePool implements AutoCloseable {
     private volatile boolean closed;
 
     /**
-     * @param pageBytes bytes per page (all pages are this size, 64-byte aligned)
-     * @param maxPages  most pages ever allocated; {@link #acquire()} beyond it throws
+     * A pool of at most {@code maxPages} pages of {@code pageBytes} each, none allocated yet.
+     *
+     * @param pageBytes bytes per page, at least 4096 (all pages are this size, 64-byte aligned); must
+     *                  equal the {@link CacheConfig#pageBytes()} of every sequence that shares the pool
+     * @param maxPages  most pages ever allocated, at least 1; an append that would need more throws
+     *                  {@link CapacityExceededException} with nothing changed
+     * @throws IllegalArgumentException if either is out of range
      */
     public PagePool(int pageBytes, int maxPages) {
         if (pageBytes < 4096 || maxPages <= 0) {
@@ -40,17 +45,29 @@ public final class PagePool implements AutoCloseable {
         this.free = new MemorySegment[maxPages];
     }
 
-    /** A pool with {@code maxBytes} of pages at most. */
+    /**
+     * A pool with at most {@code maxBytes} of pages (at least one page).
+     *
+     * @param pageBytes bytes per page, at least 4096
+     * @param maxBytes  the budget of native memory for pages
+     * @return the pool
+     * @throws IllegalArgumentException if {@code pageBytes} is out of range
+     */
     public static PagePool ofBytes(int pageBytes, long maxBytes) {
         return new PagePool(pageBytes, (int) Math.min(Integer.MAX_VALUE - 8, Math.max(1, maxBytes / pageBytes)));
     }
 
+    /**
+     * Bytes per page.
+     *
+     * @return the page size
+     */
     public int pageBytes() {
         return pageBytes;
     }
 
     /** A page (contents unspecified), from the free stack or newly allocated. */
-    public synchronized MemorySegment acquire() {
+    synchronized MemorySegment acquire() {
         if (closed) {
             throw new IllegalStateException("page pool is closed");
         }
@@ -76,7 +93,12 @@ public final class PagePool implements AutoCloseable {
         return page;
     }
 
-    /** Whether {@code pages} more pages can be acquired now. */
+    /**
+     * Whether {@code pages} more pages can be handed out now (free ones plus those not yet allocated).
+     *
+     * @param pages a page count
+     * @return false once closed or when fewer remain
+     */
     public synchronized boolean canAcquire(int pages) {
         return !closed && freeCount + (maxPages - allocated) >= pages;
     }
@@ -94,7 +116,7 @@ public final class PagePool implements AutoCloseable {
     }
 
     /** Returns a page; it must have come from this pool and not be returned twice. */
-    public synchronized void release(MemorySegment page) {
+    synchronized void release(MemorySegment page) {
         if (closed) {
             return;
         }
@@ -104,12 +126,20 @@ public final class PagePool implements AutoCloseable {
         free[freeCount++] = page;
     }
 
-    /** Pages allocated from native memory so far (in use or free). */
+    /**
+     * Pages allocated from native memory so far (in use or free).
+     *
+     * @return the allocated page count
+     */
     public synchronized int allocatedPages() {
         return allocated;
     }
 
-    /** Pages currently handed out. */
+    /**
+     * Pages currently held by sequences.
+     *
+     * @return the pages in use; 0 once every sequence on the pool is closed
+     */
     public synchronized int pagesInUse() {
         return allocated - freeCount;
     }
@@ -119,6 +149,11 @@ public final class PagePool implements AutoCloseable {
         return closed;
     }
 
+    /**
+     * Native bytes the pool holds: every allocated page, in use or free.
+     *
+     * @return {@code allocatedPages() * pageBytes()}
+     */
     public synchronized long nativeBytes() {
         return (long) allocated * pageBytes;
     }

@@ -25,6 +25,12 @@ public final class ParallelRunner implements AutoCloseable {
     /** One unit of work; {@code worker} in [0, threads) identifies per-thread scratch. */
     @FunctionalInterface
     public interface Task {
+        /**
+         * Runs one item.
+         *
+         * @param item   the item, in {@code [0, count)} of the {@link ParallelRunner#run} call
+         * @param worker the thread running it, in {@code [0, threads())}: 0 is the caller of run
+         */
         void run(int item, int worker);
     }
 
@@ -41,7 +47,13 @@ public final class ParallelRunner implements AutoCloseable {
     private volatile boolean closed;
     private volatile Throwable failure;
 
-    /** {@code threads} >= 1 threads in total, including the caller of {@link #run}. */
+    /**
+     * A runner of {@code threads} threads in total, the caller of {@link #run} included: it starts
+     * {@code threads - 1} daemon helper threads, which spin briefly and then park between runs.
+     *
+     * @param threads at least 1 (1: everything runs on the caller)
+     * @throws IllegalArgumentException if {@code threads} is below 1
+     */
     public ParallelRunner(int threads) {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
@@ -55,12 +67,17 @@ public final class ParallelRunner implements AutoCloseable {
         }
     }
 
+    /**
+     * Threads per run, the caller included.
+     *
+     * @return the thread count given at construction
+     */
     public int threads() {
         return threads;
     }
 
     /** Whether every thread of this runner may access {@code segment} (false for another thread's confined arena). */
-    public boolean canAccess(java.lang.foreign.MemorySegment segment) {
+    boolean canAccess(java.lang.foreign.MemorySegment segment) {
         for (Thread h : helpers) {
             if (!segment.isAccessibleBy(h)) {
                 return false;
@@ -70,7 +87,12 @@ public final class ParallelRunner implements AutoCloseable {
     }
 
     /**
-     * Runs task(item, worker) for every item in [0, count); returns when all are done.
+     * Runs task(item, worker) for every item in [0, count); returns when all are done. Items are
+     * claimed dynamically, so which worker runs an item varies from run to run: a task that must give
+     * the same result for any thread count writes each item's result to its own slot.
+     *
+     * @param count the number of items (0 or less: nothing runs)
+     * @param t     the task; an exception from any item is rethrown here after the run ends
      *
      * @throws IllegalStateException the runner is closed (no item was run)
      */

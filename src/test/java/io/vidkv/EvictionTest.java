@@ -2,7 +2,6 @@ package io.vidkv;
 
 import io.vidkv.kernel.DecodeAttention;
 import io.vidkv.kernel.PrefillAttention;
-import io.vidkv.nativelib.Dnnl;
 import io.vidkv.testing.KvData;
 import io.vidkv.testing.TestSeeds;
 import org.junit.jupiter.api.Tag;
@@ -112,11 +111,10 @@ class EvictionTest {
         SplittableRandom rnd = TestSeeds.random(61);
         int total = 2500 + rnd.nextInt(500);
         try (Arena arena = Arena.ofConfined();
-             Dnnl dnnl = Dnnl.create();
              KvCache cache = KvCache.create(shape, CacheConfig.of(shape, Preset.VIDKV_15_158).withPageBytes(8192)
                      .withCapacity(CapacityPolicy.evictOldest(max)));
              DecodeAttention decode = new DecodeAttention(cache, null);
-             PrefillAttention prefill = new PrefillAttention(cache, shape, dnnl, 64, 256)) {
+             PrefillAttention prefill = new PrefillAttention(cache, 64, 256)) {
             MemorySegment k = KvData.keys(arena, rnd, total, kvHeads, d);
             MemorySegment v = KvData.values(arena, rnd, total, kvHeads, d);
             for (int t = 0; t < total; t += 100) {

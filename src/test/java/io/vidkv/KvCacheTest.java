@@ -44,7 +44,7 @@ class KvCacheTest {
             writeInt(out, cache.firstRetainedToken(l));
             long block = cache.keyCodec(l).blockBytes();
             for (int h = 0; h < shape.kvHeads(); h++) {
-                HeadStream hs = cache.stream(l, h);
+                HeadStore hs = cache.stream(l, h);
                 for (int b = 0; b < hs.blockCount(); b++) {
                     long end = b + 1 < hs.blockCount() && hs.page(b + 1) == hs.page(b) ? hs.offset(b + 1)
                             : hs.offset(b) + block + cache.valueCodec(l).blockBytes(
@@ -156,7 +156,7 @@ class KvCacheTest {
             MemorySegment k = KvData.keys(arena, rnd, 6000, 2, 64);
             MemorySegment v = KvData.values(arena, rnd, 6000, 2, 64);
             cache.append(0, slice(k, 0, 1000, SMALL), slice(v, 0, 1000, SMALL), 1000, InputType.F32);
-            HeadStream hs = cache.stream(0, 1);
+            HeadStore hs = cache.stream(0, 1);
             MemorySegment firstPage = hs.page(0);
             byte[] firstBlock = firstPage.asSlice(hs.offset(0), 100).toArray(ValueLayout.JAVA_BYTE);
             cache.append(0, slice(k, 1000, 5000, SMALL), slice(v, 1000, 5000, SMALL), 5000, InputType.F32);
@@ -284,7 +284,7 @@ class KvCacheTest {
                     long blocks = (long) q / p.layerConfig().groupSize() * 4;
                     long blockBytes = 0;
                     for (int h = 0; h < 4; h++) {
-                        HeadStream hs = cache.stream(0, h);
+                        HeadStore hs = cache.stream(0, h);
                         for (int b = 0; b < hs.blockCount(); b++) {
                             blockBytes += cache.keyCodec(0).blockBytes() + cache.valueCodec(0).blockBytes(0);
                         }
@@ -315,7 +315,7 @@ class KvCacheTest {
             MemorySegment k = KvData.keys(arena, rnd, 600, 2, 64);
             MemorySegment v = KvData.values(arena, rnd, 600, 2, 64);
             cache.append(0, k, v, 400, InputType.F32);
-            HeadStream hs = cache.stream(0, 0);
+            HeadStore hs = cache.stream(0, 0);
             byte[] firstBlock = hs.page(0).asSlice(hs.offset(0), cache.keyCodec(0).blockBytes()).toArray(ValueLayout.JAVA_BYTE);
             for (int t = 400; t < 560; t++) {
                 cache.append(0, slice(k, t, 1, SMALL), slice(v, t, 1, SMALL), 1, InputType.F32);

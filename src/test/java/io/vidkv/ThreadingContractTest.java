@@ -73,7 +73,7 @@ class ThreadingContractTest {
     }
 
     private static CacheConfig config() {
-        return CacheConfig.of(SHAPE, Preset.VIDKV_15_158).withPageBytes(8192).withCapacity(1024);
+        return CacheConfig.of(SHAPE, Preset.VIDKV_15_166_STP).withPageBytes(8192).withCapacity(1024);
     }
 
     private static MemorySegment tokens(MemorySegment seg, int from, int n) {
@@ -295,7 +295,7 @@ class ThreadingContractTest {
             SplittableRandom rnd = TestSeeds.random(1203);
             try (Arena arena = Arena.ofShared(); PagePool pool = new PagePool(8192, 1000);
                  KvCache cache = KvCache.create(SHAPE, config(), pool, null);
-                 PrefillAttention shared = new PrefillAttention(cache, SHAPE, dnnl, n, 64)) {
+                 PrefillAttention shared = io.vidkv.kernel.TestPrefills.on(dnnl, cache, n, 64)) {
                 for (int l = 0; l < SHAPE.layers(); l++) {
                     cache.append(l, KvData.keys(arena, rnd, 300, 2, 64), KvData.values(arena, rnd, 300, 2, 64), 300, InputType.F32);
                 }
@@ -490,7 +490,7 @@ class ThreadingContractTest {
             try (Arena arena = Arena.ofShared(); ParallelRunner runner = new ParallelRunner(2); PagePool pool = new PagePool(8192, 1000);
                  KvCache cache = KvCache.create(SHAPE, config(), pool, runner);
                  DecodeAttention decode = new DecodeAttention(cache, null);
-                 PrefillAttention prefill = new PrefillAttention(cache, SHAPE, dnnl, 4, 64)) {
+                 PrefillAttention prefill = io.vidkv.kernel.TestPrefills.on(dnnl, cache, 4, 64)) {
                 MemorySegment k = KvData.keys(arena, rnd, 400, 2, 64), v = KvData.values(arena, rnd, 400, 2, 64);
                 MemorySegment q = KvData.queries(arena, rnd, SHAPE, 0.4), out = arena.allocate(OUT_BYTES);
                 MemorySegment pq = KvData.queries(arena, rnd, 4, SHAPE, 0.4), pout = arena.allocate(4 * OUT_BYTES);
@@ -548,7 +548,7 @@ class ThreadingContractTest {
                  KvCache cache = KvCache.create(SHAPE, config(), pool, null);
                  DecodeAttention held = new DecodeAttention(cache, runner);
                  DecodeAttention other = new DecodeAttention(cache, null);
-                 PrefillAttention prefill = new PrefillAttention(cache, SHAPE, dnnl, 4, 64)) {
+                 PrefillAttention prefill = io.vidkv.kernel.TestPrefills.on(dnnl, cache, 4, 64)) {
                 MemorySegment k = KvData.keys(arena, rnd, 301, 2, 64), v = KvData.values(arena, rnd, 301, 2, 64);
                 cache.append(0, tokens(k, 0, 300), tokens(v, 0, 300), 300, InputType.F32);
                 cache.append(1, tokens(k, 0, 300), tokens(v, 0, 300), 300, InputType.F32);
@@ -812,17 +812,17 @@ class ThreadingContractTest {
             KvCache cache = KvCache.create(SHAPE, config()); // owns its pool
             cache.append(0, k, v, 300, InputType.F32);
             DecodeAttention decode = new DecodeAttention(cache, null);
-            PrefillAttention prefill = new PrefillAttention(cache, SHAPE, dnnl, 4, 64);
+            PrefillAttention prefill = io.vidkv.kernel.TestPrefills.on(dnnl, cache, 4, 64);
             decode.close();
             decode.close();
             assertRefused("DecodeAttention is closed", () -> decode.attend(0, q, out));
             prefill.close();
             prefill.close();
             assertRefused("PrefillAttention is closed", () -> prefill.attend(0, pq, pout, 4, 296));
-            assertRefused("PrefillAttention is closed", () -> prefill.attendDense(k, v, 300, pq, pout, 4, 296));
+            assertRefused("PrefillAttention is closed", () -> io.vidkv.kernel.TestPrefills.attendDense(prefill, k, v, 300, pq, pout, 4, 296));
 
             DecodeAttention decodeOpen = new DecodeAttention(cache, null);
-            PrefillAttention prefillOpen = new PrefillAttention(cache, SHAPE, dnnl, 4, 64);
+            PrefillAttention prefillOpen = io.vidkv.kernel.TestPrefills.on(dnnl, cache, 4, 64);
             PagePool ownPool = cache.pagePool();
             cache.close();
             cache.close();

@@ -1,6 +1,7 @@
 package io.vidkv.kernel;
 
-import io.vidkv.HeadStream;
+import io.vidkv.internal.CacheAccess;
+import io.vidkv.internal.HeadStream;
 import io.vidkv.KvCache;
 import io.vidkv.LayerConfig;
 import io.vidkv.ModelShape;
@@ -80,6 +81,15 @@ public final class DecodeAttention implements AutoCloseable {
     private static final int IN_USE = 1;
     private static final int CLOSED = 2;
 
+    /**
+     * Decode attention over {@code cache}. Sizes every scratch once, for the cache's capacity, and
+     * prepares the FFTW plans of every layer, so that no step allocates.
+     *
+     * @param cache  the sequence to attend; it must outlive this object
+     * @param runner splits a step across (KV head, lane group, 1,024-token chunk) items; may be null
+     *               (the calling thread only). Results are bit-identical for any thread count.
+     * @throws IllegalStateException if the cache is closed
+     */
     public DecodeAttention(KvCache cache, ParallelRunner runner) {
         this(cache, runner, KernelProvider.MATH);
     }
@@ -100,8 +110,8 @@ public final class DecodeAttention implements AutoCloseable {
         for (int l = 0; l < layers; l++) {
             LayerConfig lc = cache.layerConfig(l);
             maxG = Math.max(maxG, lc.groupSize());
-            keyKernels[l] = KernelProvider.keys(math, lc, cache.keyCodec(l), d);
-            valueKernels[l] = KernelProvider.values(math, lc, cache.valueCodec(l), d);
+            keyKernels[l] = KernelProvider.keys(math, lc, CacheAccess.keyCodec(cache, l), d);
+            valueKernels[l] = KernelProvider.values(math, lc, CacheAccess.valueCodec(cache, l), d);
         }
         this.maxItemsPerHead = cache.config().capacity().maxTokens() / CHUNK_TOKENS + 2;
         int groupsTotal = shape.kvHeads() * laneGroups;
@@ -119,22 +129,41 @@ public final class DecodeAttention implements AutoCloseable {
         }
         for (int l = 0; l < layers; l++) {
             for (BlockScratch w : workers) {
-                cache.keyCodec(l).prepare(w.codec); // FFTW plans now, not on the first step
+                CacheAccess.keyCodec(cache, l).prepare(w.codec); // FFTW plans now, not on the first step
             }
         }
     }
 
-    /** The kernel body in use, for reports. */
+    /**
+     * The kernel body this instance runs (the process's choice, see {@link #kernelBody}).
+     *
+     * @return the body's name
+     */
     public String kernelName() {
         return math.name();
     }
 
-    /** The kernel body this process uses ({@link KernelProvider}'s choice), for reports. */
+    /**
+     * Which kernel body this process runs, chosen once at startup: the Vector API body with its
+     * lane widths, or the plain-Java body and why (module {@code jdk.incubator.vector} not loaded,
+     * or {@code -Dvidkv.vector=false}), after the platform's preferred vector species.
+     *
+     * @return a one-line description, e.g. for a startup log
+     */
     public static String kernelBody() {
-        return KernelProvider.MATH.name();
+        return KernelProvider.MATH.name() + " (" + VectorSupport.describe() + ")";
     }
 
-    /** Attends with every cached token of {@code layer} visible. */
+    /**
+     * One decode step of {@code layer} with every retained token visible (the query is the newest
+     * token, appended before this call).
+     *
+     * @param layer      the layer, {@code 0 <= layer < shape.layers()}
+     * @param queriesF32 {@code [queryHeads][headDim]} float32, after RoPE; any memory
+     * @param outF32     {@code [queryHeads][headDim]} float32, written
+     * @throws IllegalArgumentException if a segment has the wrong size or a query is not finite
+     * @throws IllegalStateException    as for {@link #attend(int, MemorySegment, MemorySegment, int)}
+     */
     public void attend(int layer, MemorySegment queriesF32, MemorySegment outF32) {
         attend(layer, queriesF32, outF32, Integer.MAX_VALUE);
     }
@@ -142,7 +171,15 @@ public final class DecodeAttention implements AutoCloseable {
     /**
      * Attention output for {@code layer}: {@code queriesF32} holds [queryHeads, headDim] float32, the
      * result goes to {@code outF32} (same shape). Tokens at positions greater than
-     * {@code lastVisible} are masked (causal mask for a query at that position).
+     * {@code lastVisible} are masked (causal mask for a query at that position). Computed from the
+     * packed codes; equal to "dequantize, then float attention" up to float32 rounding; allocates
+     * nothing.
+     *
+     * @param layer       the layer, {@code 0 <= layer < shape.layers()}
+     * @param queriesF32  {@code [queryHeads][headDim]} float32, after RoPE
+     * @param outF32      {@code [queryHeads][headDim]} float32, written
+     * @param lastVisible the last visible position ({@code Integer.MAX_VALUE}: all)
+     * @throws IllegalArgumentException if a segment has the wrong size or a query is not finite
      *
      * @throws IllegalStateException this instance is closed or in use by another thread, or the cache
      *                               is closed, failed or being written by another thread (nothing
@@ -156,11 +193,11 @@ public final class DecodeAttention implements AutoCloseable {
                     + "(it owns the step's scratch); nothing was computed");
         }
         try {
-            cache.beginRead();
+            CacheAccess.beginRead(cache);
             try {
                 attendHeld(layer, queriesF32, outF32, lastVisible);
             } finally {
-                cache.endRead();
+                CacheAccess.endRead(cache);
             }
         } finally {
             use.set(IDLE);
@@ -194,7 +231,7 @@ public final class DecodeAttention implements AutoCloseable {
         KeyKernel keys = keyKernels[layer];
         BlockScratch s0 = workers[0];
         for (int h = 0; h < shape.kvHeads(); h++) {
-            HeadStream hs = cache.stream(layer, h);
+            HeadStream hs = CacheAccess.stream(cache, layer, h);
             for (int lg = 0; lg < laneGroups; lg++) {
                 int qOff = (h * gq + lg * LANES) * d, heads = lanes(lg), at = (h * laneGroups + lg) * d * LANES;
                 keys.prepare(queries, qOff, heads, scale, hs.state(), rowQueries, at, s0);
@@ -202,7 +239,7 @@ public final class DecodeAttention implements AutoCloseable {
             }
         }
         int g = cache.layerConfig(layer).groupSize();
-        int blocks = cache.stream(layer, 0).blockCount();
+        int blocks = CacheAccess.stream(cache, layer, 0).blockCount();
         int chunks = (blocks * g + CHUNK_TOKENS - 1) / CHUNK_TOKENS;
         step.begin(layer, g, blocks, chunks, lastVisible, scale);
         int items = shape.kvHeads() * laneGroups * (chunks + 1);
@@ -271,7 +308,7 @@ public final class DecodeAttention implements AutoCloseable {
             this.chunks = chunks;
             this.lastVisible = lastVisible;
             this.scale = scale;
-            this.keyBytes = cache.keyCodec(layer).blockBytes();
+            this.keyBytes = CacheAccess.keyCodec(cache, layer).blockBytes();
         }
 
         @Override
@@ -283,7 +320,7 @@ public final class DecodeAttention implements AutoCloseable {
             Arrays.fill(s.max, Float.NEGATIVE_INFINITY);
             Arrays.fill(s.sum, 0f);
             Arrays.fill(s.out, 0f);
-            HeadStream hs = cache.stream(layer, kv);
+            HeadStream hs = CacheAccess.stream(cache, layer, kv);
             int at = group * d * LANES;
             if (chunk < chunks) {
                 KeyKernel keys = keyKernels[layer];

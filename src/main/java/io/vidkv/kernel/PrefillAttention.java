@@ -1,6 +1,7 @@
 package io.vidkv.kernel;
 
-import io.vidkv.HeadStream;
+import io.vidkv.internal.CacheAccess;
+import io.vidkv.internal.HeadStream;
 import io.vidkv.KvCache;
 import io.vidkv.ModelShape;
 import io.vidkv.codec.CodecScratch;
@@ -22,8 +23,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * a bounded, reused scratch (never the whole cache), and each tile costs two oneDNN f32 matmuls:
  * S = Q K^T / sqrt(d), then O += P V, with an online softmax across tiles (running max and sum per
  * query row, O rescaled when the max grows). Tiles entirely after the chunk's last position are
- * skipped. {@link #attendDense} runs the same on float32 K/V in place: the FP32 dense reference
- * attention used by tests and the evaluation.
+ * skipped. The same loop on float32 K/V in place is the FP32 dense reference attention the tests use.
  *
  * <p>Threading: one thread at a time per instance (one chunk at a time), because the instance owns
  * the tiles and the running softmax state; create one {@code PrefillAttention} per thread. A call
@@ -35,13 +35,21 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class PrefillAttention implements AutoCloseable {
 
-    /** Time split of the last call, in nanoseconds. */
+    /**
+     * Time split of the last call, in nanoseconds.
+     *
+     * @param dequantizeNanos decoding cache tiles into the float32 tile
+     * @param matmulNanos     the two oneDNN matmuls per tile
+     * @param softmaxNanos    the online softmax between them
+     */
     public record Timing(long dequantizeNanos, long matmulNanos, long softmaxNanos) {
     }
 
     private final KvCache cache;
     private final ModelShape shape;
     private final Dnnl dnnl;
+    /** Whether {@link #close} closes {@link #dnnl} (the public constructor makes its own engine). */
+    private final boolean ownsDnnl;
     private final int maxQueries;
     private final int tileTokens;
     private final int d;
@@ -70,20 +78,45 @@ public final class PrefillAttention implements AutoCloseable {
     private static final int CLOSED = 2;
 
     /**
+     * Prefill attention over {@code cache}, on a oneDNN CPU engine of its own (closed with this
+     * object; the engine's primitives are cached per shape, so keep one instance per thread rather
+     * than one per call).
+     *
+     * @param cache      the cache to read
+     * @param maxQueries most query tokens per {@link #attend} call (each brings queriesPerKvHead rows
+     *                   per KV head); the tiles are sized for it once
+     * @param tileTokens cache tokens per tile, a positive multiple of 64 (256 or 512 are good choices:
+     *                   the score tile is {@code maxQueries x queriesPerKvHead x tileTokens} floats)
+     * @throws IllegalArgumentException if {@code maxQueries} or {@code tileTokens} is out of range
+     * @throws IllegalStateException    if the cache is closed
+     */
+    public PrefillAttention(KvCache cache, int maxQueries, int tileTokens) {
+        this(checkOpen(cache), cache.shape(), null, maxQueries, tileTokens);
+    }
+
+    private static KvCache checkOpen(KvCache cache) {
+        if (cache.isClosed()) {
+            throw new IllegalStateException("KvCache is closed");
+        }
+        return cache;
+    }
+
+    /**
      * @param cache      the cache to read (may be null for {@link #attendDense} only; then {@code shape} is used)
      * @param shape      the model shape
-     * @param dnnl       the oneDNN engine to run matmuls on
+     * @param dnnl       the oneDNN engine to run matmuls on, or null for one of its own
      * @param maxQueries most query tokens per call (each brings queriesPerKvHead rows per KV head)
      * @param tileTokens tokens per tile (a multiple of every layer's group size)
      */
-    public PrefillAttention(KvCache cache, ModelShape shape, Dnnl dnnl, int maxQueries, int tileTokens) {
+    PrefillAttention(KvCache cache, ModelShape shape, Dnnl dnnl, int maxQueries, int tileTokens) {
         if (maxQueries <= 0 || tileTokens <= 0 || tileTokens % 64 != 0) {
             throw new IllegalArgumentException("maxQueries must be > 0 and tileTokens a positive multiple of 64, got "
                     + maxQueries + " and " + tileTokens);
         }
         this.cache = cache;
         this.shape = shape;
-        this.dnnl = dnnl;
+        this.ownsDnnl = dnnl == null;
+        this.dnnl = dnnl != null ? dnnl : Dnnl.create();
         this.maxQueries = maxQueries;
         this.tileTokens = tileTokens;
         this.d = shape.headDim();
@@ -102,14 +135,27 @@ public final class PrefillAttention implements AutoCloseable {
         this.scratch = new CodecScratch(d, 64, gq);
     }
 
+    /**
+     * Where the last {@link #attend} call spent its time.
+     *
+     * @return the split, all zero before the first call
+     */
     public Timing lastTiming() {
         return new Timing(dequantizeNanos, matmulNanos, softmaxNanos);
     }
 
     /**
      * Attention for {@code n} query tokens at positions {@code firstPosition .. firstPosition + n - 1}
-     * over {@code layer} of the cache; query token i attends cached tokens at positions <=
-     * {@code firstPosition + i}. {@code queries} and {@code out} are [n, queryHeads, d] float32.
+     * over {@code layer} of the cache; query token i attends cached tokens at positions up to
+     * {@code firstPosition + i}. For a prompt: append its K and V to the layer first, then attend its
+     * queries with {@code firstPosition} = the prompt's first position.
+     *
+     * @param layer         the layer, {@code 0 <= layer < shape.layers()}
+     * @param queries       {@code [n][queryHeads][headDim]} float32, after RoPE
+     * @param out           {@code [n][queryHeads][headDim]} float32, written
+     * @param n             query tokens, {@code 1 <= n <= maxQueries}
+     * @param firstPosition the position of query token 0, at or after the layer's first retained token
+     * @throws IllegalArgumentException if a size is wrong, {@code n} is out of range or a query is not finite
      *
      * @throws IllegalStateException this instance is closed or in use by another thread, or the cache
      *                               is closed, failed or being written by another thread (nothing
@@ -121,11 +167,11 @@ public final class PrefillAttention implements AutoCloseable {
             if (cache == null) {
                 throw new IllegalStateException("this PrefillAttention was created without a cache: attendDense only");
             }
-            cache.beginRead();
+            CacheAccess.beginRead(cache);
             try {
                 attendHeld(layer, queries, out, n, firstPosition);
             } finally {
-                cache.endRead();
+                CacheAccess.endRead(cache);
             }
         } finally {
             exit();
@@ -146,15 +192,15 @@ public final class PrefillAttention implements AutoCloseable {
         }
         checkFinite(layer, queries, n);
         resetTiming();
-        KeyCodec kc = cache.keyCodec(layer);
-        ValueCodec vc = cache.valueCodec(layer);
+        KeyCodec kc = CacheAccess.keyCodec(cache, layer);
+        ValueCodec vc = CacheAccess.valueCodec(cache, layer);
         int g = cache.layerConfig(layer).groupSize();
         if (tileTokens % g != 0) {
             throw new IllegalArgumentException("tileTokens " + tileTokens + " is not a multiple of layer " + layer + "'s group size " + g);
         }
         long keyBytes = kc.blockBytes();
         for (int h = 0; h < shape.kvHeads(); h++) {
-            HeadStream hs = cache.stream(layer, h);
+            HeadStream hs = CacheAccess.stream(cache, layer, h);
             loadQueries(queries, n, h);
             int kept = hs.firstPosition(); // tiles are block-aligned relative to the oldest retained block
             int quantized = kept + hs.blockCount() * g;
@@ -190,7 +236,7 @@ public final class PrefillAttention implements AutoCloseable {
      *
      * @throws IllegalStateException this instance is closed or in use by another thread
      */
-    public void attendDense(MemorySegment keys, MemorySegment values, int tokens, MemorySegment queries, MemorySegment out,
+    void attendDense(MemorySegment keys, MemorySegment values, int tokens, MemorySegment queries, MemorySegment out,
                             int n, int firstPosition) {
         enter();
         try {
@@ -340,7 +386,13 @@ public final class PrefillAttention implements AutoCloseable {
         try {
             scratch.close();
         } finally {
-            arena.close();
+            try {
+                arena.close();
+            } finally {
+                if (ownsDnnl) {
+                    dnnl.close();
+                }
+            }
         }
     }
 }

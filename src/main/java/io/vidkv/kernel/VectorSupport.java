@@ -6,13 +6,13 @@ package io.vidkv.kernel;
  * path it needs {@code --add-modules jdk.incubator.vector}) and not switched off with
  * {@code -Dvidkv.vector=false}. Kernels pick their Panama or plain-Java path from {@link #ENABLED}.
  */
-public final class VectorSupport {
+final class VectorSupport {
 
     /** Set {@code -Dvidkv.vector=false} to force the plain-Java kernels. */
-    public static final String PROPERTY = "vidkv.vector";
+    static final String PROPERTY = "vidkv.vector";
 
     /** True if the Panama kernels may be used. */
-    public static final boolean ENABLED = detect();
+    static final boolean ENABLED = detect();
 
     private VectorSupport() {
     }
@@ -35,7 +35,7 @@ public final class VectorSupport {
     }
 
     /** A one-line description: the preferred float species and its lane count, or why not. */
-    public static String describe() {
+    static String describe() {
         if (!ENABLED) {
             return "plain Java (Vector API " + (Boolean.parseBoolean(System.getProperty(PROPERTY, "true"))
                     ? "module jdk.incubator.vector not loaded" : "disabled by -D" + PROPERTY + "=false") + ")";

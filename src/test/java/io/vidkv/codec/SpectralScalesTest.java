@@ -1,7 +1,8 @@
 package io.vidkv.codec;
 
+import io.vidkv.internal.CacheAccess;
 import io.vidkv.CacheConfig;
-import io.vidkv.HeadStream;
+import io.vidkv.internal.HeadStream;
 import io.vidkv.KvCache;
 import io.vidkv.LayerConfig;
 import io.vidkv.ModelShape;
@@ -56,7 +57,7 @@ class SpectralScalesTest {
                  KvCache cache = KvCache.create(shape, CacheConfig.uniform(shape, lc).withCapacity(tokens))) {
                 MemorySegment keys = CacheFill.fill(cache, arena, rnd, tokens, CacheFill.Scale.NORMAL)[0];
                 for (int h = 0; h < shape.kvHeads(); h++) {
-                    HeadStream hs = cache.stream(0, h);
+                    HeadStream hs = CacheAccess.stream(cache, 0, h);
                     for (int b = 0; b < hs.blockCount(); b++) {
                         String what = spec + " d=" + d + " seed " + seed + " head " + h + " block " + b;
                         MemorySegment page = hs.page(b);

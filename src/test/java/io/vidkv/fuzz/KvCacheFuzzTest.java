@@ -1,10 +1,11 @@
 package io.vidkv.fuzz;
 
+import io.vidkv.internal.CacheAccess;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.vidkv.CacheConfig;
 import io.vidkv.CapacityExceededException;
 import io.vidkv.CapacityPolicy;
-import io.vidkv.HeadStream;
+import io.vidkv.internal.HeadStream;
 import io.vidkv.InputType;
 import io.vidkv.KeySpec;
 import io.vidkv.KvCache;
@@ -163,7 +164,7 @@ class KvCacheFuzzTest {
             if (layer >= shape.layers() || n < 0) {
                 expected = IllegalArgumentException.class;
             } else if (n > 0 && (long) cache.retainedTokenCount(layer) + n > capacity
-                    && (!evicts || (long) cache.stream(layer, 0).windowCount() + n > capacity)) {
+                    && (!evicts || (long) CacheAccess.stream(cache, layer, 0).windowCount() + n > capacity)) {
                 // REJECT: past the capacity; EVICT_OLDEST: even evicting every block leaves no room
                 expected = CapacityExceededException.class;
             } else if (!acceptable(keys, elements, type) || !acceptable(values, elements, type)) {
@@ -188,7 +189,7 @@ class KvCacheFuzzTest {
             }
             // the newest tokens sit in the residual window exactly as given
             for (int h = 0; h < shape.kvHeads(); h++) {
-                HeadStream hs = cache.stream(layer, h);
+                HeadStream hs = CacheAccess.stream(cache, layer, h);
                 assertEquals(cache.firstRetainedToken(layer), hs.firstPosition());
                 assertEquals(cache.tokenCount(layer), hs.firstPosition() + hs.blockCount() * lc.groupSize() + hs.windowCount());
                 int m = Math.min(n, hs.windowCount());
@@ -256,7 +257,13 @@ class KvCacheFuzzTest {
                 maxQuantized = Math.max(maxQuantized, cache.quantizedTokenCount(l));
             }
             byte[] before = snapshot(cache);
-            if (pos < 0 || pos >= capacity) {
+            boolean stored = false;
+            for (int l = 0; l < shape.layers(); l++) {
+                stored |= cache.layerConfig(l).values().protection();
+            }
+            if (!stored) { // no layer keeps protected tokens: marking them would be a silent no-op
+                assertThrows(IllegalStateException.class, () -> cache.protect(pos));
+            } else if (pos < 0 || pos >= capacity) {
                 assertThrows(IllegalArgumentException.class, () -> cache.protect(pos));
             } else if (pos < maxQuantized) {
                 assertThrows(IllegalStateException.class, () -> cache.protect(pos));
@@ -320,7 +327,7 @@ class KvCacheFuzzTest {
             MemorySegment out = arena.allocate(q.byteSize());
             int tokens = cache.tokenCount(layer);
             byte[] before = snapshot(cache);
-            try (PrefillAttention prefill = new PrefillAttention(cache, shape, dnnl(), 8, tile)) {
+            try (PrefillAttention prefill = io.vidkv.kernel.TestPrefills.on(dnnl(), cache, 8, tile)) {
                 if (tokens == 0 || first < cache.firstRetainedToken(layer)) {
                     assertThrows(IllegalStateException.class, () -> prefill.attend(layer, q, out, n, first));
                 } else if (tile % lc.groupSize() != 0 || !finite(q)) {
@@ -383,15 +390,15 @@ class KvCacheFuzzTest {
                 out.writeInt(cache.tokenCount(l));
                 out.writeInt(cache.quantizedTokenCount(l));
                 out.writeInt(cache.firstRetainedToken(l));
-                long keyBytes = cache.keyCodec(l).blockBytes();
+                long keyBytes = CacheAccess.keyCodec(cache, l).blockBytes();
                 for (int h = 0; h < shape.kvHeads(); h++) {
-                    HeadStream hs = cache.stream(l, h);
+                    HeadStream hs = CacheAccess.stream(cache, l, h);
                     out.writeInt(hs.blockCount());
                     out.writeInt(hs.windowCount());
                     for (int b = 0; b < hs.blockCount(); b++) {
                         long end = b + 1 < hs.blockCount() && hs.page(b + 1) == hs.page(b) ? hs.offset(b + 1)
-                                : hs.offset(b) + keyBytes + cache.valueCodec(l).blockBytes(
-                                        Long.bitCount(cache.protectedMask(hs.firstPosition() + b * g, g)));
+                                : hs.offset(b) + keyBytes + CacheAccess.valueCodec(cache, l).blockBytes(
+                                        Long.bitCount(io.vidkv.testing.KvData.protectedMask(cache, hs.firstPosition() + b * g, g)));
                         out.write(hs.page(b).asSlice(hs.offset(b), end - hs.offset(b)).toArray(ValueLayout.JAVA_BYTE));
                     }
                     for (int j = 0; j < hs.windowCount(); j++) {

@@ -21,7 +21,9 @@ public final class AttentionCheck {
     /**
      * Allowed |out - ref| of one output element, from the magnitudes that bound float32 rounding:
      * {@code vmax} = max |v| over the head's tokens, {@code smax} = max over visible tokens of
-     * sum_c |q_c k_c| / sqrt(d) (the score magnitude, which sets the absolute score error), and |ref|.
+     * sum_c |q_c| m_c / sqrt(d) (the score magnitude, which sets the absolute score error), with m_c
+     * the largest |k_c| of the token's quantized block (the magnitude of the parameters a fused kernel
+     * folds its score from) or the token's own |k_c| in the residual window; and |ref|.
      */
     @FunctionalInterface
     public interface Tolerance {
@@ -65,6 +67,19 @@ public final class AttentionCheck {
                 }
             }
             int visible = (int) Math.min(ref[0].length, (long) rel + 1);
+            // Per channel, the largest |k| of each quantized block: a fused kernel scores a block from
+            // its folded parameters (zero point plus scale times code, or +-scale per spectral
+            // component), whose magnitudes are those of the block's extreme keys, not of the token's
+            // own key; its float32 rounding scales with them (a token near a block's zero point can
+            // carry the rounding of a score assembled from terms as large as the block's range).
+            int g = cache.layerConfig(layer).groupSize();
+            int quantizedRows = Math.max(0, cache.quantizedTokenCount(layer) - first);
+            double[][] blockMax = new double[quantizedRows / g][d];
+            for (int t = 0; t < quantizedRows; t++) {
+                for (int c = 0; c < d; c++) {
+                    blockMax[t / g][c] = Math.max(blockMax[t / g][c], Math.abs(ref[0][t][c]));
+                }
+            }
             for (int j = 0; j < gq; j++) {
                 int qh = kv * gq + j;
                 double[] qv = new double[d];
@@ -75,7 +90,7 @@ public final class AttentionCheck {
                 for (int t = 0; t < visible; t++) {
                     double s = 0;
                     for (int c = 0; c < d; c++) {
-                        s += Math.abs(qv[c] * ref[0][t][c]);
+                        s += Math.abs(qv[c]) * (t < quantizedRows ? blockMax[t / g][c] : Math.abs(ref[0][t][c]));
                     }
                     smax = Math.max(smax, s / Math.sqrt(d));
                 }

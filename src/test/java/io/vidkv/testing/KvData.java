@@ -61,6 +61,15 @@ public final class KvData {
         return seg;
     }
 
+    /** Bit t: token {@code first + t} is protected ({@code count} at most 64), from the public {@code isProtected}. */
+    public static long protectedMask(KvCache cache, int first, int count) {
+        long m = 0;
+        for (int t = 0; t < count; t++) {
+            m |= cache.isProtected(first + t) ? 1L << t : 0;
+        }
+        return m;
+    }
+
     /** The cache of (layer, head) dequantized: [tokens][d] keys and values in channel space. */
     public static double[][][] dequantize(KvCache cache, int layer, int head) {
         io.vidkv.DequantizedHead h = cache.dequantize(layer, head);

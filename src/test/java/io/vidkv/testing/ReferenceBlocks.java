@@ -1,6 +1,7 @@
 package io.vidkv.testing;
 
-import io.vidkv.HeadStream;
+import io.vidkv.internal.CacheAccess;
+import io.vidkv.internal.HeadStream;
 import io.vidkv.KvCache;
 import io.vidkv.LayerConfig;
 import io.vidkv.codec.HeadState;
@@ -37,12 +38,12 @@ public final class ReferenceBlocks {
      * blocks decoded from their bytes, then the residual window as stored.
      */
     public static double[][][] dequantize(KvCache cache, int layer, int head) {
-        HeadStream hs = cache.stream(layer, head);
+        HeadStream hs = CacheAccess.stream(cache, layer, head);
         LayerConfig lc = cache.layerConfig(layer);
         int d = cache.shape().headDim(), g = lc.groupSize(), n = cache.retainedTokenCount(layer);
         double[][] k = new double[n][];
         double[][] v = new double[n][];
-        long keyBytes = cache.keyCodec(layer).blockBytes();
+        long keyBytes = CacheAccess.keyCodec(cache, layer).blockBytes();
         for (int b = 0; b < hs.blockCount(); b++) {
             MemorySegment page = hs.page(b);
             long off = hs.offset(b);

@@ -6,7 +6,6 @@ import io.vidkv.KvCache;
 import io.vidkv.ModelShape;
 import io.vidkv.Preset;
 import io.vidkv.kernel.PrefillAttention;
-import io.vidkv.nativelib.Dnnl;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -51,7 +50,6 @@ public class PrefillAttentionBenchmark {
     public int queries;
 
     private Arena arena;
-    private Dnnl dnnl;
     private KvCache cache;
     private PrefillAttention attention;
     private MemorySegment q;
@@ -64,7 +62,6 @@ public class PrefillAttentionBenchmark {
     public void setup() {
         ModelShape shape = new ModelShape(1, 28, 4, 128);
         arena = Arena.ofShared();
-        dnnl = Dnnl.create();
         cache = KvCache.create(shape, CacheConfig.of(shape, Preset.byId(preset)).withCapacity(context + 64));
         SplittableRandom rnd = new SplittableRandom(11);
         MemorySegment k = arena.allocate((long) context * 512 * 4, 64);
@@ -74,7 +71,7 @@ public class PrefillAttentionBenchmark {
             v.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) rnd.nextGaussian());
         }
         cache.append(0, k, v, context, InputType.F32);
-        attention = new PrefillAttention(cache, shape, dnnl, queries, 512);
+        attention = new PrefillAttention(cache, queries, 512);
         q = arena.allocate((long) queries * 28 * 128 * 4, 64);
         for (long i = 0; i < (long) queries * 28 * 128; i++) {
             q.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (0.1 * rnd.nextGaussian()));
@@ -99,7 +96,6 @@ public class PrefillAttentionBenchmark {
                 100 * dequantize / total, 100 * matmul / total, 100 * softmax / total);
         attention.close();
         cache.close();
-        dnnl.close();
         arena.close();
     }
 }

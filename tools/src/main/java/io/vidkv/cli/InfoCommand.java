@@ -3,7 +3,6 @@ package io.vidkv.cli;
 import io.vidkv.LayerConfig;
 import io.vidkv.Preset;
 import io.vidkv.kernel.DecodeAttention;
-import io.vidkv.kernel.VectorSupport;
 import io.vidkv.nativelib.Dnnl;
 import io.vidkv.nativelib.Fftw;
 import io.vidkv.nativelib.LoadedLibrary;
@@ -24,7 +23,7 @@ final class InfoCommand implements Callable<Integer> {
         for (LoadedLibrary lib : NativeLibraries.loaded()) {
             System.out.printf("  %-16s %-8s %s%n", lib.file(), lib.source(), lib.path());
         }
-        System.out.println("kernels  " + VectorSupport.describe() + "; decode kernels: " + DecodeAttention.kernelBody());
+        System.out.println("kernels  " + DecodeAttention.kernelBody());
         System.out.println();
         System.out.printf("%-26s %8s %8s %4s %5s  %s%n", "preset", "nominal", "K / V", "G", "meta", "description");
         for (Preset p : Preset.values()) {

@@ -1,6 +1,5 @@
 package io.vidkv.cli;
 
-import io.vidkv.kernel.VectorSupport;
 import io.vidkv.nativelib.Dnnl;
 import io.vidkv.nativelib.Fftw;
 import io.vidkv.nativelib.LoadedLibrary;
@@ -45,7 +44,7 @@ final class SelfCheckCommand implements Callable<Integer> {
                 Runtime.version(), System.getProperty("java.home"));
         System.out.printf("CPU            %d cores, %s%n", Runtime.getRuntime().availableProcessors(),
                 System.getProperty("os.arch"));
-        System.out.printf("kernels        %s%n", VectorSupport.describe());
+        System.out.printf("kernels        %s%n", io.vidkv.kernel.DecodeAttention.kernelBody());
         System.out.printf("FFTW           %s%n", Fftw.version());
         System.out.printf("oneDNN         %s, ISA %s%n", Dnnl.version(), Dnnl.cpuIsa());
         for (LoadedLibrary lib : NativeLibraries.loaded()) {

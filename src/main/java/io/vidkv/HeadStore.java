@@ -1,6 +1,7 @@
 package io.vidkv;
 
 import io.vidkv.codec.HeadState;
+import io.vidkv.internal.HeadStream;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -21,7 +22,7 @@ import java.lang.foreign.ValueLayout;
  * indices stay relative to the oldest retained block: block {@code i} covers positions
  * {@code firstPosition() + i * G ..}, and the window starts at {@code firstPosition() + blockCount() * G}.
  */
-public final class HeadStream {
+final class HeadStore implements HeadStream {
 
     private final int headDim;
     private final int groupSize;
@@ -45,7 +46,7 @@ public final class HeadStream {
     private int windowStart;
     private int windowCount;
 
-    HeadStream(int headDim, int groupSize, int windowCapacity, int maxBlocks, Arena arena) {
+    HeadStore(int headDim, int groupSize, int windowCapacity, int maxBlocks, Arena arena) {
         this.headDim = headDim;
         this.groupSize = groupSize;
         this.windowCapacity = windowCapacity;
@@ -59,41 +60,50 @@ public final class HeadStream {
     }
 
     /** Retained blocks (evicted ones are not counted). */
+    @Override
     public int blockCount() {
         return blocks;
     }
 
     /** Position of the first token of block 0 (0 unless blocks were evicted). */
+    @Override
     public int firstPosition() {
         return evictedBlocks * groupSize;
     }
 
+    @Override
     public MemorySegment page(int block) {
         return pages[blockPage[blockSlot(block)]];
     }
 
+    @Override
     public long offset(int block) {
         return blockOffset[blockSlot(block)];
     }
 
+    @Override
     public HeadState state() {
         return state;
     }
 
+    @Override
     public int windowCount() {
         return windowCount;
     }
 
     /** Ring slot of window token j (0 = oldest). */
+    @Override
     public int windowSlot(int j) {
         int s = windowStart + j;
         return s >= windowCapacity ? s - windowCapacity : s;
     }
 
+    @Override
     public MemorySegment windowKeys() {
         return windowKeys;
     }
 
+    @Override
     public MemorySegment windowValues() {
         return windowValues;
     }
