@@ -102,12 +102,12 @@ final class EvalCommand implements Callable<Integer> {
                 pb.step();
             });
         }
-        ResultsWriter.table(System.out, results);
+        ResultsWriter.table(System.out, source.description(), results);
         if (out != null) {
             ResultsWriter.json(out.resolve("results.json"), source.description(), results, ls);
             ResultsWriter.csv(out.resolve("results.csv"), results);
-            Charts.pareto(out.resolve("pareto.png"), results);
-            Charts.memory(out.resolve("memory.png"), results, io.vidkv.ModelShape.QWEN2_7B);
+            Charts.pareto(out.resolve("pareto.png"), results, source.description());
+            Charts.memory(out.resolve("memory.png"), results, io.vidkv.ModelShape.QWEN2_7B, source.description());
             Charts.perLayer(out.resolve("per_layer.png"), results);
             System.out.println("wrote " + out.resolve("results.json") + ", results.csv, pareto.png, memory.png, per_layer.png");
         }
