@@ -48,19 +48,20 @@ final class EvalCommand implements Callable<Integer> {
             + "data, all for real data).")
     List<Integer> layers;
 
-    @Option(names = "--frames", description = "Synthetic: video frames (default: ${DEFAULT-VALUE}; 196 tokens each).")
+    @Option(names = "--frames", description = "Synthetic: video frames (default: ${DEFAULT-VALUE}; 196 tokens each, at least 2: "
+            + "with fewer the presets write no quantized block).")
     int frames = 32;
 
     @Option(names = "--mrope", description = "Synthetic: Qwen2.5-VL M-RoPE instead of 1-D RoPE.")
     boolean mrope;
 
-    @Option(names = "--queries", description = "Query tokens per layer to evaluate attention with (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--queries", description = "Query tokens per layer to evaluate attention with (default: ${DEFAULT-VALUE}; at most the cached tokens).")
     int queries = 8;
 
     @Option(names = "--seed", description = "Synthetic data seed (default: ${DEFAULT-VALUE}).")
     long seed = 20250320L;
 
-    @Option(names = "--threads", description = "Threads (default: all cores).")
+    @Option(names = "--threads", description = "Threads, 1 to 1024 (default: all cores).")
     int threads = Runtime.getRuntime().availableProcessors();
 
     @Option(names = "--out", description = "Directory for results.json, results.csv and the PNG charts.")

@@ -30,7 +30,8 @@ import java.util.concurrent.Callable;
         description = "Key/value reconstruction error and attention error per preset on synthetic video-LLM-like data.")
 final class FidelityCommand implements Callable<Integer> {
 
-    @Option(names = "--tokens", description = "Cached tokens (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--tokens", description = "Cached tokens (default: ${DEFAULT-VALUE}; at least R + C x G of the presets, 256 for all of "
+            + "them: with fewer, nothing is quantized).")
     int tokens = 4096;
 
     @Option(names = "--presets", split = ",", description = "Presets (default: all).")

@@ -39,7 +39,7 @@ final class MemoryCommand implements Callable<Integer> {
     @Option(names = "--layers", description = "Layers (default: ${DEFAULT-VALUE}, Qwen2-7B).")
     int layers = 28;
 
-    @Option(names = "--threads", description = "Threads for quantization (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--threads", description = "Threads for quantization, 1 to 1024 (default: ${DEFAULT-VALUE}).")
     int threads = Runtime.getRuntime().availableProcessors();
 
     @Spec

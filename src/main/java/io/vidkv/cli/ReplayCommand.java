@@ -32,7 +32,7 @@ final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--layers", description = "Model layers (default: ${DEFAULT-VALUE}, Qwen2-7B).")
     int layers = 28;
 
-    @Option(names = "--steps", description = "Decode steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", description = "Decode steps (default: ${DEFAULT-VALUE}; more than --warmup, fewer than the data's tokens).")
     int steps = 96;
 
     @Option(names = "--warmup", description = "Steps excluded from the statistics (default: ${DEFAULT-VALUE}).")
@@ -41,7 +41,7 @@ final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--sequences", description = "Concurrent sequences sharing one page pool (default: ${DEFAULT-VALUE}).")
     int sequences = 1;
 
-    @Option(names = "--threads", description = "Threads (default: all cores).")
+    @Option(names = "--threads", description = "Threads, 1 to 1024 (default: all cores).")
     int threads = Runtime.getRuntime().availableProcessors();
 
     @Spec

@@ -27,13 +27,15 @@ final class SoakCommand implements Callable<Integer> {
     @Option(names = "--short", description = "The shortened CI run (24,000 tokens, 240 sequences) instead of the full one.")
     boolean shortRun;
 
-    @Option(names = "--tokens", description = "Tokens to stream (default: 1,000,000; --short: 24,000).")
+    @Option(names = "--tokens", description = "Tokens to stream (default: 1,000,000; --short: 24,000); more than 2 x --capacity (the "
+            + "warm-up), or 0 to skip the stream.")
     Long tokens;
 
-    @Option(names = "--sequences", description = "Short sequences through the shared pool (default: 2,000; --short: 240).")
+    @Option(names = "--sequences", description = "Short sequences through the shared pool (default: 2,000; --short: 240; 0 skips them).")
     Integer sequences;
 
-    @Option(names = "--capacity", description = "Capacity of the streaming sequence in tokens (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--capacity", description = "Capacity of the streaming sequence in tokens (default: ${DEFAULT-VALUE}; at least the "
+            + "preset's residual window R + C x G, 256 for the default preset).")
     int capacity = 2048;
 
     @Option(names = "--preset", description = "Preset (default: ${DEFAULT-VALUE}).")
@@ -51,7 +53,7 @@ final class SoakCommand implements Callable<Integer> {
     @Option(names = "--head-dim", description = "Head dimension (default: ${DEFAULT-VALUE}).")
     int headDim = 128;
 
-    @Option(names = "--threads", description = "Threads (default: all cores).")
+    @Option(names = "--threads", description = "Threads, 1 to 1024 (default: all cores).")
     int threads = Runtime.getRuntime().availableProcessors();
 
     @Option(names = "--out", description = "Directory for soak.json, soak-samples.csv and soak.png (default: ${DEFAULT-VALUE}).")

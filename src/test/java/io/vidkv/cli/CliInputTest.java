@@ -205,6 +205,11 @@ class CliInputTest {
                 "--out", dir.resolve("eval").toString());
         assertEquals(0, eval.code(), eval.err());
         assertTrue(eval.out().contains("kivi-2") && Files.isRegularFile(dir.resolve("eval/pareto.png")), eval.out());
+        // the table says what it measured and what the numbers mean
+        assertTrue(eval.out().contains("measured on synthetic video-LLM KV (2 frames"), eval.out());
+        assertTrue(eval.out().contains("attn err = relative L2 error of the fused decode attention output vs float64 attention"),
+                eval.out());
+        assertTrue(eval.out().contains("/kivi-2"), eval.out());
 
         Run memory = run("memory", "--tokens", "100,300", "--presets", "kivi-2", "--layers", "1", "--threads", "1");
         assertEquals(0, memory.code(), memory.err());
