@@ -254,11 +254,10 @@ public final class Charts {
             label.setPaint(color(text));
             label.setTextAnchor(TextAnchor.CENTER);
             plot.addAnnotation(label);
-            double dx = chosen.getCenterX() - px[i][0], dy = chosen.getCenterY() - px[i][1];
-            if (Math.hypot(dx, dy) > 10 + Math.max(w, h) / 2 + 4) {
-                // leader from the point to the nearest edge of the label box
-                double ex = Math.max(chosen.getMinX(), Math.min(px[i][0], chosen.getMaxX()));
-                double ey = Math.max(chosen.getMinY(), Math.min(px[i][1], chosen.getMaxY()));
+            // a leader from the point to the nearest edge of a label that is not right next to it
+            double ex = Math.max(chosen.getMinX(), Math.min(px[i][0], chosen.getMaxX()));
+            double ey = Math.max(chosen.getMinY(), Math.min(px[i][1], chosen.getMaxY()));
+            if (Math.hypot(ex - px[i][0], ey - px[i][1]) > 14) {
                 plot.addAnnotation(new XYLineAnnotation(shown.get(i).effectiveBits(), shown.get(i).attnRelError(),
                         x.java2DToValue(ex, area, RectangleEdge.BOTTOM), y.java2DToValue(ey, area, RectangleEdge.LEFT),
                         new BasicStroke(0.8f), new Color(0x999999)));
