@@ -144,6 +144,21 @@ public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int res
     }
 
     /**
+     * Bytes of the largest block of one KV head (G tokens of keys and values, every token protected
+     * where the values keep protected tokens), metadata included: what a page must hold at least, and
+     * with {@code tokens / G} blocks per KV head and layer, the quantized part of a cache for
+     * {@code tokens} tokens.
+     *
+     * @param headDim channels per head
+     * @return the block size in bytes
+     * @throws IllegalArgumentException if this configuration does not support {@code headDim}
+     */
+    public long maxBlockBytes(int headDim) {
+        return io.vidkv.codec.Codecs.keys(this, headDim).blockBytes()
+                + io.vidkv.codec.Codecs.values(this, headDim).blockBytes(groupSize);
+    }
+
+    /**
      * Most tokens the residual window holds, reached just before the first quantization. Each KV
      * head's window is allocated at this size at creation, in float32, for keys and for values.
      *

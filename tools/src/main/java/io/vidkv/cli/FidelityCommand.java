@@ -8,7 +8,9 @@ import io.vidkv.ParallelRunner;
 import io.vidkv.Preset;
 import io.vidkv.kernel.DecodeAttention;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -28,7 +30,8 @@ import java.util.concurrent.Callable;
         description = "Key/value reconstruction error and attention error per preset on synthetic video-LLM-like data.")
 final class FidelityCommand implements Callable<Integer> {
 
-    @Option(names = "--tokens", description = "Cached tokens (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--tokens", description = "Cached tokens (default: ${DEFAULT-VALUE}; at least R + C x G of the presets, 256 for all of "
+            + "them: with fewer, nothing is quantized).")
     int tokens = 4096;
 
     @Option(names = "--presets", split = ",", description = "Presets (default: all).")
@@ -37,10 +40,22 @@ final class FidelityCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Data seed (default: ${DEFAULT-VALUE}).")
     long seed = 1;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
         ModelShape shape = new ModelShape(1, 28, 4, 128);
         int d = 128;
+        List<Preset> ps = Checks.presets(spec, "--presets", presets);
+        Preset most = Checks.mostBuffered(ps);
+        int needed = most.layerConfig().windowCapacity();
+        if (tokens < needed) {
+            throw Checks.error(spec, "--tokens must be at least " + needed + ", got " + tokens + ": "
+                    + Checks.firstBlock(most.id(), most.layerConfig()) + "; fewer tokens would measure no quantized block");
+        }
+        Checks.between(spec, "--tokens", tokens, needed, Checks.MAX_TOKENS);
+        checkFootprint(shape, ps);
         SplittableRandom rnd = new SplittableRandom(seed);
         System.out.println("| preset | effective bits | key rel. error | value rel. error | attention rel. error |");
         System.out.println("|---|---|---|---|---|");
@@ -65,8 +80,8 @@ final class FidelityCommand implements Callable<Integer> {
                 q.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (0.15 * rnd.nextGaussian()));
             }
             double[][] exact = exactAttention(k, v, q, shape);
-            for (String id : presets) {
-                Preset p = Preset.byId(id);
+            for (Preset p : ps) {
+                String id = p.id();
                 try (KvCache cache = KvCache.create(shape, CacheConfig.of(shape, p).withCapacity(tokens + 64), runner);
                      DecodeAttention attn = new DecodeAttention(cache, runner)) {
                     if (p.layerConfig().values().protection()) {
@@ -93,6 +108,20 @@ final class FidelityCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The K/V input, one preset's cache at a time, one head dequantized at a time for the reconstruction error. */
+    private void checkFootprint(ModelShape shape, List<Preset> ps) {
+        double cache = 0, directory = 0;
+        for (Preset p : ps) {
+            cache = Math.max(cache, Footprint.cacheNativeBytes(shape, p.layerConfig(), 1, tokens + 64.0));
+            directory = Math.max(directory, Footprint.cacheHeapBytes(shape, p.layerConfig(), 1, tokens + 64.0));
+        }
+        new Footprint().offHeap("K/V input", Footprint.inputBytes(shape, 1, tokens))
+                .offHeap("largest preset's cache", cache)
+                .heap("one head dequantized", 2.0 * tokens * (shape.headDim() * 8 + 16))
+                .heap("cache directory", directory)
+                .check(spec, "--tokens " + tokens);
     }
 
     /** Relative Frobenius error of what the cache holds (blocks dequantized, window as stored) vs the input. */

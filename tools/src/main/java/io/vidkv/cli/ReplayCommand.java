@@ -4,7 +4,9 @@ import io.vidkv.Preset;
 import io.vidkv.eval.SyntheticVideoKv;
 import io.vidkv.replay.ReplayDriver;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.util.List;
 import java.util.Locale;
@@ -30,7 +32,7 @@ final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--layers", description = "Model layers (default: ${DEFAULT-VALUE}, Qwen2-7B).")
     int layers = 28;
 
-    @Option(names = "--steps", description = "Decode steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", description = "Decode steps (default: ${DEFAULT-VALUE}; more than --warmup, fewer than the data's tokens).")
     int steps = 96;
 
     @Option(names = "--warmup", description = "Steps excluded from the statistics (default: ${DEFAULT-VALUE}).")
@@ -39,28 +41,54 @@ final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--sequences", description = "Concurrent sequences sharing one page pool (default: ${DEFAULT-VALUE}).")
     int sequences = 1;
 
-    @Option(names = "--threads", description = "Threads (default: all cores).")
+    @Option(names = "--threads", description = "Threads, 1 to 1024 (default: all cores).")
     int threads = Runtime.getRuntime().availableProcessors();
+
+    @Spec
+    CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
+        List<Preset> ps = Checks.presets(spec, "--presets", presets);
+        Checks.atLeast(spec, "--steps", steps, 1);
+        Checks.atLeast(spec, "--warmup", warmup, 0);
+        if (steps <= warmup) {
+            throw Checks.error(spec, "--steps (" + steps + ") must be more than --warmup (" + warmup
+                    + "): the warm-up steps are excluded from the statistics");
+        }
+        Checks.between(spec, "--sequences", sequences, 1, Checks.MAX_THREADS); // one thread per sequence
+        Checks.threads(spec, threads);
+        Checks.atLeast(spec, "--layers", layers, 1);
+        Checks.atLeast(spec, "--frames", frames, 1);
         SyntheticVideoKv.Spec base = SyntheticVideoKv.Spec.defaults().withFrames(frames).withQuestionTokens(8);
         io.vidkv.ModelShape s = base.shape();
-        SyntheticVideoKv.Spec spec = new SyntheticVideoKv.Spec(new io.vidkv.ModelShape(layers, s.queryHeads(), s.kvHeads(), s.headDim()),
+        SyntheticVideoKv.Spec synthetic = new SyntheticVideoKv.Spec(new io.vidkv.ModelShape(layers, s.queryHeads(), s.kvHeads(), s.headDim()),
                 base.frames(), base.tokensPerFrame(), base.systemTokens(), base.questionTokens(), base.ropeTheta(), base.mrope(),
                 base.outlierChannels(), base.outlierScale(), base.valueTokenSigma(), base.valueChannelSigma(), base.frameSimilarity(),
                 base.salientFraction(), base.queryFocus(), base.seed());
         io.vidkv.eval.KvSource source = switch (data) {
-            case "synthetic" -> new SyntheticVideoKv(spec);
-            default -> io.vidkv.eval.KvSource.real(data, 32, 8);
+            case "synthetic" -> {
+                long tokens = base.systemTokens() + (long) frames * base.tokensPerFrame();
+                if (tokens > Checks.MAX_TOKENS) {
+                    throw Checks.error(spec, "--frames " + frames + " gives " + tokens + " tokens, more than a cache holds ("
+                            + Checks.MAX_TOKENS + ")");
+                }
+                yield new SyntheticVideoKv(synthetic);
+            }
+            default -> Checks.realData(spec, data, 32, 8, false);
         };
         layers = source.shape().layers();
+        if (steps >= source.tokens()) {
+            throw Checks.error(spec, "--steps " + steps + " must be fewer than the data's " + source.tokens()
+                    + " tokens (the rest are the prefill)" + (data.equals("synthetic") ? ": use more --frames or fewer --steps" : ""));
+        }
+        checkFootprint(source, ps);
         System.out.printf("replay: %d layers, %d cached tokens, %d decode steps (%d warm-up), %d sequence(s), %d thread(s)%n",
                 layers, source.tokens(), steps, warmup, sequences, threads);
         System.out.printf("%-24s %10s %9s %9s %12s %11s %11s %12s %5s%n", "preset", "prefill ms", "p50 ms", "p99 ms", "tokens/s",
                 "native MiB", "heap B/step", "alloc steps", "GCs");
-        for (String p : presets) {
-            ReplayDriver.Report r = ReplayDriver.run(source, new ReplayDriver.Options(Preset.byId(p), steps, warmup, sequences, threads));
+        for (Preset p : ps) {
+            ReplayDriver.Report r = ReplayDriver.run(source, new ReplayDriver.Options(p, steps, warmup, sequences, threads));
             System.out.printf(Locale.ROOT, "%-24s %10.1f %9.2f %9.2f %12.1f %11.1f %11.1f %7d / %-4d %5d%n", r.preset(), r.prefillMs(),
                     r.stepP50Ms(), r.stepP99Ms(), r.decodeTokensPerSecond(), r.nativeBytes() / 1048576.0, r.heapBytesPerStep(),
                     r.stepsThatAllocated(), r.measuredSteps(), r.gcCountDuringDecode());
@@ -68,5 +96,23 @@ final class ReplayCommand implements Callable<Integer> {
         System.out.println("a step = append one token and attend all query heads, in every layer; prefill and native memory per sequence;");
         System.out.println("alloc steps = measured steps whose thread allocated any heap byte (ThreadMXBean)");
         return 0;
+    }
+
+    /**
+     * Every layer's K/V is loaded at once; each sequence holds a cache of all layers, and the
+     * unmeasured warm-up pass holds the same again before it returns its pages to the pool.
+     */
+    private void checkFootprint(io.vidkv.eval.KvSource source, List<Preset> ps) {
+        io.vidkv.ModelShape shape = source.shape();
+        double n = source.tokens() + 64.0, cache = 0, directory = 0;
+        for (Preset p : ps) {
+            cache = Math.max(cache, Footprint.cacheNativeBytes(shape, p.layerConfig(), shape.layers(), n));
+            directory = Math.max(directory, Footprint.cacheHeapBytes(shape, p.layerConfig(), shape.layers(), n));
+        }
+        new Footprint().offHeap("K/V of every layer", Footprint.inputBytes(shape, shape.layers(), source.tokens()))
+                .offHeap(sequences + " sequence(s) x the largest preset's cache", cache * sequences)
+                .heap("cache directories", directory * sequences)
+                .check(spec, data.equals("synthetic") ? "--frames " + frames + " x --layers " + layers + " x --sequences " + sequences
+                        : "--data " + data + " x --sequences " + sequences);
     }
 }

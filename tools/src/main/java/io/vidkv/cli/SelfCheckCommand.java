@@ -8,7 +8,9 @@ import io.vidkv.nativelib.MatmulShape;
 import io.vidkv.nativelib.NativeLibraries;
 import io.vidkv.nativelib.RealFftPlan;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -38,8 +40,17 @@ final class SelfCheckCommand implements Callable<Integer> {
     private static final double FFT_TOLERANCE = 1e-5;    // relative, float32 FFT of length 64
     private static final double MATMUL_TOLERANCE = 1e-5; // relative to sum |a_i b_i|, k = 128
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
+        Checks.atLeast(spec, "--fft-batch", fftBatch, 1);
+        Checks.atLeast(spec, "--context", context, 1);
+        // FFT: input, spectrum and round trip of n = 64 floats a row; matmul: Q, K and the scores.
+        new Footprint().offHeap("FFT buffers", 3.0 * 66 * fftBatch * Float.BYTES)
+                .offHeap("matmul buffers", (256.0 * 128 + 128.0 * context + 256.0 * context) * Float.BYTES)
+                .check(spec, "--fft-batch " + fftBatch + " with --context " + context);
         System.out.printf("JVM            %s %s (%s)%n", System.getProperty("java.vm.name"),
                 Runtime.version(), System.getProperty("java.home"));
         System.out.printf("CPU            %d cores, %s%n", Runtime.getRuntime().availableProcessors(),

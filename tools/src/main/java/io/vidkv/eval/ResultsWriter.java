@@ -78,13 +78,40 @@ public final class ResultsWriter {
         }
     }
 
+    /** The console table without the data line (kept for callers that print the data themselves). */
     public static void table(PrintStream out, List<Evaluator.Result> results) {
-        out.printf("%-32s %6s %6s %6s %8s %9s %9s %9s %9s %7s %9s %9s%n", "preset", "eff", "nom", "total", "xFP16",
-                "key err", "val err", "attn err", "attn KL", "top32", "ns/tok*", "step ms*");
+        table(out, null, results);
+    }
+
+    /**
+     * The console table, between a header that says what was measured on what and a footer that
+     * says what the numbers mean: errors are relative to the original K/V, so fp16's row is the
+     * floor and 1.0 would be an output as far off as the exact output is large; the "/kivi-2"
+     * column puts each attention error against KIVI-2's, the common 2-bit baseline.
+     */
+    public static void table(PrintStream out, String data, List<Evaluator.Result> results) {
+        Evaluator.Result kivi = results.stream().filter(r -> r.preset().equals("kivi-2")).findFirst().orElse(null);
+        Evaluator.Result fp16 = results.stream().filter(r -> r.preset().equals("fp16")).findFirst().orElse(null);
+        out.println();
+        if (data != null) {
+            out.println("Quantization error and attention fidelity per preset, measured on " + data);
+        }
+        out.printf("%-32s %6s %6s %6s %8s %9s %9s %9s %8s %9s %7s %9s %9s%n", "preset", "eff", "nom", "total", "xFP16",
+                "key err", "val err", "attn err", "/kivi-2", "attn KL", "top32", "ns/tok*", "step ms*");
         for (Evaluator.Result r : results) {
-            out.printf(Locale.ROOT, "%-32s %6.3f %6.2f %6.3f %8.2f %9.4f %9.4f %9.4f %9.2e %7.3f %9.0f %9.3f%n", r.preset(),
+            String vsKivi = kivi == null || !(kivi.attnRelError() > 0) ? "-"
+                    : String.format(Locale.ROOT, "%.2f", r.attnRelError() / kivi.attnRelError());
+            out.printf(Locale.ROOT, "%-32s %6.3f %6.2f %6.3f %8.2f %9.4f %9.4f %9.4f %8s %9.2e %7.3f %9.0f %9.3f%n", r.preset(),
                     r.effectiveBits(), r.nominalBits(), r.totalBits(), r.compressionRatio(), r.keyRelError(), r.valueRelError(),
-                    r.attnRelError(), r.attnKl(), r.topkRecall(), r.quantizeNsPerToken(), r.decodeStepMs());
+                    r.attnRelError(), vsKivi, r.attnKl(), r.topkRecall(), r.quantizeNsPerToken(), r.decodeStepMs());
+        }
+        out.println("errors are relative to the original K/V (0 = exact): key/val err = relative Frobenius error of the dequantized");
+        out.println("  keys/values; attn err = relative L2 error of the fused decode attention output vs float64 attention on the");
+        out.println("  original K/V" + (fp16 != null ? String.format(Locale.ROOT, " (fp16 storage alone: %.4f, the floor)", fp16.attnRelError()) : "")
+                + "; /kivi-2 = attn err / kivi-2's attn err (below 1: closer than KIVI-2)" + (kivi == null ? " (kivi-2 not run)" : ""));
+        out.println("  attn KL = KL(original || quantized) of the attention distributions; top32 = share of the 32 most attended tokens kept.");
+        if (data != null && data.startsWith("synthetic")) {
+            out.println("  synthetic data rank presets against each other; they do not predict a model's accuracy (README, \"Evaluation\").");
         }
         out.println("eff/nom/total: bits per element (effective = blocks incl. metadata; total = + residual window and page tails);");
         out.println("xFP16: FP16 bytes / bytes held. * single-run timings, indicative only: JMH (BENCHMARKS.md) is the authority.");
