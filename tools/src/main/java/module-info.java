@@ -15,4 +15,6 @@ module io.vidkv.tools {
     requires me.tongfei.progressbar;
 
     opens io.vidkv.cli to info.picocli;
+    // the soak report's records are written by Jackson's bean serializer (reflection)
+    opens io.vidkv.replay to com.fasterxml.jackson.databind;
 }
