@@ -22,9 +22,11 @@ package io.vidkv;
  * @param protectedFraction the fraction p of tokens to protect, in [0, 1]: the cache does not apply
  *                          it by itself; pass it to {@link KvCache#protectBySaliency}. Nominal bits
  *                          count it
+ * @param threshold         TERNARY: which values become zero; {@link TernaryThreshold#MEAN_ABS}
+ *                          (the paper's gamma rule) in the factories
  */
 public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, TernaryPacking packing,
-                        boolean protection, double protectedFraction) {
+                        boolean protection, double protectedFraction, TernaryThreshold threshold) {
 
     /** The value storage families. */
     public enum Kind {
@@ -61,11 +63,12 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @param packing           TERNARY: code packing, not null
      * @param protection        TERNARY: keep protected tokens at 2 bits
      * @param protectedFraction the fraction p of tokens to protect, in [0, 1]
-     * @throws IllegalArgumentException if {@code kind}, {@code axis} or {@code packing} is null, or
+     * @param threshold         TERNARY: which values become zero, not null
+     * @throws IllegalArgumentException if {@code kind}, {@code axis}, {@code packing} or {@code threshold} is null, or
      *                                  {@code protectedFraction} is outside [0, 1] (or NaN)
      */
     public ValueSpec {
-        if (kind == null || axis == null || packing == null) {
+        if (kind == null || axis == null || packing == null || threshold == null) {
             throw new IllegalArgumentException("value spec fields must not be null");
         }
         if (!(protectedFraction >= 0 && protectedFraction <= 1)) {
@@ -79,7 +82,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @return the spec
      */
     public static ValueSpec fp16() {
-        return new ValueSpec(Kind.FP16, 16, QuantAxis.PER_CHANNEL, 0, TernaryPacking.PLANES, false, 0);
+        return new ValueSpec(Kind.FP16, 16, QuantAxis.PER_CHANNEL, 0, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS);
     }
 
     /**
@@ -93,7 +96,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code axis} is null
      */
     public static ValueSpec uniform(int bits, QuantAxis axis) {
-        return new ValueSpec(Kind.UNIFORM, bits, axis, 0, TernaryPacking.PLANES, false, 0);
+        return new ValueSpec(Kind.UNIFORM, bits, axis, 0, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS);
     }
 
     /**
@@ -105,7 +108,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code packing} is null
      */
     public static ValueSpec ternary(TernaryPacking packing) {
-        return new ValueSpec(Kind.TERNARY, 2, QuantAxis.PER_CHANNEL, DEFAULT_GAMMA, packing, false, 0);
+        return new ValueSpec(Kind.TERNARY, 2, QuantAxis.PER_CHANNEL, DEFAULT_GAMMA, packing, false, 0, TernaryThreshold.MEAN_ABS);
     }
 
     /**
@@ -120,7 +123,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code packing} is null or {@code p} is outside [0, 1]
      */
     public static ValueSpec ternaryProtected(TernaryPacking packing, double p) {
-        return new ValueSpec(Kind.TERNARY, 2, QuantAxis.PER_CHANNEL, DEFAULT_GAMMA, packing, true, p);
+        return new ValueSpec(Kind.TERNARY, 2, QuantAxis.PER_CHANNEL, DEFAULT_GAMMA, packing, true, p, TernaryThreshold.MEAN_ABS);
     }
 
     /**
@@ -131,7 +134,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @return the spec
      */
     public static ValueSpec reference() {
-        return new ValueSpec(Kind.REFERENCE, 2, QuantAxis.PER_CHANNEL, 0.5, TernaryPacking.PLANES, false, 0);
+        return new ValueSpec(Kind.REFERENCE, 2, QuantAxis.PER_CHANNEL, 0.5, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS);
     }
 
     /**
@@ -142,7 +145,18 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @return a new spec
      */
     public ValueSpec withGamma(double g) {
-        return new ValueSpec(kind, bits, axis, g, packing, protection, protectedFraction);
+        return new ValueSpec(kind, bits, axis, g, packing, protection, protectedFraction, threshold);
+    }
+
+    /**
+     * This spec with another rule for which ternary values become zero (TERNARY only).
+     *
+     * @param t the rule
+     * @return a new spec
+     * @throws IllegalArgumentException if {@code t} is null
+     */
+    public ValueSpec withThreshold(TernaryThreshold t) {
+        return new ValueSpec(kind, bits, axis, gamma, packing, protection, protectedFraction, t);
     }
 
     /**
@@ -153,7 +167,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code p} is null
      */
     public ValueSpec withPacking(TernaryPacking p) {
-        return new ValueSpec(kind, bits, axis, gamma, p, protection, protectedFraction);
+        return new ValueSpec(kind, bits, axis, gamma, p, protection, protectedFraction, threshold);
     }
 
     /**

@@ -31,6 +31,8 @@ public final class CodecScratch implements AutoCloseable {
     /** A channel order (per-group split). */
     public final int[] order;
     public final int[] raw = new int[2];
+    /** G floats: the magnitudes of one channel of a group (the least-squares ternary threshold sorts them). */
+    public final float[] magnitudes;
 
     /** Off-heap, 32-byte aligned: max(G, maxQueries) rows of d floats (real side). */
     public final MemorySegment fftReal;
@@ -50,6 +52,7 @@ public final class CodecScratch implements AutoCloseable {
         codes = new int[2 * groupSize * headDim];
         work = new float[groupSize * headDim];
         order = new int[headDim];
+        magnitudes = new float[groupSize];
         int rows = Math.max(groupSize, maxQueries);
         fftReal = Fftw.allocate(arena, (long) rows * headDim);
         fftComplex = Fftw.allocate(arena, (long) rows * 2 * (headDim / 2 + 1));

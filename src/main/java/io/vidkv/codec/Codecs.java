@@ -2,6 +2,7 @@ package io.vidkv.codec;
 
 import io.vidkv.KeySpec;
 import io.vidkv.LayerConfig;
+import io.vidkv.TernaryThreshold;
 import io.vidkv.ValueSpec;
 
 /** The key and value codec a layer configuration names: the one place a {@link LayerConfig} becomes codecs. */
@@ -31,7 +32,8 @@ public final class Codecs {
         return switch (v.kind()) {
             case FP16 -> new Fp16Codec(g, headDim);
             case UNIFORM -> new UniformCodec(v.bits(), v.axis(), false, meta, g, headDim);
-            case TERNARY -> new TernaryValueCodec(v.gamma(), v.packing(), v.protection(), meta, g, headDim);
+            case TERNARY -> new TernaryValueCodec(v.gamma(), v.threshold() == TernaryThreshold.LEAST_SQUARES, v.packing(),
+                    v.protection(), meta, g, headDim);
             case REFERENCE -> new ReferenceValueCodec(g, headDim);
         };
     }

@@ -42,6 +42,8 @@ public final class TernaryValueCodec implements ValueCodec {
     }
 
     private final double gamma;
+    /** Threshold by least squares (per (channel, group)) instead of gamma x mean |v|. */
+    private final boolean leastSquares;
     private final TernaryPacking packing;
     private final boolean protection;
     private final MetadataCodes format;
@@ -51,10 +53,17 @@ public final class TernaryValueCodec implements ValueCodec {
 
     public TernaryValueCodec(double gamma, TernaryPacking packing, boolean protection, MetadataCodes format,
                              int groupSize, int headDim) {
+        this(gamma, false, packing, protection, format, groupSize, headDim);
+    }
+
+    /** With the threshold rule: {@code leastSquares} true for {@link io.vidkv.TernaryThreshold#LEAST_SQUARES}. */
+    public TernaryValueCodec(double gamma, boolean leastSquares, TernaryPacking packing, boolean protection, MetadataCodes format,
+                             int groupSize, int headDim) {
         if (!(gamma >= 0 && gamma < 10)) {
             throw new IllegalArgumentException("ternary gamma must be in [0, 10), got " + gamma);
         }
         this.gamma = gamma;
+        this.leastSquares = leastSquares;
         this.packing = packing;
         this.protection = protection;
         this.format = format;
@@ -110,6 +119,39 @@ public final class TernaryValueCodec implements ValueCodec {
         }
     }
 
+    /**
+     * The threshold whose codes (sign(v) where |v| is above it) with their least-squares scale (mean
+     * |v| over the nonzero codes) leave the smallest squared error in channel c of the group: keeping
+     * the k largest |v| saves (S_k)^2 / k of the group's sum of squares, S_k their sum, so the best k
+     * maximizes that. Ties go to the smaller k (fewer nonzero codes). Returns a value strictly
+     * between the k-th and (k+1)-th largest |v| when they differ, -1 when every value is kept.
+     */
+    private double leastSquaresThreshold(float[] x, int c, long mask, float[] mag) {
+        int n = 0;
+        for (int t = 0; t < groupSize; t++) {
+            if ((mask >>> t & 1) == 0) {
+                mag[n++] = Math.abs(x[t * headDim + c]);
+            }
+        }
+        java.util.Arrays.sort(mag, 0, n); // ascending; primitive sort, no allocation
+        double best = 0, sum = 0;
+        int bestK = 0;
+        for (int k = 1; k <= n; k++) {
+            sum += mag[n - k];
+            double saved = sum * sum / k;
+            if (saved > best) {
+                best = saved;
+                bestK = k;
+            }
+        }
+        if (bestK == n) {
+            return -1; // every value nonzero (|v| > -1 always)
+        }
+        // codes are |v| > threshold: the (bestK+1)-th largest is the threshold itself, so it and every
+        // equal magnitude are zero; equal magnitudes at the boundary all stay on one side
+        return mag[n - bestK - 1];
+    }
+
     @Override
     public long encode(float[] x, long protectedMask, HeadState state, MemorySegment dst, long off, CodecScratch s) {
         long mask = protection ? protectedMask & (groupSize == 64 ? -1L : (1L << groupSize) - 1) : 0L;
@@ -124,7 +166,8 @@ public final class TernaryValueCodec implements ValueCodec {
                     sumAbs += Math.abs(x[t * headDim + c]);
                 }
             }
-            double threshold = unprotected == 0 ? Double.POSITIVE_INFINITY : gamma * sumAbs / unprotected;
+            double threshold = unprotected == 0 ? Double.POSITIVE_INFINITY
+                    : leastSquares ? leastSquaresThreshold(x, c, mask, s.magnitudes) : gamma * sumAbs / unprotected;
             double nzSum = 0;
             int nz = 0;
             for (int t = 0; t < groupSize; t++) {

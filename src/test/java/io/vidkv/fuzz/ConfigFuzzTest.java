@@ -15,6 +15,7 @@ import io.vidkv.MetadataFormat;
 import io.vidkv.QuantAxis;
 import io.vidkv.SplitMetric;
 import io.vidkv.TernaryPacking;
+import io.vidkv.TernaryThreshold;
 import io.vidkv.codec.ValueCodec;
 import io.vidkv.kernel.DecodeAttention;
 
@@ -81,10 +82,16 @@ class ConfigFuzzTest {
             KeySpec k = new KeySpec(in.pick(KeySpec.Kind.values()), anInt(in), in.pick(QuantAxis.values()), aDouble(in),
                     in.pick(SplitMetric.values()), in.bool(), in.bool());
             ValueSpec v = new ValueSpec(in.pick(ValueSpec.Kind.values()), anInt(in), in.pick(QuantAxis.values()), aDouble(in),
-                    in.pick(TernaryPacking.values()), in.bool(), aDouble(in));
+                    in.pick(TernaryPacking.values()), in.bool(), aDouble(in), TernaryThreshold.MEAN_ABS);
             lc = new LayerConfig(k, v, anInt(in), anInt(in), anInt(in), in.pick(MetadataFormat.values()));
             shape = new ModelShape(1 + in.below(2), anInt(in), anInt(in), anInt(in));
             config = new CacheConfig(Collections.nCopies(shape.layers(), lc), anInt(in), new CapacityPolicy(anInt(in)));
+            // read last, so that the committed corpus keeps its meaning for every earlier field
+            TernaryThreshold threshold = in.pick(TernaryThreshold.values());
+            if (threshold != TernaryThreshold.MEAN_ABS) {
+                lc = lc.withValues(v.withThreshold(threshold));
+                config = new CacheConfig(Collections.nCopies(shape.layers(), lc), config.pageBytes(), config.capacity());
+            }
         } catch (IllegalArgumentException e) {
             return; // documented rejection of a field
         }

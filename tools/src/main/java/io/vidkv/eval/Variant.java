@@ -33,7 +33,8 @@ public record Variant(String name, LayerConfig config, Protection protection) {
     /**
      * The paper's comparisons (METHOD.md and the evaluation issue), as variants of the presets:
      * per-channel vs per-token values, channel split by range vs variance vs outlier count, normal key
-     * channels with and without the FFT, protection of salient vs random tokens. The reference-code
+     * channels with and without the FFT, protection of salient vs random tokens; and the ternary
+     * threshold by gamma x mean |v| (the paper) vs by least squares. The reference-code
      * mode vs ours is the pair of presets {@code vidkv-reference-1.5/1.58} and {@code vidkv-1.5/1.58}.
      */
     public static List<Variant> experiments() {
@@ -49,6 +50,10 @@ public record Variant(String name, LayerConfig config, Protection protection) {
                 Protection.SALIENT));
         v.add(new Variant("exp:normal-keys-fft", base, Protection.SALIENT));
         v.add(new Variant("exp:normal-keys-no-fft", base.withKeys(base.keys().withSpectral(false)), Protection.SALIENT));
+        // ternary threshold: the paper's gamma x mean |v| vs the least-squares choice (same bits)
+        v.add(new Variant("exp:ternary-gamma", base, Protection.SALIENT));
+        v.add(new Variant("exp:ternary-least-squares",
+                base.withValues(base.values().withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES)), Protection.SALIENT));
         LayerConfig stp = Preset.VIDKV_15_166_STP.layerConfig();
         v.add(new Variant("exp:protect-salient", stp, Protection.SALIENT));
         v.add(new Variant("exp:protect-random", stp, Protection.RANDOM));
