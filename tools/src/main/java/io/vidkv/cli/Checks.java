@@ -144,6 +144,16 @@ final class Checks {
      */
     static io.vidkv.eval.KvSource realData(CommandSpec spec, String data, int headDim, int queries, boolean headDimFlag)
             throws IOException {
+        return realData(spec, data, new io.vidkv.eval.KvSource.Options(headDim, null, null, queries), headDimFlag);
+    }
+
+    /**
+     * The real data a --data value names, read as {@code options} say; failures of a .npy
+     * directory name the shape flags given ({@code --head-dim}, {@code --query-heads},
+     * {@code --kv-heads}) when {@code shapeFlags}, as those decide how its files are split into heads.
+     */
+    static io.vidkv.eval.KvSource realData(CommandSpec spec, String data, io.vidkv.eval.KvSource.Options options,
+                                           boolean shapeFlags) throws IOException {
         Path path = Path.of(data);
         boolean safetensors = data.endsWith(".safetensors");
         if (!data.equals("minilm") && (safetensors ? !Files.isRegularFile(path) : !Files.isDirectory(path))) {
@@ -151,10 +161,21 @@ final class Checks {
                     + "; use synthetic, minilm, a .safetensors file or a directory of L<layer>_{key,value}.npy files");
         }
         try {
-            return io.vidkv.eval.KvSource.real(data, headDim, queries);
+            return io.vidkv.eval.KvSource.real(data, options);
         } catch (IllegalArgumentException | java.io.UncheckedIOException | IOException e) {
             boolean npy = !safetensors && !data.equals("minilm");
-            throw error(spec, "--data " + data + (npy && headDimFlag ? " (--head-dim " + headDim + ")" : "") + ": " + e.getMessage());
+            List<String> given = new ArrayList<>();
+            if (options.headDim() != null) {
+                given.add("--head-dim " + options.headDim());
+            }
+            if (options.queryHeads() != null) {
+                given.add("--query-heads " + options.queryHeads());
+            }
+            if (options.kvHeads() != null) {
+                given.add("--kv-heads " + options.kvHeads());
+            }
+            throw error(spec, "--data " + data + (npy && shapeFlags && !given.isEmpty() ? " (" + String.join(" ", given) + ")" : "")
+                    + ": " + e.getMessage());
         }
     }
 }

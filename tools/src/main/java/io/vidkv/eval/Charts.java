@@ -290,8 +290,9 @@ public final class Charts {
                     + " bits)";
             XYSeries s = new XYSeries(name);
             for (int n : contexts) {
-                // the residual window: R + G - 1 = 159 float32 tokens at most after the first block (G = 32)
-                int window = Math.min(n, 159);
+                // the residual window: R + G - 1 float32 tokens at most after the first block (159 for the
+                // presets' R 128, G 32; --residual changes R)
+                int window = Math.min(n, r.residual() + r.groupSize() - 1);
                 double quantized = (n - window) * (double) model.layers() * model.tokenElements() * 2;
                 double bytes = quantized * r.effectiveBits() / 8 + window * (double) model.layers() * model.tokenElements() * 2 * 4;
                 s.add(n, bytes / 1048576.0);

@@ -3,6 +3,7 @@ package io.vidkv.eval;
 import io.vidkv.CacheConfig;
 import io.vidkv.InputType;
 import io.vidkv.KvCache;
+import io.vidkv.LayerConfig;
 import io.vidkv.MemoryReport;
 import io.vidkv.ModelShape;
 import io.vidkv.ParallelRunner;
@@ -33,10 +34,27 @@ public final class Evaluator {
                               double topkRecall) {
     }
 
-    /** Metrics of one variant over all evaluated layers. */
+    /**
+     * Metrics of one variant over all evaluated layers, with the protocol it ran under: the residual
+     * window R, calibration groups C and group size G of its configuration, the page size of its
+     * cache and the protected tokens summed over the layers (0 without protection).
+     */
     public record Result(String preset, double effectiveBits, double nominalBits, double totalBits, double compressionRatio,
                          long modelBytes, double keyRelError, double valueRelError, double attnRelError, double attnKl,
-                         double topkRecall, double quantizeNsPerToken, double decodeStepMs, List<LayerResult> layers) {
+                         double topkRecall, double quantizeNsPerToken, double decodeStepMs, List<LayerResult> layers,
+                         int residual, int calibrationGroups, int groupSize, int pageBytes, long protectedTokens) {
+    }
+
+    /**
+     * The page size an evaluation gives a configuration: the smallest page that holds its largest
+     * block (and the library's minimum of 4096 bytes), rounded up to 64 bytes. Each KV head's stream
+     * holds whole pages, so with the default 64 KiB a short sequence (512 tokens) would pay for a
+     * mostly empty page per head and every preset, fp16 included, would show the same total bits;
+     * with pages this small the unused tail is less than one block-sized page per head.
+     */
+    public static int pageBytes(LayerConfig config, int headDim) {
+        long block = config.maxBlockBytes(headDim);
+        return (int) Math.max(4096, (block + 63) / 64 * 64);
     }
 
     private final KvSource source;
@@ -63,7 +81,7 @@ public final class Evaluator {
         int v = variants.size();
         double[][] err = new double[v][6]; // key num/den, value num/den, attn num/den
         double[] kl = new double[v], recall = new double[v], quantNs = new double[v], stepNs = new double[v];
-        long[] bytesHeld = new long[v], fp16 = new long[v];
+        long[] bytesHeld = new long[v], fp16 = new long[v], protectedCount = new long[v];
         double[] effNum = new double[v], effDen = new double[v], totNum = new double[v], totDen = new double[v], nominal = new double[v];
         List<List<LayerResult>> perLayer = new ArrayList<>();
         for (int i = 0; i < v; i++) {
@@ -78,12 +96,16 @@ public final class Evaluator {
                 queryCount += data.queryTokens() * shape.queryHeads();
                 for (int i = 0; i < v; i++) {
                     Variant var = variants.get(i);
-                    CacheConfig config = CacheConfig.uniform(one, var.config()).withCapacity(n + 64);
+                    CacheConfig config = CacheConfig.uniform(one, var.config()).withCapacity(n + 64)
+                            .withPageBytes(pageBytes(var.config(), shape.headDim()));
                     try (KvCache cache = KvCache.create(one, config, runner);
                          DecodeAttention attn = new DecodeAttention(cache, runner)) {
                         if (var.config().values().protection()) {
-                            float[] score = var.protection() == Variant.Protection.SALIENT ? exact.received : randomScores(n, layer);
-                            cache.protectBySaliency(0, score, var.config().values().protectedFraction());
+                            int[] salient = TokenSaliency.topFraction(exact.received, 0, var.config().values().protectedFraction());
+                            int[] chosen = var.protection() == Variant.Protection.SALIENT ? salient
+                                    : randomLike(salient, n, var.config().groupSize(), data.layer());
+                            cache.protect(chosen);
+                            protectedCount[i] += chosen.length;
                         }
                         long t0 = System.nanoTime();
                         cache.append(0, data.keys(), data.values(), n, InputType.F32);
@@ -102,7 +124,7 @@ public final class Evaluator {
                         recall[i] += lr.topkRecall() * data.queryTokens() * shape.queryHeads();
                         perLayer.get(i).add(lr);
                     }
-                    step.accept(var.name() + " layer " + layer);
+                    step.accept(var.name() + " layer " + data.layer());
                 }
             }
         }
@@ -113,7 +135,8 @@ public final class Evaluator {
                     (double) fp16[i] / bytesHeld[i], modelBytes, Math.sqrt(err[i][0] / err[i][1]), Math.sqrt(err[i][2] / err[i][3]),
                     Math.sqrt(err[i][4] / err[i][5]), kl[i] / queryCount, recall[i] / queryCount,
                     quantNs[i] / ((double) n * layers.size()), stepNs[i] / 1e6 / Math.max(1, queryCount / shape.queryHeads()),
-                    List.copyOf(perLayer.get(i))));
+                    List.copyOf(perLayer.get(i)), variants.get(i).config().residual(), variants.get(i).config().calibrationGroups(),
+                    variants.get(i).config().groupSize(), pageBytes(variants.get(i).config(), shape.headDim()), protectedCount[i]));
         }
         return out;
     }
@@ -315,13 +338,41 @@ public final class Evaluator {
         k[b] = x;
     }
 
-    private static float[] randomScores(int n, int layer) {
+    /**
+     * Random tokens at the bits of {@code salient}: in every group of G tokens (the blocks the
+     * cache will form, from position 0) as many tokens as {@code salient} has there, chosen
+     * uniformly. A block's size depends only on how many of its tokens are protected, so the random
+     * control costs exactly the salient choice's bits; drawing p of all tokens instead gave other
+     * counts per block and, with salient tokens clustered in the residual window or not, other bits
+     * (2.99 vs 2.88), which mixed the bit cost into the error comparison.
+     */
+    static int[] randomLike(int[] salient, int n, int g, int layer) {
         SplittableRandom rnd = new SplittableRandom(7919L * layer + 1);
-        float[] s = new float[n];
-        for (int i = 0; i < n; i++) {
-            s[i] = (float) rnd.nextDouble();
+        int[] out = new int[salient.length];
+        int k = 0, j = 0;
+        for (int start = 0; start < n; start += g) {
+            int size = Math.min(g, n - start), want = 0;
+            while (j < salient.length && salient[j] < start + size) {
+                want++;
+                j++;
+            }
+            // a partial Fisher-Yates shuffle of the group's offsets: want distinct tokens
+            int[] offsets = new int[size];
+            for (int t = 0; t < size; t++) {
+                offsets[t] = t;
+            }
+            for (int t = 0; t < want; t++) {
+                int pick = t + rnd.nextInt(size - t);
+                int x = offsets[pick];
+                offsets[pick] = offsets[t];
+                offsets[t] = x;
+            }
+            java.util.Arrays.sort(offsets, 0, want);
+            for (int t = 0; t < want; t++) {
+                out[k++] = start + offsets[t];
+            }
         }
-        return s;
+        return out;
     }
 
     private static double sq(double x) {

@@ -18,8 +18,8 @@ import java.util.Locale;
  * {@code results.json} (one object per preset with the stable keys {@code preset},
  * {@code effective_bits}, {@code nominal_bits}, {@code key_rel_error}, {@code value_rel_error},
  * {@code attn_rel_error}, {@code attn_kl}, {@code topk_recall}, plus totals, timings and per-layer
- * rows, and the data description), {@code results.csv} (one row per preset and layer, layer
- * {@code all} for the totals) and the console table.
+ * rows, and the data description), {@code results.csv} (one row per preset and layer, by the data's
+ * layer number, layer {@code all} for the totals) and the console table.
  */
 public final class ResultsWriter {
 
@@ -27,11 +27,26 @@ public final class ResultsWriter {
     }
 
     public static void json(Path file, String data, List<Evaluator.Result> results, List<Integer> layers) throws IOException {
+        json(file, data, results, layers, null);
+    }
+
+    /**
+     * {@code results.json}, with {@code protocol} (what the results depend on besides the data's
+     * values: residual window, calibration groups, queries, pages; null for none) as object
+     * {@code protocol}; each preset also carries its own {@code residual}, {@code calibration_groups},
+     * {@code group_size}, {@code page_bytes} and {@code protected_tokens}. {@code layers} are the
+     * data's layer numbers.
+     */
+    public static void json(Path file, String data, List<Evaluator.Result> results, List<Integer> layers,
+                            java.util.Map<String, Object> protocol) throws IOException {
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode root = mapper.createObjectNode();
         root.put("data", data);
         ArrayNode ls = root.putArray("layers");
         layers.forEach(ls::add);
+        if (protocol != null) {
+            root.set("protocol", mapper.valueToTree(protocol));
+        }
         ArrayNode arr = root.putArray("presets");
         for (Evaluator.Result r : results) {
             ObjectNode o = arr.addObject();
@@ -49,6 +64,11 @@ public final class ResultsWriter {
             o.put("topk_recall", r.topkRecall());
             o.put("quantize_ns_per_token_indicative", r.quantizeNsPerToken());
             o.put("decode_step_ms_indicative", r.decodeStepMs());
+            o.put("residual", r.residual());
+            o.put("calibration_groups", r.calibrationGroups());
+            o.put("group_size", r.groupSize());
+            o.put("page_bytes", r.pageBytes());
+            o.put("protected_tokens", r.protectedTokens());
             ArrayNode per = o.putArray("per_layer");
             for (Evaluator.LayerResult l : r.layers()) {
                 ObjectNode lo = per.addObject();
@@ -113,7 +133,8 @@ public final class ResultsWriter {
         if (data != null && data.startsWith("synthetic")) {
             out.println("  synthetic data rank presets against each other; they do not predict a model's accuracy (README, \"Evaluation\").");
         }
-        out.println("eff/nom/total: bits per element (effective = blocks incl. metadata; total = + residual window and page tails);");
-        out.println("xFP16: FP16 bytes / bytes held. * single-run timings, indicative only: JMH (BENCHMARKS.md) is the authority.");
+        out.println("eff/nom/total: bits per element (effective = blocks incl. metadata; total = + residual window and page tails,");
+        out.println("  pages the smallest that hold one block); xFP16: FP16 bytes / bytes held.");
+        out.println("* single-run timings, indicative only: JMH (BENCHMARKS.md) is the authority.");
     }
 }

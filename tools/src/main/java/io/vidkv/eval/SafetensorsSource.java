@@ -43,23 +43,45 @@ public final class SafetensorsSource implements KvSource {
     private final Map<Integer, Map<String, Tensor>> layers;
     private final ModelShape shape;
     private final int tokens;
+    private final int queryRows;
+    private final boolean hasQueries;
     private final int queryTokens;
     private final long dataStart;
     private final String description;
 
-    private SafetensorsSource(Path file, Map<Integer, Map<String, Tensor>> layers, ModelShape shape, int tokens, int queryTokens,
-                              long dataStart, String description) {
+    private SafetensorsSource(Path file, Map<Integer, Map<String, Tensor>> layers, ModelShape shape, int tokens, int queryRows,
+                              boolean hasQueries, int queryTokens, long dataStart, String description) {
         this.file = file;
         this.layers = layers;
         this.shape = shape;
         this.tokens = tokens;
+        this.queryRows = queryRows;
+        this.hasQueries = hasQueries;
         this.queryTokens = queryTokens;
         this.dataStart = dataStart;
         this.description = description;
     }
 
-    /** Reads and validates the header of {@code file}. */
+    /**
+     * Reads and validates the header of {@code file}; all query tokens of the file are evaluated
+     * (without query tensors: the keys of the last {@link NpyLayerSource#DEFAULT_QUERIES} tokens).
+     */
     public static SafetensorsSource open(Path file) throws IOException {
+        return open(file, null);
+    }
+
+    /**
+     * Reads and validates the header of {@code file}; the last {@code queries} query tokens are
+     * evaluated, or as {@link #open(Path)} when null.
+     *
+     * @throws IllegalArgumentException if the file is malformed or has fewer query tokens than {@code queries}
+     */
+    public static SafetensorsSource open(Path file, Integer queries) throws IOException {
+        SafetensorsSource s = read(file);
+        return queries == null ? s : s.withQueries(queries);
+    }
+
+    private static SafetensorsSource read(Path file) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ); Arena a = Arena.ofConfined()) {
             long size = ch.size();
             if (size < 8) {
@@ -141,9 +163,33 @@ public final class SafetensorsSource implements KvSource {
             } catch (IllegalArgumentException e) {
                 throw bad(file, "has an unsupported shape: " + e.getMessage());
             }
-            int queryTokens = qs == null ? (int) Math.min(8, ks[0]) : (int) qs[0];
-            return new SafetensorsSource(file, layers, shape, (int) ks[0], queryTokens, dataStart, description);
+            int rows = qs == null ? (int) ks[0] : (int) qs[0];
+            int queryTokens = qs == null ? Math.min(NpyLayerSource.DEFAULT_QUERIES, rows) : rows;
+            return new SafetensorsSource(file, layers, shape, (int) ks[0], rows, qs != null, queryTokens, dataStart, description);
         }
+    }
+
+    /**
+     * This source evaluating the last {@code n} query tokens (each still at its own position).
+     *
+     * @throws IllegalArgumentException if {@code n} is below 1 or above {@code queries().available()}
+     */
+    public SafetensorsSource withQueries(int n) {
+        if (n < 1 || n > queryRows) {
+            throw bad(file, "has " + queryRows + (hasQueries ? " query tokens (layers.<l>.query)" : " tokens (no query tensors: their keys stand in)")
+                    + "; --queries " + n + " is not between 1 and " + queryRows);
+        }
+        return new SafetensorsSource(file, layers, shape, tokens, queryRows, hasQueries, n, dataStart, description);
+    }
+
+    @Override
+    public Queries queries() {
+        return new Queries(queryTokens, queryRows, true, hasQueries ? "layers.<l>.query" : "the last tokens' keys (no query tensors)");
+    }
+
+    @Override
+    public java.util.List<Integer> layerNumbers() {
+        return java.util.List.copyOf(layers.keySet());
     }
 
     private static Tensor tensor(Path file, String name, JsonNode t, long dataSize) {
@@ -208,15 +254,17 @@ public final class SafetensorsSource implements KvSource {
         if (index < 0 || index >= layers.size()) {
             throw new IllegalArgumentException(file + ": layer index " + index + " out of range [0, " + layers.size() + ")");
         }
-        Map<String, Tensor> l = layers.values().stream().skip(index).findFirst().orElseThrow();
+        int number = layerNumbers().get(index);
+        Map<String, Tensor> l = layers.get(number);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ); Arena a = Arena.ofConfined()) {
             MemorySegment m = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), a);
             MemorySegment keys = load(m, l.get("key"), arena);
             MemorySegment values = load(m, l.get("value"), arena);
             MemorySegment queries;
             Tensor q = l.get("query");
-            if (q != null) {
-                queries = load(m, q, arena);
+            if (q != null) { // the last queryTokens rows: the query tensor holds the last queryRows tokens' queries
+                long row = (long) shape.queryHeads() * shape.headDim() * 4;
+                queries = load(m, q, arena).asSlice((long) (queryRows - queryTokens) * row, (long) queryTokens * row);
             } else { // no queries: the last tokens' keys stand in for them (one per KV head)
                 long row = (long) shape.kvHeads() * shape.headDim() * 4;
                 queries = keys.asSlice((tokens - queryTokens) * row, queryTokens * row);
@@ -225,7 +273,7 @@ public final class SafetensorsSource implements KvSource {
             for (int i = 0; i < queryTokens; i++) {
                 positions[i] = tokens - queryTokens + i;
             }
-            return new LayerData(index, tokens, keys, values, queryTokens, queries, positions, null);
+            return new LayerData(number, tokens, keys, values, queryTokens, queries, positions, null);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot read " + file, e);
         }

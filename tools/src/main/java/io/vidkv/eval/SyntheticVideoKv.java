@@ -112,6 +112,12 @@ public final class SyntheticVideoKv implements KvSource {
     }
 
     @Override
+    public Queries queries() {
+        // the question tokens follow the video and see all of it (LayerData's positions are n - 1)
+        return new Queries(spec.questionTokens(), spec.questionTokens(), false, "the synthetic question");
+    }
+
+    @Override
     public LayerData layer(int layer, Arena arena) {
         ModelShape shape = spec.shape();
         int d = shape.headDim(), kvh = shape.kvHeads(), n = tokens(), nq = spec.questionTokens();

@@ -23,11 +23,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The layout scripts/dump_kv.py writes, produced here by a minimal writer, read back and evaluated. */
-class SafetensorsSourceTest {
+/**
+ * The layout scripts/dump_kv.py writes, produced here by a minimal writer, read back and evaluated.
+ * Public with its writer: the CLI tests write .safetensors inputs with it.
+ */
+public class SafetensorsSourceTest {
 
     /** Writes tensors (name, dtype, shape, float data) in the safetensors format, optionally corrupting the header. */
-    static byte[] write(List<Object[]> tensors, String headerOverride) throws Exception {
+    public static byte[] write(List<Object[]> tensors, String headerOverride) throws Exception {
         ObjectMapper m = new ObjectMapper();
         ObjectNode header = m.createObjectNode();
         ByteArrayOutputStream data = new ByteArrayOutputStream();
@@ -62,7 +65,7 @@ class SafetensorsSourceTest {
         return out.array();
     }
 
-    static float[] random(SplittableRandom rnd, int n) {
+    public static float[] random(SplittableRandom rnd, int n) {
         float[] f = new float[n];
         for (int i = 0; i < n; i++) {
             f[i] = (float) rnd.nextGaussian();
