@@ -2,6 +2,7 @@ package io.vidkv;
 
 import io.vidkv.testing.KvData;
 import io.vidkv.testing.TestSeeds;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -83,6 +84,43 @@ class ReferenceModeTranscriptionTest {
             }
             assertEquals(ref.quantizedTokens(), cache.quantizedTokenCount(0), "quantized tokens" + TestSeeds.replay());
             compare(cache, ref, heads, d, "after " + decode + " decode tokens (" + ref.flushes + " flushes)");
+        }
+    }
+
+    /**
+     * Where the reference code fails (a prefill shorter than G: topk over no rows; R not a multiple
+     * of G: a flush of partial groups) the mode does what LayerConfig#referenceMode documents: a
+     * short prefill quantizes nothing, and the flush waits for R rounded up to whole groups.
+     */
+    @Test
+    void shortPrefillAndResidualNotAMultipleOfG() {
+        ModelShape shape = new ModelShape(1, 2, 2, 64);
+        LayerConfig lc = Preset.VIDKV_REFERENCE.layerConfig().withGroupSize(16).withResidual(40);
+        assertEquals(48, lc.referenceFlushTokens());
+        assertEquals(16, lc.withResidual(0).referenceFlushTokens());
+        SplittableRandom rnd = TestSeeds.random(77);
+        try (Arena arena = Arena.ofConfined();
+             KvCache cache = KvCache.create(shape, CacheConfig.uniform(shape, lc).withCapacity(200))) {
+            MemorySegment k = KvData.keys(arena, rnd, 200, 2, 64);
+            MemorySegment v = KvData.values(arena, rnd, 200, 2, 64);
+            cache.append(0, slice(k, 0, 10, shape), slice(v, 0, 10, shape), 10, InputType.F32);
+            assertEquals(0, cache.quantizedTokenCount(0), "a prefill shorter than G stays in the window");
+            cache.append(0, slice(k, 10, 37, shape), slice(v, 10, 37, shape), 37, InputType.F32);
+            assertEquals(0, cache.quantizedTokenCount(0), "47 tokens in the window: one short of the flush at 48");
+            cache.append(0, slice(k, 47, 1, shape), slice(v, 47, 1, shape), 1, InputType.F32);
+            assertEquals(48, cache.quantizedTokenCount(0), "the window reached 48: quantized, emptied");
+            assertEquals(0, cache.stream(0, 0).windowCount(), "the flush empties the window");
+            cache.append(0, slice(k, 48, 100, shape), slice(v, 48, 100, shape), 100, InputType.F32);
+            assertEquals(48 + 96, cache.quantizedTokenCount(0), "two more flushes of 48");
+            assertEquals(148, cache.tokenCount(0));
+            for (int h = 0; h < 2; h++) { // the window holds the last 4 tokens as given
+                DequantizedHead got = cache.dequantize(0, h);
+                for (int t = 144; t < 148; t++) {
+                    for (int c = 0; c < 64; c++) {
+                        assertEquals(k.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) t * 2 + h) * 64 + c), got.key(t, c));
+                    }
+                }
+            }
         }
     }
 
