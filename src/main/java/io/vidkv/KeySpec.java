@@ -39,8 +39,8 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
         VIDKV,
         /**
          * The public reference code's keys, for comparison only (METHOD.md section 6): complex FFT,
-         * 2n bits for n normal channels, {0, +s} reconstruction, re-quantization every
-         * {@link LayerConfig#REFERENCE_FLUSH} tokens.
+         * 2n bits for n normal channels, {0, +s} reconstruction, one split per layer and the
+         * reference code's re-quantization ({@link LayerConfig#referenceMode()}).
          */
         REFERENCE
     }
@@ -107,7 +107,7 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
     /**
      * The reference code's keys (METHOD.md section 6): complex FFT, 2n bits, {0, +s}. Using them
      * puts the layer in {@linkplain LayerConfig#referenceMode() reference mode}; the split is always
-     * by range, frozen between re-quantizations, and FP16 metadata is used whatever the layer's
+     * by range, one per layer, chosen again at every re-quantization, and FP16 metadata is used whatever the layer's
      * {@link MetadataFormat}.
      *
      * @param keyBits nominal key bits in [1, 2], as for {@link #vidkv(double)}

@@ -19,7 +19,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * are quantized by the layer's codecs into a block in a page from the {@link PagePool}. The first
  * quantization of a layer waits for R + C * G tokens (C calibration groups) and fixes the key
  * channel split and super-scales from those C groups; from then on blocks are only appended, never
- * re-quantized. Because the schedule depends only on token counts, appending N tokens at once or one
+ * re-quantized (the reference mode, {@link LayerConfig#referenceMode()}, follows the reference
+ * code's lifecycle instead). Because the schedule depends only on token counts, appending N tokens at once or one
  * at a time produces identical bytes.
  *
  * <p>Token protection: {@link #protect} marks token positions whose values are kept at 2 bits (for
@@ -104,6 +105,7 @@ public final class KvCache implements AutoCloseable {
     private final PageReservation reservation;
     private final EvictionPlan eviction;
     private final AppendTask appendTask = new AppendTask();
+    private final ReferenceModeAppend referenceAppend;
     /**
      * Who uses the sequence: {@link #IDLE}, the number of readers (attention calls) in progress, one
      * writer (a negative word from {@link #writing}, which says what it does and on which layer), or
@@ -159,6 +161,7 @@ public final class KvCache implements AutoCloseable {
             valueGroup[w] = new float[maxG * shape.headDim()];
         }
         this.reservation = new PageReservation(pool, maxPagesPerAppend);
+        this.referenceAppend = new ReferenceModeAppend(shape, reservation, config.pageBytes());
         this.eviction = new EvictionPlan(config.capacity(), reservation, protectedTokens, pool, shape.kvHeads(),
                 config.pageBytes());
         for (LayerStore ls : layers) {
@@ -510,6 +513,11 @@ public final class KvCache implements AutoCloseable {
         eviction.reserve(ls, tokenCount); // the last step that may reject: nothing has changed so far
         try {
             eviction.commit();
+            if (ls.config.referenceMode()) {
+                // the reference code's lifecycle works on whole layers (one split over all heads)
+                referenceAppend.append(ls, keys, values, tokenCount, type, scratch[0], keyGroup[0], valueGroup[0]);
+                return;
+            }
             appendTask.begin(ls, keys, values, tokenCount, type);
             if (runner != null && tokenCount >= ls.config.groupSize() && shape.kvHeads() > 1
                     && runner.canAccess(keys) && runner.canAccess(values)) {
@@ -607,10 +615,6 @@ public final class KvCache implements AutoCloseable {
                     }
                 }
             }
-            if (ls.config.referenceMode() && ls.calibrated
-                    && quantized / LayerConfig.REFERENCE_FLUSH != ls.quantizedTokens / LayerConfig.REFERENCE_FLUSH) {
-                requantize(hs, hs.blockCount(), s, kx, vx);
-            }
             if (head == 0) {
                 newQuantized = quantized;
                 newCalibrated = calibrated;
@@ -627,29 +631,6 @@ public final class KvCache implements AutoCloseable {
             ls.keyCodec.calibrate(ck, n, hs.state, s);
             ls.valueCodec.calibrate(cv, n, hs.state, s);
             hs.state.markCalibrated();
-        }
-
-        /** Reference mode only: dequantize every block, re-calibrate, quantize again in place. */
-        private void requantize(HeadStore hs, int blocks, CodecScratch s, float[] kx, float[] vx) {
-            int d = shape.headDim();
-            int g = ls.config.groupSize();
-            long keyBytes = ls.keyCodec.blockBytes();
-            float[] k = new float[blocks * g * d];
-            float[] v = new float[blocks * g * d];
-            for (int b = 0; b < blocks; b++) {
-                ls.keyCodec.dequantize(hs.page(b), hs.offset(b), hs.state, kx, s);
-                System.arraycopy(kx, 0, k, b * g * d, g * d);
-                ls.valueCodec.decode(hs.page(b), hs.offset(b) + keyBytes, hs.state, vx, 0, s);
-                System.arraycopy(vx, 0, v, b * g * d, g * d);
-            }
-            ls.keyCodec.calibrate(k, blocks * g, hs.state, s);
-            ls.valueCodec.calibrate(v, blocks * g, hs.state, s);
-            for (int b = 0; b < blocks; b++) {
-                System.arraycopy(k, b * g * d, kx, 0, g * d);
-                System.arraycopy(v, b * g * d, vx, 0, g * d);
-                ls.keyCodec.encode(kx, hs.state, hs.page(b), hs.offset(b), s);
-                ls.valueCodec.encode(vx, 0L, hs.state, hs.page(b), hs.offset(b) + keyBytes, s);
-            }
         }
 
         private void copyToken(MemorySegment src, long element, MemorySegment dst, long dstElement, int d) {

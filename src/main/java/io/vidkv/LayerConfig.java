@@ -8,8 +8,9 @@ package io.vidkv;
  *
  * <p>Lifecycle (METHOD.md section 4): each KV head's newest R tokens stay in a float32 residual
  * window; whenever it holds R + G tokens, the oldest G are quantized into one block that is never
- * re-quantized (except in the reference mode, {@link #referenceMode()}). The first quantization
- * waits for R + C x G tokens and calibrates on those C groups.
+ * re-quantized. The first quantization waits for R + C x G tokens and calibrates on those C
+ * groups. The reference mode ({@link #referenceMode()}) follows the reference code's lifecycle
+ * instead.
  *
  * <p>Some combinations are only rejected when the cache is created ({@link KvCache#create} throws
  * {@code IllegalArgumentException}): uniform bits other than 1, 2, 3, 4 or 8, a ternary gamma
@@ -169,9 +170,14 @@ public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int res
     }
 
     /**
-     * Reference mode (METHOD.md section 6): after an append that is not the first quantization, every
-     * time the quantized length crosses a multiple of {@link #REFERENCE_FLUSH} tokens the layer's whole
-     * cache is dequantized, re-calibrated and quantized again, as the reference code does.
+     * Reference mode (METHOD.md section 6), the public reference code's lifecycle for comparison
+     * only: the layer's first append is its prefill, which quantizes all but its last N mod G
+     * tokens with one key channel split for the whole layer, chosen by range over every KV head and
+     * every token quantized (C is not used). Every later token is a decode step: it joins the
+     * residual window, and when the window holds {@link #referenceFlushTokens()} tokens the
+     * layer's whole cache (every block dequantized, and the window) is split again and quantized
+     * again, and the window is emptied. So an append of n tokens after the prefill equals n appends
+     * of one token, but the prefill is the first append, whatever its size.
      *
      * @return whether the keys are {@link KeySpec.Kind#REFERENCE}
      */
@@ -179,8 +185,16 @@ public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int res
         return keys.kind() == KeySpec.Kind.REFERENCE;
     }
 
-    /** Tokens between the reference code's re-quantizations. */
-    public static final int REFERENCE_FLUSH = 128;
+    /**
+     * Reference mode: the window size at which the layer is quantized again, R rounded up to whole
+     * groups (at least one). The reference code flushes when its residual reaches R and needs R to
+     * be a multiple of G (it fails otherwise), so for such R this is R.
+     *
+     * @return {@code max(1, ceil(R / G)) x G}, in tokens
+     */
+    public int referenceFlushTokens() {
+        return Math.max(1, (residual + groupSize - 1) / groupSize) * groupSize;
+    }
 
     /**
      * Whether anything stored is FP16 (codes or metadata), so inputs must fit the FP16 range.

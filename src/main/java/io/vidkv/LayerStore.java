@@ -68,14 +68,16 @@ final class LayerStore {
 
     /**
      * Pages every head opens for an append of {@code tokenCount} tokens: the groups the schedule
-     * quantizes, placed the way {@link HeadStore#placeBlock} places them (a block that does not fit
+     * quantizes (in the reference mode, the prefill's and the flushes' new blocks), placed the way
+     * {@link HeadStore#placeBlock} places them (a block that does not fit
      * the room left opens a page). All heads get the same block sizes, so head 0 stands for all.
      * {@code freshPage}: the current page is evicted first, so the first block opens a new one.
      */
     int pagesPerHead(int tokenCount, boolean freshPage, ProtectedTokens protectedTokens, int pageBytes) {
         HeadStore h0 = heads[0];
         int g = config.groupSize();
-        int groups = schedule.groupsDue(h0.windowCount() + tokenCount, calibrated);
+        int groups = config.referenceMode() ? ReferenceModeAppend.newGroups(this, tokenCount)
+                : schedule.groupsDue(h0.windowCount() + tokenCount, calibrated);
         long room = freshPage ? 0 : h0.pageRoom(pageBytes);
         int pages = 0;
         for (int i = 0; i < groups; i++) {

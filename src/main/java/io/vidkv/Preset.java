@@ -39,10 +39,11 @@ public enum Preset {
     VIDKV_15_158_COMPACT("vidkv-1.5/1.58-compact", "vidkv-1.5/1.58 with 8-bit log scales under FP16 super-scales, G = 64"),
     /**
      * {@code vidkv-reference-1.5/1.58}: the public reference code's behaviour (METHOD.md section 6),
-     * one calibration group, for comparison only.
+     * for comparison only: one key split per layer, the prefill quantized but for N mod G tokens, the
+     * whole layer quantized again whenever the window reaches R ({@link LayerConfig#referenceMode()}).
      */
     VIDKV_REFERENCE("vidkv-reference-1.5/1.58", "the public reference code's behaviour: complex FFT (2n bits), {0, s} signs, "
-            + "unscaled ternary (gamma 0.5) in 2-bit fields, FP16 metadata, re-quantization every 128 tokens");
+            + "unscaled ternary (gamma 0.5) in 2-bit fields, FP16 metadata, one split per layer, re-quantization whenever the window reaches 128 tokens");
 
     private final String id;
     private final String description;

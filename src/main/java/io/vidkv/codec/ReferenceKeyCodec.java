@@ -1,6 +1,5 @@
 package io.vidkv.codec;
 
-import io.vidkv.SplitMetric;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -13,23 +12,43 @@ import java.lang.foreign.ValueLayout;
  * domain (the reference never scores in the frequency domain), so rows are channels and the
  * query transform is the identity.
  *
+ * <p>The split is the reference code's: the {@code floor(d (keyBits - 1))} channels of largest
+ * range (32 when that is 0 and keyBits &gt; 1) over every row {@link #calibrate} is given, which in
+ * the reference mode are all tokens of all heads of the layer; the normal channels go into the
+ * DFT in ascending channel order. A spectral component counts as zero (sign bit 1, as the
+ * reference's {@code x >= 0} gives for zero) when its magnitude is below {@link #ZERO_FRACTION} of
+ * its token's normal-channel norm: a dequantize-requantize round trip leaves many components at
+ * exactly zero in exact arithmetic, and their sign must not be that of float32 rounding noise.
+ *
  * <p>Block layout: anomalous codes (2 planes x a rows x G/8), 2n spectral bits (2n rows x G/8:
  * row 2k = Re X_k, row 2k+1 = Im X_k), a scales, a zeros, 2n spectral scales, all FP16.
  */
 public final class ReferenceKeyCodec implements KeyCodec {
 
+    /** Components below this fraction of their token's normal-channel norm are zero (about 16 x float32 FFT noise at n = 64). */
+    static final double ZERO_FRACTION = 0x1p-12;
     private final float[] unitSuperScales;
-    private final VidkvKeyCodec split;
     private final int groupSize;
     private final int headDim;
     private final int anomalous;
     private final int normal;
 
     public ReferenceKeyCodec(double keyBits, int groupSize, int headDim) {
-        this.split = new VidkvKeyCodec(keyBits, SplitMetric.RANGE, true, false, MetadataCodes.FP16, groupSize, headDim);
+        if (!(keyBits >= 1.0 && keyBits <= 2.0)) {
+            throw new IllegalArgumentException("reference key bits must be in [1, 2], got " + keyBits);
+        }
         this.groupSize = groupSize;
         this.headDim = headDim;
-        this.anomalous = split.anomalousChannels();
+        // cache_utils.py: k = int(num_channels * difficult_ratio); if difficult_ratio > 0 and k == 0: k = 32
+        int k = (int) (headDim * (keyBits - 1.0));
+        if (keyBits > 1.0 && k == 0) {
+            if (headDim < 32) {
+                throw new IllegalArgumentException("reference keys at " + keyBits + " bits take 32 anomalous channels "
+                        + "(the reference code's fallback when d (keyBits - 1) < 1), more than head_dim " + headDim);
+            }
+            k = 32;
+        }
+        this.anomalous = k;
         this.normal = headDim - anomalous;
         this.unitSuperScales = new float[headDim];
         java.util.Arrays.fill(unitSuperScales, 1f); // FP16 metadata ignores super-scales
@@ -53,9 +72,46 @@ public final class ReferenceKeyCodec implements KeyCodec {
         return spectralOff(off) + (long) 2 * normal * (groupSize / 8);
     }
 
+    /** The anomalous channel count (the reference's k). */
+    public int anomalousChannels() {
+        return anomalous;
+    }
+
+    /**
+     * The reference code's split over rows x[r * d + c], r &lt; rows: range = max - min per channel,
+     * the top k by range (ties to the lower channel) in ascending order, then the rest ascending.
+     * Allocates a d-float buffer: it runs once per prefill or flush.
+     */
     @Override
-    public void calibrate(float[] x, int tokens, HeadState state, CodecScratch s) {
-        split.calibrate(x, tokens, state, s);
+    public void calibrate(float[] x, int rows, HeadState state, CodecScratch s) {
+        float[] range = new float[headDim];
+        for (int c = 0; c < headDim; c++) {
+            float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
+            for (int r = 0; r < rows; r++) {
+                float v = x[r * headDim + c];
+                min = Math.min(min, v);
+                max = Math.max(max, v);
+            }
+            range[c] = (float) ((double) max - min);
+        }
+        boolean[] top = new boolean[headDim];
+        for (int i = 0; i < anomalous; i++) {
+            int best = -1;
+            for (int c = 0; c < headDim; c++) {
+                if (!top[c] && (best < 0 || range[c] > range[best])) {
+                    best = c;
+                }
+            }
+            top[best] = true;
+        }
+        int r = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            for (int c = 0; c < headDim; c++) {
+                if (top[c] == (pass == 0)) {
+                    state.keyOrder[r++] = c;
+                }
+            }
+        }
     }
 
     /** Re and Im of all n bins of token t's normal channels into s.f1[t * 2n + ...]. */
@@ -93,6 +149,20 @@ public final class ReferenceKeyCodec implements KeyCodec {
             return;
         }
         bins(x, state, s);
+        for (int t = 0; t < groupSize; t++) {
+            double norm = 0;
+            for (int j = 0; j < normal; j++) {
+                double v = x[t * headDim + state.keyOrder[anomalous + j]];
+                norm += v * v;
+            }
+            float zero = (float) (ZERO_FRACTION * Math.sqrt(norm));
+            for (int i = 0; i < 2 * normal; i++) {
+                int at = t * 2 * normal + i;
+                if (Math.abs(s.f1[at]) < zero) {
+                    s.f1[at] = 0f; // counts as zero: sign bit 1, and nothing towards the scale
+                }
+            }
+        }
         long scales = p + 4L * anomalous;
         for (int i = 0; i < 2 * normal; i++) {
             MinMaxCodes.signs(s.f1, i, 2 * normal, groupSize, MetadataCodes.FP16, 1f, dst, scales + 2L * i, codes, i * groupSize, 1);
