@@ -17,6 +17,8 @@ package io.vidkv;
  * @param split    VIDKV: channel ranking for the split
  * @param spectral VIDKV: sign-quantize the normal channels' DFT (true, the default) or the
  *                 channels themselves (the paper's "without FFT" ablation)
+ * @param fit           UNIFORM: how scale and zero point are chosen ({@link ParameterFit#MIN_MAX} in
+ *                      the factories)
  * @param splitPerGroup VIDKV: choose the anomalous channels anew for every block (stored in the block
  *                 as a d-bit mask) instead of freezing the split at calibration. Costs d bits per block
  *                 (0.03 bits per key element at d = 128, G = 32) and, at decode time, one query FFT
@@ -24,7 +26,7 @@ package io.vidkv;
  *                 channels, which the frozen split cannot.
  */
 public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, SplitMetric split, boolean spectral,
-                      boolean splitPerGroup) {
+                      boolean splitPerGroup, ParameterFit fit) {
 
     /** The key storage families. */
     public enum Kind {
@@ -55,12 +57,13 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
      * @param split         VIDKV: channel ranking, not null
      * @param spectral      VIDKV: DFT the normal channels before sign quantization
      * @param splitPerGroup VIDKV: a new channel split per block instead of a frozen one
-     * @throws IllegalArgumentException if {@code kind}, {@code axis} or {@code split} is null, or
+     * @param fit           UNIFORM: how scale and zero point are chosen, not null
+     * @throws IllegalArgumentException if {@code kind}, {@code axis}, {@code split} or {@code fit} is null, or
      *                                  {@code keyBits} is outside [1, 2] (or NaN) for VIDKV and
      *                                  REFERENCE
      */
     public KeySpec {
-        if (kind == null || axis == null || split == null) {
+        if (kind == null || axis == null || split == null || fit == null) {
             throw new IllegalArgumentException("key spec fields must not be null");
         }
         if ((kind == Kind.VIDKV || kind == Kind.REFERENCE) && !(keyBits >= 1 && keyBits <= 2)) {
@@ -74,7 +77,8 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
      * @return the spec
      */
     public static KeySpec fp16() {
-        return new KeySpec(Kind.FP16, 16, QuantAxis.PER_CHANNEL, 16, SplitMetric.RANGE, false, false);
+        return new KeySpec(Kind.FP16, 16, QuantAxis.PER_CHANNEL, 16, SplitMetric.RANGE, false, false,
+                ParameterFit.MIN_MAX);
     }
 
     /**
@@ -88,7 +92,7 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
      * @throws IllegalArgumentException if {@code axis} is null
      */
     public static KeySpec uniform(int bits, QuantAxis axis) {
-        return new KeySpec(Kind.UNIFORM, bits, axis, bits, SplitMetric.RANGE, false, false);
+        return new KeySpec(Kind.UNIFORM, bits, axis, bits, SplitMetric.RANGE, false, false, ParameterFit.MIN_MAX);
     }
 
     /**
@@ -101,7 +105,7 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
      * @throws IllegalArgumentException if {@code keyBits} is outside [1, 2]
      */
     public static KeySpec vidkv(double keyBits) {
-        return new KeySpec(Kind.VIDKV, 2, QuantAxis.PER_CHANNEL, keyBits, SplitMetric.RANGE, true, false);
+        return new KeySpec(Kind.VIDKV, 2, QuantAxis.PER_CHANNEL, keyBits, SplitMetric.RANGE, true, false, ParameterFit.MIN_MAX);
     }
 
     /**
@@ -115,7 +119,7 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
      * @throws IllegalArgumentException if {@code keyBits} is outside [1, 2]
      */
     public static KeySpec reference(double keyBits) {
-        return new KeySpec(Kind.REFERENCE, 2, QuantAxis.PER_CHANNEL, keyBits, SplitMetric.RANGE, true, false);
+        return new KeySpec(Kind.REFERENCE, 2, QuantAxis.PER_CHANNEL, keyBits, SplitMetric.RANGE, true, false, ParameterFit.MIN_MAX);
     }
 
     /**
@@ -126,7 +130,7 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
      * @throws IllegalArgumentException if {@code metric} is null
      */
     public KeySpec withSplit(SplitMetric metric) {
-        return new KeySpec(kind, bits, axis, keyBits, metric, spectral, splitPerGroup);
+        return new KeySpec(kind, bits, axis, keyBits, metric, spectral, splitPerGroup, fit);
     }
 
     /**
@@ -137,7 +141,7 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
      * @return a new spec
      */
     public KeySpec withSpectral(boolean on) {
-        return new KeySpec(kind, bits, axis, keyBits, split, on, splitPerGroup);
+        return new KeySpec(kind, bits, axis, keyBits, split, on, splitPerGroup, fit);
     }
 
     /**
@@ -149,7 +153,7 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
      * @return a new spec
      */
     public KeySpec withSplitPerGroup(boolean on) {
-        return new KeySpec(kind, bits, axis, keyBits, split, spectral, on);
+        return new KeySpec(kind, bits, axis, keyBits, split, spectral, on, fit);
     }
 
     /**
@@ -163,5 +167,16 @@ public record KeySpec(Kind kind, int bits, QuantAxis axis, double keyBits, Split
             case UNIFORM -> bits;
             case VIDKV, REFERENCE -> keyBits;
         };
+    }
+
+    /**
+     * This spec with another way to choose scale and zero point (UNIFORM only).
+     *
+     * @param f the fit
+     * @return a new spec
+     * @throws IllegalArgumentException if {@code f} is null
+     */
+    public KeySpec withFit(ParameterFit f) {
+        return new KeySpec(kind, bits, axis, keyBits, split, spectral, splitPerGroup, f);
     }
 }

@@ -24,9 +24,11 @@ package io.vidkv;
  *                          count it
  * @param threshold         TERNARY: which values become zero; {@link TernaryThreshold#MEAN_ABS}
  *                          (the paper's gamma rule) in the factories
+ * @param fit               UNIFORM: how scale and zero point are chosen; {@link ParameterFit#MIN_MAX}
+ *                          in the factories
  */
 public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, TernaryPacking packing,
-                        boolean protection, double protectedFraction, TernaryThreshold threshold) {
+                        boolean protection, double protectedFraction, TernaryThreshold threshold, ParameterFit fit) {
 
     /** The value storage families. */
     public enum Kind {
@@ -64,11 +66,12 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @param protection        TERNARY: keep protected tokens at 2 bits
      * @param protectedFraction the fraction p of tokens to protect, in [0, 1]
      * @param threshold         TERNARY: which values become zero, not null
-     * @throws IllegalArgumentException if {@code kind}, {@code axis}, {@code packing} or {@code threshold} is null, or
+     * @param fit               UNIFORM: how scale and zero point are chosen, not null
+     * @throws IllegalArgumentException if {@code kind}, {@code axis}, {@code packing}, {@code threshold} or {@code fit} is null, or
      *                                  {@code protectedFraction} is outside [0, 1] (or NaN)
      */
     public ValueSpec {
-        if (kind == null || axis == null || packing == null || threshold == null) {
+        if (kind == null || axis == null || packing == null || threshold == null || fit == null) {
             throw new IllegalArgumentException("value spec fields must not be null");
         }
         if (!(protectedFraction >= 0 && protectedFraction <= 1)) {
@@ -82,7 +85,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @return the spec
      */
     public static ValueSpec fp16() {
-        return new ValueSpec(Kind.FP16, 16, QuantAxis.PER_CHANNEL, 0, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS);
+        return new ValueSpec(Kind.FP16, 16, QuantAxis.PER_CHANNEL, 0, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX);
     }
 
     /**
@@ -96,7 +99,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code axis} is null
      */
     public static ValueSpec uniform(int bits, QuantAxis axis) {
-        return new ValueSpec(Kind.UNIFORM, bits, axis, 0, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS);
+        return new ValueSpec(Kind.UNIFORM, bits, axis, 0, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX);
     }
 
     /**
@@ -108,7 +111,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code packing} is null
      */
     public static ValueSpec ternary(TernaryPacking packing) {
-        return new ValueSpec(Kind.TERNARY, 2, QuantAxis.PER_CHANNEL, DEFAULT_GAMMA, packing, false, 0, TernaryThreshold.MEAN_ABS);
+        return new ValueSpec(Kind.TERNARY, 2, QuantAxis.PER_CHANNEL, DEFAULT_GAMMA, packing, false, 0, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX);
     }
 
     /**
@@ -123,7 +126,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code packing} is null or {@code p} is outside [0, 1]
      */
     public static ValueSpec ternaryProtected(TernaryPacking packing, double p) {
-        return new ValueSpec(Kind.TERNARY, 2, QuantAxis.PER_CHANNEL, DEFAULT_GAMMA, packing, true, p, TernaryThreshold.MEAN_ABS);
+        return new ValueSpec(Kind.TERNARY, 2, QuantAxis.PER_CHANNEL, DEFAULT_GAMMA, packing, true, p, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX);
     }
 
     /**
@@ -134,7 +137,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @return the spec
      */
     public static ValueSpec reference() {
-        return new ValueSpec(Kind.REFERENCE, 2, QuantAxis.PER_CHANNEL, 0.5, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS);
+        return new ValueSpec(Kind.REFERENCE, 2, QuantAxis.PER_CHANNEL, 0.5, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX);
     }
 
     /**
@@ -145,7 +148,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @return a new spec
      */
     public ValueSpec withGamma(double g) {
-        return new ValueSpec(kind, bits, axis, g, packing, protection, protectedFraction, threshold);
+        return new ValueSpec(kind, bits, axis, g, packing, protection, protectedFraction, threshold, fit);
     }
 
     /**
@@ -156,7 +159,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code t} is null
      */
     public ValueSpec withThreshold(TernaryThreshold t) {
-        return new ValueSpec(kind, bits, axis, gamma, packing, protection, protectedFraction, t);
+        return new ValueSpec(kind, bits, axis, gamma, packing, protection, protectedFraction, t, fit);
     }
 
     /**
@@ -167,7 +170,18 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code p} is null
      */
     public ValueSpec withPacking(TernaryPacking p) {
-        return new ValueSpec(kind, bits, axis, gamma, p, protection, protectedFraction, threshold);
+        return new ValueSpec(kind, bits, axis, gamma, p, protection, protectedFraction, threshold, fit);
+    }
+
+    /**
+     * This spec with another way to choose scale and zero point (UNIFORM only).
+     *
+     * @param f the fit
+     * @return a new spec
+     * @throws IllegalArgumentException if {@code f} is null
+     */
+    public ValueSpec withFit(ParameterFit f) {
+        return new ValueSpec(kind, bits, axis, gamma, packing, protection, protectedFraction, threshold, f);
     }
 
     /**

@@ -31,6 +31,9 @@ public final class CodecScratch implements AutoCloseable {
     /** A channel order (per-group split). */
     public final int[] order;
     public final int[] raw = new int[2];
+    /** A candidate's decoded and raw parameters while fitting (MinMaxCodes). */
+    public final float[] fitParams = new float[2];
+    public final int[] fitRaw = new int[2];
     /** G floats: the magnitudes of one channel of a group (the least-squares ternary threshold sorts them). */
     public final float[] magnitudes;
 

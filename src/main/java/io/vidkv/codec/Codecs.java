@@ -2,6 +2,7 @@ package io.vidkv.codec;
 
 import io.vidkv.KeySpec;
 import io.vidkv.LayerConfig;
+import io.vidkv.ParameterFit;
 import io.vidkv.TernaryThreshold;
 import io.vidkv.ValueSpec;
 
@@ -18,7 +19,7 @@ public final class Codecs {
         MetadataCodes meta = MetadataCodes.of(config.metadata());
         return switch (k.kind()) {
             case FP16 -> new Fp16Codec(g, headDim);
-            case UNIFORM -> new UniformCodec(k.bits(), k.axis(), true, meta, g, headDim);
+            case UNIFORM -> new UniformCodec(k.bits(), k.axis(), true, meta, g, headDim, k.fit() == ParameterFit.LEAST_SQUARES);
             case VIDKV -> new VidkvKeyCodec(k.keyBits(), k.split(), k.spectral(), k.splitPerGroup(), meta, g, headDim);
             case REFERENCE -> new ReferenceKeyCodec(k.keyBits(), g, headDim);
         };
@@ -31,7 +32,7 @@ public final class Codecs {
         MetadataCodes meta = MetadataCodes.of(config.metadata());
         return switch (v.kind()) {
             case FP16 -> new Fp16Codec(g, headDim);
-            case UNIFORM -> new UniformCodec(v.bits(), v.axis(), false, meta, g, headDim);
+            case UNIFORM -> new UniformCodec(v.bits(), v.axis(), false, meta, g, headDim, v.fit() == ParameterFit.LEAST_SQUARES);
             case TERNARY -> new TernaryValueCodec(v.gamma(), v.threshold() == TernaryThreshold.LEAST_SQUARES, v.packing(),
                     v.protection(), meta, g, headDim);
             case REFERENCE -> new ReferenceValueCodec(g, headDim);

@@ -21,6 +21,18 @@ final class MinMaxCodes {
     static void quantize(float[] x, int base, int stride, int n, int levels, MetadataCodes fmt, float superScale,
                          MemorySegment dst, long scaleAt, long zeroAt, int[] codes, int codeBase, int codeStride,
                          CodecScratch s) {
+        quantize(x, base, stride, n, levels, fmt, superScale, dst, scaleAt, zeroAt, codes, codeBase, codeStride, s, false);
+    }
+
+    /**
+     * As {@link #quantize(float[], int, int, int, int, MetadataCodes, float, MemorySegment, long, long, int[], int, int,
+     * CodecScratch)}, with {@code leastSquares} true for {@link io.vidkv.ParameterFit#LEAST_SQUARES}: from
+     * the min/max parameters, assign nearest codes and refit the least-squares line through them, 3
+     * rounds, keeping the stored (rounded) parameters with the smallest squared error.
+     */
+    static void quantize(float[] x, int base, int stride, int n, int levels, MetadataCodes fmt, float superScale,
+                         MemorySegment dst, long scaleAt, long zeroAt, int[] codes, int codeBase, int codeStride,
+                         CodecScratch s, boolean leastSquares) {
         float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) {
             float v = x[base + i * stride];
@@ -28,6 +40,9 @@ final class MinMaxCodes {
             max = Math.max(max, v);
         }
         fmt.minMaxParams(min, max, levels, superScale, s.params, s.raw);
+        if (leastSquares && n > 1 && max > min) {
+            fit(x, base, stride, n, levels, fmt, superScale, s);
+        }
         fmt.writeRaw(dst, scaleAt, s.raw[0]);
         fmt.writeRaw(dst, zeroAt, s.raw[1]);
         float inv = s.params[0] > 0f ? 1f / s.params[0] : 0f;
@@ -36,6 +51,64 @@ final class MinMaxCodes {
             int code = Math.round((x[base + i * stride] - zero) * inv);
             codes[codeBase + i * codeStride] = Math.max(0, Math.min(levels - 1, code));
         }
+    }
+
+    /**
+     * Improves {@code s.params}/{@code s.raw} (the min/max start) in place: each round takes the codes
+     * the current parameters give, solves the least-squares line x = zero + scale x code for them,
+     * rounds it to the format (as a range [zero, zero + scale (levels - 1)], so the format's own
+     * rules apply) and keeps it if the squared error of the stored parameters went down.
+     */
+    private static void fit(float[] x, int base, int stride, int n, int levels, MetadataCodes fmt, float superScale,
+                            CodecScratch s) {
+        double best = squaredError(x, base, stride, n, levels, s.params[0], s.params[1]);
+        float scale = s.params[0], zero = s.params[1];
+        for (int round = 0; round < 3; round++) {
+            float inv = scale > 0f ? 1f / scale : 0f;
+            double sumC = 0, sumCC = 0, sumX = 0, sumCX = 0;
+            for (int i = 0; i < n; i++) {
+                float v = x[base + i * stride];
+                int code = Math.max(0, Math.min(levels - 1, Math.round((v - zero) * inv)));
+                sumC += code;
+                sumCC += (double) code * code;
+                sumX += v;
+                sumCX += (double) code * v;
+            }
+            double det = n * sumCC - sumC * sumC;
+            if (det <= 0) {
+                return; // every value on one code: nothing to fit
+            }
+            double fitScale = (n * sumCX - sumC * sumX) / det;
+            double fitZero = (sumX - fitScale * sumC) / n;
+            if (!(fitScale > 0)) {
+                return;
+            }
+            fmt.minMaxParams((float) fitZero, (float) (fitZero + fitScale * (levels - 1)), levels, superScale,
+                    s.fitParams, s.fitRaw);
+            scale = s.fitParams[0];
+            zero = s.fitParams[1];
+            double e = squaredError(x, base, stride, n, levels, scale, zero);
+            if (e < best) {
+                best = e;
+                s.params[0] = scale;
+                s.params[1] = zero;
+                s.raw[0] = s.fitRaw[0];
+                s.raw[1] = s.fitRaw[1];
+            }
+        }
+    }
+
+    /** Squared error of the n elements under decoded parameters (nearest code, clamped). */
+    private static double squaredError(float[] x, int base, int stride, int n, int levels, float scale, float zero) {
+        float inv = scale > 0f ? 1f / scale : 0f;
+        double e = 0;
+        for (int i = 0; i < n; i++) {
+            float v = x[base + i * stride];
+            int code = Math.max(0, Math.min(levels - 1, Math.round((v - zero) * inv)));
+            double r = zero + (double) scale * code - v;
+            e += r * r;
+        }
+        return e;
     }
 
     /**

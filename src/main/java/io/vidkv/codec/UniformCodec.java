@@ -25,8 +25,16 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
     private final int groupSize;
     private final int headDim;
     private final UniformLayout layout;
+    /** Parameters by least squares ({@link io.vidkv.ParameterFit#LEAST_SQUARES}) instead of min/max. */
+    private final boolean leastSquares;
 
     public UniformCodec(int bits, QuantAxis axis, boolean keyLayout, MetadataCodes format, int groupSize, int headDim) {
+        this(bits, axis, keyLayout, format, groupSize, headDim, false);
+    }
+
+    /** With the parameter fit: {@code leastSquares} true for {@link io.vidkv.ParameterFit#LEAST_SQUARES}. */
+    public UniformCodec(int bits, QuantAxis axis, boolean keyLayout, MetadataCodes format, int groupSize, int headDim,
+                        boolean leastSquares) {
         if (bits != 1 && bits != 2 && bits != 3 && bits != 4 && bits != 8) {
             throw new IllegalArgumentException("uniform quantization supports 1, 2, 3, 4 or 8 bits, got " + bits);
         }
@@ -38,6 +46,7 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
         this.groupSize = groupSize;
         this.headDim = headDim;
         this.layout = new UniformLayout(bits, axis == QuantAxis.PER_CHANNEL, groupSize, headDim, format.bytes());
+        this.leastSquares = leastSquares;
     }
 
     public int bits() {
@@ -137,14 +146,14 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
         if (axis == QuantAxis.PER_CHANNEL) {
             for (int c = 0; c < headDim; c++) {
                 MinMaxCodes.quantize(x, c, headDim, groupSize, levels, format, sup[c], dst,
-                        off + layout.scale(c), off + layout.zero(c), codes, c, headDim, s);
+                        off + layout.scale(c), off + layout.zero(c), codes, c, headDim, s, leastSquares);
             }
         } else {
             int cg = layout.channelGroup();
             for (int p = 0; p < layout.params(); p++) {
                 int t = p / (headDim / cg), c0 = (p % (headDim / cg)) * cg;
                 MinMaxCodes.quantize(x, t * headDim + c0, 1, cg, levels, format, sup[superSlot(p)], dst,
-                        off + layout.scale(p), off + layout.zero(p), codes, t * headDim + c0, 1, s);
+                        off + layout.scale(p), off + layout.zero(p), codes, t * headDim + c0, 1, s, leastSquares);
             }
         }
         BitStrings.clear(dst, off, layout.codeBytes());

@@ -16,6 +16,7 @@ import io.vidkv.QuantAxis;
 import io.vidkv.SplitMetric;
 import io.vidkv.TernaryPacking;
 import io.vidkv.TernaryThreshold;
+import io.vidkv.ParameterFit;
 import io.vidkv.codec.ValueCodec;
 import io.vidkv.kernel.DecodeAttention;
 
@@ -80,16 +81,18 @@ class ConfigFuzzTest {
         CacheConfig config;
         try {
             KeySpec k = new KeySpec(in.pick(KeySpec.Kind.values()), anInt(in), in.pick(QuantAxis.values()), aDouble(in),
-                    in.pick(SplitMetric.values()), in.bool(), in.bool());
+                    in.pick(SplitMetric.values()), in.bool(), in.bool(), ParameterFit.MIN_MAX);
             ValueSpec v = new ValueSpec(in.pick(ValueSpec.Kind.values()), anInt(in), in.pick(QuantAxis.values()), aDouble(in),
-                    in.pick(TernaryPacking.values()), in.bool(), aDouble(in), TernaryThreshold.MEAN_ABS);
+                    in.pick(TernaryPacking.values()), in.bool(), aDouble(in), TernaryThreshold.MEAN_ABS,
+                    ParameterFit.MIN_MAX);
             lc = new LayerConfig(k, v, anInt(in), anInt(in), anInt(in), in.pick(MetadataFormat.values()));
             shape = new ModelShape(1 + in.below(2), anInt(in), anInt(in), anInt(in));
             config = new CacheConfig(Collections.nCopies(shape.layers(), lc), anInt(in), new CapacityPolicy(anInt(in)));
             // read last, so that the committed corpus keeps its meaning for every earlier field
             TernaryThreshold threshold = in.pick(TernaryThreshold.values());
-            if (threshold != TernaryThreshold.MEAN_ABS) {
-                lc = lc.withValues(v.withThreshold(threshold));
+            ParameterFit keyFit = in.pick(ParameterFit.values()), valueFit = in.pick(ParameterFit.values());
+            if (threshold != TernaryThreshold.MEAN_ABS || keyFit != ParameterFit.MIN_MAX || valueFit != ParameterFit.MIN_MAX) {
+                lc = lc.withKeys(k.withFit(keyFit)).withValues(v.withThreshold(threshold).withFit(valueFit));
                 config = new CacheConfig(Collections.nCopies(shape.layers(), lc), config.pageBytes(), config.capacity());
             }
         } catch (IllegalArgumentException e) {

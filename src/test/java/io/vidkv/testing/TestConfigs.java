@@ -14,7 +14,9 @@ import io.vidkv.TernaryPacking;
  * {@code flat} VidKV keys without the transform, {@code pergroup} per-block channel split,
  * {@code planes} ternary PLANES packing, {@code compact} COMPACT8 metadata, {@code k=BITS:AXIS} and
  * {@code v=BITS:AXIS} uniform keys or values ({@code AXIS} = {@code ch} or {@code tok}),
- * {@code G=N}, {@code R=N}, {@code C=N} group size, residual window, calibration groups.
+ * {@code G=N}, {@code R=N}, {@code C=N} group size, residual window, calibration groups,
+ * {@code fit} least-squares parameters for uniform keys and values, {@code lsternary} the
+ * least-squares ternary threshold.
  */
 public final class TestConfigs {
 
@@ -31,7 +33,10 @@ public final class TestConfigs {
             ValueSpec v = lc.values();
             lc = switch (m.contains("=") ? m.substring(0, m.indexOf('=')) : m) {
                 case "kb" -> lc.withKeys(new KeySpec(k.kind(), k.bits(), k.axis(), Double.parseDouble(arg), k.split(),
-                        k.spectral(), k.splitPerGroup()));
+                        k.spectral(), k.splitPerGroup(), k.fit()));
+                case "fit" -> lc.withKeys(k.withFit(io.vidkv.ParameterFit.LEAST_SQUARES))
+                        .withValues(v.withFit(io.vidkv.ParameterFit.LEAST_SQUARES));
+                case "lsternary" -> lc.withValues(v.withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES));
                 case "flat" -> lc.withKeys(k.withSpectral(false));
                 case "pergroup" -> lc.withKeys(k.withSplitPerGroup(true));
                 case "planes" -> lc.withValues(v.withPacking(TernaryPacking.PLANES));

@@ -46,15 +46,25 @@ public final class Evaluator {
     }
 
     /**
-     * The page size an evaluation gives a configuration: the smallest page that holds its largest
-     * block (and the library's minimum of 4096 bytes), rounded up to 64 bytes. Each KV head's stream
-     * holds whole pages, so with the default 64 KiB a short sequence (512 tokens) would pay for a
-     * mostly empty page per head and every preset, fp16 included, would show the same total bits;
-     * with pages this small the unused tail is less than one block-sized page per head.
+     * The page size an evaluation gives a configuration: the smallest whole number of its largest
+     * blocks that is at least the library's minimum of 4096 bytes (one block of 2,240 bytes would
+     * leave 1,856 bytes of every 4096-byte page empty; two fill 4,480), and at least 8 of them when
+     * protected tokens make blocks vary in size. Each KV head's stream holds
+     * whole pages, so with the default 64 KiB a short sequence (512 tokens) would pay for a mostly
+     * empty page per head and every preset, fp16 included, would show the same total bits; with
+     * pages this small only the last page of each head has an unused tail.
+     *
+     * @param config  the layer configuration
+     * @param headDim channels per head
+     * @return the page size in bytes
      */
     public static int pageBytes(LayerConfig config, int headDim) {
         long block = config.maxBlockBytes(headDim);
-        return (int) Math.max(4096, (block + 63) / 64 * 64);
+        // Blocks pack back to back, so a whole number of equal blocks leaves no tail in a page. With
+        // protected tokens blocks vary in size (the largest has every token protected), so take at
+        // least 8 of the largest: a page then ends with less than an eighth of it unused.
+        long blocks = Math.max((4096 + block - 1) / block, config.values().protection() ? 8 : 1);
+        return (int) (block * blocks);
     }
 
     private final KvSource source;

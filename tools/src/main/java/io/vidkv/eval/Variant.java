@@ -34,7 +34,8 @@ public record Variant(String name, LayerConfig config, Protection protection) {
      * The paper's comparisons (METHOD.md and the evaluation issue), as variants of the presets:
      * per-channel vs per-token values, channel split by range vs variance vs outlier count, normal key
      * channels with and without the FFT, protection of salient vs random tokens; and the ternary
-     * threshold by gamma x mean |v| (the paper) vs by least squares. The reference-code
+     * threshold by gamma x mean |v| (the paper) vs by least squares, and uniform parameters by
+     * min/max (KIVI) vs by least squares. The reference-code
      * mode vs ours is the pair of presets {@code vidkv-reference-1.5/1.58} and {@code vidkv-1.5/1.58}.
      */
     public static List<Variant> experiments() {
@@ -54,6 +55,11 @@ public record Variant(String name, LayerConfig config, Protection protection) {
         v.add(new Variant("exp:ternary-gamma", base, Protection.SALIENT));
         v.add(new Variant("exp:ternary-least-squares",
                 base.withValues(base.values().withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES)), Protection.SALIENT));
+        // uniform parameters: KIVI's min/max vs least squares (same bits), on kivi-2's keys and values
+        LayerConfig kivi = Preset.KIVI_2.layerConfig();
+        v.add(new Variant("exp:uniform-min-max", kivi, Protection.SALIENT));
+        v.add(new Variant("exp:uniform-least-squares", kivi.withKeys(kivi.keys().withFit(io.vidkv.ParameterFit.LEAST_SQUARES))
+                .withValues(kivi.values().withFit(io.vidkv.ParameterFit.LEAST_SQUARES)), Protection.SALIENT));
         LayerConfig stp = Preset.VIDKV_15_166_STP.layerConfig();
         v.add(new Variant("exp:protect-salient", stp, Protection.SALIENT));
         v.add(new Variant("exp:protect-random", stp, Protection.RANDOM));
