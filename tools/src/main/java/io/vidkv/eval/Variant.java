@@ -1,5 +1,6 @@
 package io.vidkv.eval;
 
+import io.vidkv.KeySpec;
 import io.vidkv.LayerConfig;
 import io.vidkv.Preset;
 import io.vidkv.QuantAxis;
@@ -60,6 +61,12 @@ public record Variant(String name, LayerConfig config, Protection protection) {
         v.add(new Variant("exp:uniform-min-max", kivi, Protection.SALIENT));
         v.add(new Variant("exp:uniform-least-squares", kivi.withKeys(kivi.keys().withFit(io.vidkv.ParameterFit.LEAST_SQUARES))
                 .withValues(kivi.values().withFit(io.vidkv.ParameterFit.LEAST_SQUARES)), Protection.SALIENT));
+        // both least-squares choices together, near 2 bits: 2-bit keys per channel and ternary values,
+        // 8-bit log metadata, G = 64 (a candidate for a 2-bit preset, METHOD-level in the README)
+        v.add(new Variant("exp:k2fit+ternls-compact-g64", new LayerConfig(
+                KeySpec.uniform(2, QuantAxis.PER_CHANNEL).withFit(io.vidkv.ParameterFit.LEAST_SQUARES),
+                io.vidkv.ValueSpec.ternary(io.vidkv.TernaryPacking.BASE3).withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES),
+                64, LayerConfig.DEFAULT_RESIDUAL, 2, io.vidkv.MetadataFormat.COMPACT8), Protection.SALIENT));
         LayerConfig stp = Preset.VIDKV_15_166_STP.layerConfig();
         v.add(new Variant("exp:protect-salient", stp, Protection.SALIENT));
         v.add(new Variant("exp:protect-random", stp, Protection.RANDOM));
