@@ -330,10 +330,11 @@ class KvCacheTest {
     void steadyStateAppendAndDecodeAllocateNothing() {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         ModelShape shape = new ModelShape(2, 8, 2, 128);
-        for (Preset p : new Preset[]{Preset.VIDKV_15_158, Preset.FP16, Preset.VIDKV_15_166_STP, Preset.KIVI_2, Preset.VIDKV_2,
-                Preset.VIDKV_15_158_COMPACT}) {
-            SplittableRandom rnd = TestSeeds.random(19, p.ordinal());
-            CacheConfig config = CacheConfig.of(shape, p).withCapacity(4096);
+        // the presets, and the least-squares options (their encoders sort and refit per group)
+        for (String spec : new String[]{"vidkv-1.5/1.58", "fp16", "vidkv-1.5/1.66-stp", "kivi-2", "vidkv-2",
+                "vidkv-1.5/1.58-compact", "kivi-2+fit", "vidkv-1.5/1.58-compact+lsternary", "vidkv-1.5/1.66-stp+lsternary"}) {
+            SplittableRandom rnd = TestSeeds.random(19, spec.hashCode());
+            CacheConfig config = CacheConfig.uniform(shape, io.vidkv.testing.TestConfigs.layer(spec)).withCapacity(4096);
             try (Arena arena = Arena.ofShared(); PagePool pool = new PagePool(config.pageBytes(), 10_000)) {
                 MemorySegment k = KvData.keys(arena, rnd, 3200, 2, 128);
                 MemorySegment v = KvData.values(arena, rnd, 3200, 2, 128);
@@ -383,7 +384,7 @@ class KvCacheTest {
                 }
                 attn.close();
                 cache.close();
-                assertTrue(w < windows.length, p.id() + ": no allocation-free window of 200 decode steps; bytes per window "
+                assertTrue(w < windows.length, spec + ": no allocation-free window of 200 decode steps; bytes per window "
                         + Arrays.toString(windows));
             }
         }

@@ -133,7 +133,16 @@ public final class TernaryValueCodec implements ValueCodec {
                 mag[n++] = Math.abs(x[t * headDim + c]);
             }
         }
-        java.util.Arrays.sort(mag, 0, n); // ascending; primitive sort, no allocation
+        // ascending insertion sort: n is at most G (64), and Arrays.sort allocates from 48 elements up
+        for (int i = 1; i < n; i++) {
+            float m = mag[i];
+            int j = i - 1;
+            while (j >= 0 && mag[j] > m) {
+                mag[j + 1] = mag[j];
+                j--;
+            }
+            mag[j + 1] = m;
+        }
         double best = 0, sum = 0;
         int bestK = 0;
         for (int k = 1; k <= n; k++) {
