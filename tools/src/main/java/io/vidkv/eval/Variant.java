@@ -56,6 +56,9 @@ public record Variant(String name, LayerConfig config, Protection protection) {
         v.add(new Variant("exp:ternary-gamma", base, Protection.SALIENT));
         v.add(new Variant("exp:ternary-least-squares",
                 base.withValues(base.values().withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES)), Protection.SALIENT));
+        LayerConfig compact = Preset.VIDKV_15_158_COMPACT.layerConfig();
+        v.add(new Variant("exp:compact+ternary-ls",
+                compact.withValues(compact.values().withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES)), Protection.SALIENT));
         // uniform parameters: KIVI's min/max vs least squares (same bits), on kivi-2's keys and values
         LayerConfig kivi = Preset.KIVI_2.layerConfig();
         v.add(new Variant("exp:uniform-min-max", kivi, Protection.SALIENT));
