@@ -8,8 +8,6 @@ import io.vidkv.codec.ValueCodec;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The quantized KV cache of one sequence.
@@ -89,8 +87,6 @@ public final class KvCache implements AutoCloseable {
         });
     }
 
-    private static final float FP16_MAX = 65504f;
-
     private final ModelShape shape;
     private final CacheConfig config;
     private final PagePool pool;
@@ -104,21 +100,10 @@ public final class KvCache implements AutoCloseable {
     private final float[][] valueGroup;
     private final PageReservation reservation;
     private final EvictionPlan eviction;
-    private final AppendTask appendTask = new AppendTask();
+    private final AppendTask appendTask;
     private final ReferenceModeAppend referenceAppend;
-    /**
-     * Who uses the sequence: {@link #IDLE}, the number of readers (attention calls) in progress, one
-     * writer (a negative word from {@link #writing}, which says what it does and on which layer), or
-     * {@link #CLOSED} for good. One word so that a reader and a writer can never both win and a call
-     * that loses reads exactly what it lost to; an atomic rather than a lock so that misuse fails at
-     * once instead of queueing (one writer per sequence is the contract: waiting would hide the bug).
-     */
-    private final AtomicInteger use = new AtomicInteger();
-    private static final int IDLE = 0;
-    private static final int CLOSED = Integer.MIN_VALUE;
-    private static final int APPEND = 0;
-    private static final int PROTECT = 1;
-    private static final int CLOSE = 2;
+    /** Who uses the sequence now: readers, one writer, or nobody; refuses overlaps (see {@link SequenceUse}). */
+    private final SequenceUse use = new SequenceUse();
     /** Why the sequence is unusable (an append failed after it started writing), or null. */
     private volatile String failure;
 
@@ -162,6 +147,7 @@ public final class KvCache implements AutoCloseable {
         }
         this.reservation = new PageReservation(pool, maxPagesPerAppend);
         this.referenceAppend = new ReferenceModeAppend(shape, reservation, config.pageBytes());
+        this.appendTask = new AppendTask(shape, config.pageBytes(), scratch, keyGroup, valueGroup, protectedTokens, reservation);
         this.eviction = new EvictionPlan(config.capacity(), reservation, protectedTokens, pool, shape.kvHeads(),
                 config.pageBytes());
         for (LayerStore ls : layers) {
@@ -375,7 +361,7 @@ public final class KvCache implements AutoCloseable {
      *                                  cache is closed or failed, or another thread uses it
      */
     public void protect(int... positions) {
-        beginWrite(PROTECT, -1, "protect");
+        beginWrite(SequenceUse.PROTECT, -1, "protect");
         try {
             protectUnguarded(positions);
         } finally {
@@ -458,7 +444,7 @@ public final class KvCache implements AutoCloseable {
      *                                    cache not failed)
      */
     public void append(int layer, MemorySegment keys, MemorySegment values, int tokenCount, InputType type) {
-        beginWrite(APPEND, layer, "append");
+        beginWrite(SequenceUse.APPEND, layer, "append");
         try {
             appendUnguarded(layer, keys, values, tokenCount, type);
         } finally {
@@ -486,8 +472,8 @@ public final class KvCache implements AutoCloseable {
             return;
         }
         long elements = (long) tokenCount * shape.tokenElements();
-        checkSegment("keys", layer, keys, elements, type, tokenCount);
-        checkSegment("values", layer, values, elements, type, tokenCount);
+        AppendInput.checkSegment(shape, "keys", layer, keys, elements, type, tokenCount);
+        AppendInput.checkSegment(shape, "values", layer, values, elements, type, tokenCount);
         CapacityPolicy capacity = config.capacity();
         int max = capacity.maxTokens();
         int retained = ls.tokens - ls.evictedTokens;
@@ -507,8 +493,8 @@ public final class KvCache implements AutoCloseable {
             throw new CapacityExceededException("layer " + layer + ": positions past " + Integer.MAX_VALUE + " are not supported");
         }
         boolean fp16 = ls.config.needsFp16Range();
-        checkValues("keys", layer, keys, elements, type, fp16);
-        checkValues("values", layer, values, elements, type, fp16);
+        AppendInput.checkValues(shape, "keys", layer, keys, elements, type, fp16);
+        AppendInput.checkValues(shape, "values", layer, values, elements, type, fp16);
 
         eviction.reserve(ls, tokenCount); // the last step that may reject: nothing has changed so far
         try {
@@ -546,178 +532,12 @@ public final class KvCache implements AutoCloseable {
         }
     }
 
-    /** Per-head work of one append; a reused object so appends allocate nothing. */
-    private final class AppendTask implements ParallelRunner.Task {
-        private LayerStore ls;
-        private MemorySegment keys;
-        private MemorySegment values;
-        private int tokenCount;
-        private InputType type;
-        private int newQuantized;
-        private boolean newCalibrated;
-
-        void begin(LayerStore ls, MemorySegment keys, MemorySegment values, int tokenCount, InputType type) {
-            this.ls = ls;
-            this.keys = keys;
-            this.values = values;
-            this.tokenCount = tokenCount;
-            this.type = type;
-        }
-
-        @Override
-        public void run(int head, int worker) {
-            HeadStore hs = ls.heads[head];
-            int d = shape.headDim();
-            int g = ls.config.groupSize();
-            int quantized = ls.quantizedTokens;
-            boolean calibrated = ls.calibrated;
-            CodecScratch s = scratch[worker];
-            float[] kx = keyGroup[worker];
-            float[] vx = valueGroup[worker];
-            for (int t = 0; t < tokenCount; t++) {
-                long src = ((long) t * shape.kvHeads() + head) * d;
-                int slot = hs.windowSlot(hs.windowCount());
-                copyToken(keys, src, hs.windowKeys(), (long) slot * d, d);
-                copyToken(values, src, hs.windowValues(), (long) slot * d, d);
-                hs.pushWindowSlotFilled();
-                int groups = ls.schedule.groupsDue(hs.windowCount(), calibrated);
-                if (groups == 0) {
-                    continue;
-                }
-                if (!calibrated) {
-                    calibrate(hs, s);
-                    calibrated = true;
-                }
-                for (int i = 0; i < groups; i++) {
-                    hs.readWindow(true, 0, g, kx);
-                    hs.readWindow(false, 0, g, vx);
-                    long protectedMask = protectedTokens.mask(quantized, g);
-                    int protectedCount = Long.bitCount(protectedMask);
-                    long keyBytes = ls.keyCodec.blockBytes();
-                    long bytes = ls.blockBytes(protectedCount);
-                    MemorySegment page;
-                    synchronized (reservation) {
-                        page = hs.placeBlock(bytes, config.pageBytes(), reservation);
-                    }
-                    long off = hs.offset(hs.blockCount());
-                    long started = System.nanoTime();
-                    ls.keyCodec.encode(kx, hs.state, page, off, s);
-                    long vb = ls.valueCodec.encode(vx, protectedMask, hs.state, page, off + keyBytes, s);
-                    if (vb != bytes - keyBytes) {
-                        throw new IllegalStateException("internal error: value block is " + vb + " bytes, expected " + (bytes - keyBytes));
-                    }
-                    hs.commitBlock(bytes);
-                    hs.popGroup();
-                    io.vidkv.jfr.BlockQuantizedEvent.record(ls.index, head, ls.name, g, System.nanoTime() - started);
-                    quantized += g;
-                    if (head == 0) {
-                        ls.countBlocks(protectedCount, shape.kvHeads());
-                    }
-                }
-            }
-            if (head == 0) {
-                newQuantized = quantized;
-                newCalibrated = calibrated;
-            }
-        }
-
-        /** Fixes the head's channel split and scales from the first C groups, all in the window now. */
-        private void calibrate(HeadStore hs, CodecScratch s) {
-            int n = ls.schedule.calibrationTokens();
-            float[] ck = new float[n * shape.headDim()]; // once per (layer, head) in a sequence's life
-            float[] cv = new float[n * shape.headDim()];
-            hs.readWindow(true, 0, n, ck);
-            hs.readWindow(false, 0, n, cv);
-            ls.keyCodec.calibrate(ck, n, hs.state, s);
-            ls.valueCodec.calibrate(cv, n, hs.state, s);
-            hs.state.markCalibrated();
-        }
-
-        private void copyToken(MemorySegment src, long element, MemorySegment dst, long dstElement, int d) {
-            if (type == InputType.F32) {
-                MemorySegment.copy(src, element * 4, dst, dstElement * 4, (long) d * 4);
-            } else {
-                for (int c = 0; c < d; c++) {
-                    dst.setAtIndex(ValueLayout.JAVA_FLOAT, dstElement + c, type.get(src, element + c));
-                }
-            }
-        }
-
-        void finish() {
-            ls.tokens += tokenCount;
-            ls.quantizedTokens = newQuantized;
-            ls.calibrated = newCalibrated;
-        }
-
-        void clear() {
-            ls = null;
-            keys = null;
-            values = null;
-        }
-    }
-
-    private void checkSegment(String what, int layer, MemorySegment seg, long elements, InputType type, int tokens) {
-        if (seg == null) {
-            throw new IllegalArgumentException("layer " + layer + ": " + what + " segment is null");
-        }
-        if (!seg.scope().isAlive()) {
-            throw new IllegalStateException("layer " + layer + ": " + what + " segment's arena is closed");
-        }
-        if (!seg.isAccessibleBy(Thread.currentThread())) { // else a WrongThreadException from deep inside the checks
-            throw new IllegalArgumentException("layer " + layer + ": " + what + " segment belongs to a confined arena of "
-                    + "another thread; append on that thread or allocate the input from a shared arena (nothing was appended)");
-        }
-        long need = elements * type.bytes();
-        if (seg.byteSize() < need) {
-            throw new IllegalArgumentException("layer " + layer + ": " + what + " segment has " + seg.byteSize()
-                    + " bytes, expected " + need + " for [" + tokens + " tokens, " + shape.kvHeads() + " KV heads, "
-                    + shape.headDim() + " dims] of " + type);
-        }
-    }
-
-    private void checkValues(String what, int layer, MemorySegment seg, long elements, InputType type, boolean fp16Range) {
-        int d = shape.headDim();
-        for (long i = 0; i < elements; i++) {
-            float v = type.get(seg, i);
-            if (!Float.isFinite(v) || (fp16Range && Math.abs(v) > FP16_MAX)) {
-                long token = i / shape.tokenElements();
-                long head = i / d % shape.kvHeads();
-                throw new IllegalArgumentException("layer " + layer + ", head " + head + ", token " + token + " (of this append)"
-                        + ", channel " + (i % d) + ": " + what + " value " + v + (Float.isFinite(v)
-                        ? " exceeds the FP16 range (+-65504) that this layer's storage needs" : " is not finite")
-                        + "; nothing was appended");
-            }
-        }
-    }
-
     private LayerStore layer(int layer) {
         checkOpen();
         if (layer < 0 || layer >= layers.length) {
             throw new IllegalArgumentException("layer " + layer + " out of range [0, " + layers.length + ")");
         }
         return layers[layer];
-    }
-
-    /** The in-use word of a writer doing {@code op} (APPEND, PROTECT, CLOSE) on {@code layer} (-1: none). */
-    private static int writing(int op, int layer) {
-        return -1 - (op + 4 * (layer + 1));
-    }
-
-    /**
-     * Takes the sequence for one write ({@link #writing}) or throws {@link IllegalStateException} with
-     * nothing changed; {@code attempted} names the caller's call for the message.
-     */
-    private void beginWrite(int op, int layer, String attempted) {
-        // an invalid layer (rejected later, under the write) must not encode as a reader count
-        int named = layer >= 0 && layer < layers.length ? layer : -1;
-        int witness = use.compareAndExchange(IDLE, writing(op, named));
-        if (witness != IDLE) {
-            throw busy(witness, attempted);
-        }
-    }
-
-    private void endWrite() {
-        use.set(IDLE); // publishes the write to the next reader or writer, whose CAS reads this
     }
 
     /**
@@ -733,15 +553,7 @@ public final class KvCache implements AutoCloseable {
     }
 
     private void beginRead(String attempted) {
-        while (true) {
-            int u = use.get();
-            if (u < 0) {
-                throw busy(u, attempted);
-            }
-            if (use.compareAndSet(u, u + 1)) {
-                break;
-            }
-        }
+        use.beginRead(attempted);
         if (failure != null) { // a half-written sequence never serves a read
             endRead();
             checkOpen();
@@ -754,41 +566,19 @@ public final class KvCache implements AutoCloseable {
      * @throws IllegalStateException no read is in progress
      */
     void endRead() {
-        while (true) {
-            int u = use.get();
-            if (u <= 0) { // an unmatched endRead must not turn the count into the writer's mark
-                throw new IllegalStateException("KvCache.endRead without a matching beginRead");
-            }
-            if (use.compareAndSet(u, u - 1)) {
-                return;
-            }
-        }
+        use.endRead();
     }
 
-    /** The exception for a call ({@code attempted}) that found the in-use word {@code u} (not idle). */
-    private static IllegalStateException busy(int u, String attempted) {
-        if (u == CLOSED) {
-            return new IllegalStateException("KvCache is closed");
-        }
-        String current;
-        if (u > 0) {
-            current = "read by attention on another thread";
-        } else {
-            int x = -1 - u;
-            int layer = (x >> 2) - 1;
-            current = switch (x & 3) {
-                case APPEND -> "appended to";
-                case PROTECT -> "protected";
-                default -> "closed";
-            } + " by another thread" + (layer >= 0 ? " (layer " + layer + ")" : "");
-        }
-        return new IllegalStateException("KvCache is being " + current + ": one thread at a time writes a sequence (append, "
-                + "protect, close) and attention reads it only between writes; " + attempted + " after that call returns "
-                + "(nothing was changed)");
+    private void beginWrite(int op, int layer, String attempted) {
+        use.beginWrite(op, layer, layers.length, attempted);
+    }
+
+    private void endWrite() {
+        use.endWrite();
     }
 
     private void checkOpen() {
-        if (use.get() == CLOSED) {
+        if (use.isClosed()) {
             throw new IllegalStateException("KvCache is closed");
         }
         if (failure != null) {
@@ -829,12 +619,8 @@ public final class KvCache implements AutoCloseable {
      */
     @Override
     public void close() {
-        int witness = use.compareAndExchange(IDLE, writing(CLOSE, -1));
-        if (witness == CLOSED) {
-            return;
-        }
-        if (witness != IDLE) {
-            throw busy(witness, "close");
+        if (!use.beginClose()) {
+            return; // closed already
         }
         // Every step runs even if an earlier one throws, so that nothing is left unreleased.
         try {
@@ -855,7 +641,7 @@ public final class KvCache implements AutoCloseable {
                 try {
                     arena.close();
                 } finally {
-                    use.set(CLOSED);
+                    use.markClosed();
                     if (ownsPool) {
                         pool.close();
                     }
@@ -870,7 +656,7 @@ public final class KvCache implements AutoCloseable {
      * @return true once closed
      */
     public boolean isClosed() {
-        return use.get() == CLOSED;
+        return use.isClosed();
     }
 
     /**
