@@ -70,10 +70,15 @@ final class BitStrings {
 
     /** Reads {@code width} (< 32) bits at bit {@code i} of the string at {@code off}. */
     static int getField(MemorySegment src, long off, long i, int width) {
-        int v = 0;
-        for (int k = 0; k < width; k++) {
-            v |= get(src, off, i + k) << k;
+        // the bytes the field spans (up to five), a byte at a time rather than a bit at a time, and
+        // never a byte beyond them (the string may end at the segment's last byte)
+        long at = off + (i >>> 3);
+        int shift = (int) (i & 7);
+        int bytes = (shift + width + 7) >>> 3;
+        long v = 0;
+        for (int k = 0; k < bytes; k++) {
+            v |= (long) (src.get(ValueLayout.JAVA_BYTE, at + k) & 0xFF) << (8 * k);
         }
-        return v;
+        return (int) (v >>> shift) & (int) ((1L << width) - 1);
     }
 }

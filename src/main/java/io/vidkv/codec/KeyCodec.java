@@ -53,6 +53,25 @@ public interface KeyCodec {
         transformQuery(q, queries, scale, state, out, scratch);
     }
 
+    /**
+     * The block's keys in row space, token-major: out[t * d + r] for its G tokens, so that
+     * {@code q' . out[t]} with q' from {@link #transformQuery} is the score of token t and no key is
+     * ever inverse-transformed (the prefill tile). Codecs whose rows are the channels dequantize;
+     * where {@link #rowSpacePerBlock()}, the rows are the block's own.
+     */
+    default void decodeRows(MemorySegment src, long off, HeadState state, float[] out, CodecScratch scratch) {
+        dequantize(src, off, state, out, scratch);
+    }
+
+    /**
+     * Exact keys x[t * d + c] (channel space, the residual window) into row space, out[t * d + r],
+     * for t < tokens <= G; x must hold G rows (those at and after {@code tokens} are ignored).
+     * Codecs whose rows are the channels copy.
+     */
+    default void keyRows(float[] x, int tokens, HeadState state, float[] out, CodecScratch scratch) {
+        System.arraycopy(x, 0, out, 0, tokens * scratch.headDim);
+    }
+
     /** Dequantizes a block to channel space, out[t * d + c] (evaluation, prefill tiles and the reference mode's kernel). */
     void dequantize(MemorySegment src, long off, HeadState state, float[] out, CodecScratch scratch);
 }

@@ -282,8 +282,12 @@ public final class VidkvKeyCodec implements KeyCodec {
         }
     }
 
-    /** The block as rows: out[r * G + t], anomalous channels decoded, then the +-scale components. */
-    private void rows(MemorySegment src, long off, HeadState state, float[] out, CodecScratch s) {
+    /**
+     * The block as rows, anomalous channels decoded, then the +-scale components: row r of token t at
+     * out[r * rowStride + t * tokenStride] (row-major: G, 1; token-major: 1, d).
+     */
+    private void rows(MemorySegment src, long off, HeadState state, float[] out, int rowStride, int tokenStride,
+                      CodecScratch s) {
         float[] sc = s.work; // d scales (anomalous rows, then components), then a zero points
         format.decodeScales(src, off + layout.scale(0), anomalous, state.keySuper, 0, sc, 0);
         format.decodeScales(src, off + layout.componentScale(0), normal, state.keySuper, anomalous, sc, anomalous);
@@ -293,15 +297,37 @@ public final class VidkvKeyCodec implements KeyCodec {
             long hi = BitStrings.word(src, off + layout.row(layout.highRow(r)), groupSize);
             for (int t = 0; t < groupSize; t++) {
                 int code = (int) (lo >>> t & 1) + 2 * (int) (hi >>> t & 1);
-                out[r * groupSize + t] = Math.fma(sc[r], code, sc[headDim + r]);
+                out[r * rowStride + t * tokenStride] = Math.fma(sc[r], code, sc[headDim + r]);
             }
         }
         for (int j = 0; j < normal; j++) {
             float scale = sc[anomalous + j];
             long signs = BitStrings.word(src, off + layout.row(layout.signRow(j)), groupSize);
             for (int t = 0; t < groupSize; t++) {
-                out[(anomalous + j) * groupSize + t] = (signs >>> t & 1) != 0 ? scale : -scale;
+                out[(anomalous + j) * rowStride + t * tokenStride] = (signs >>> t & 1) != 0 ? scale : -scale;
             }
+        }
+    }
+
+    @Override
+    public void decodeRows(MemorySegment src, long off, HeadState state, float[] out, CodecScratch s) {
+        rows(src, off, state, out, 1, headDim, s);
+    }
+
+    @Override
+    public void keyRows(float[] x, int tokens, HeadState state, float[] out, CodecScratch s) {
+        int[] ord = state.keyOrder;
+        for (int t = 0; t < tokens; t++) {
+            for (int r = 0; r < anomalous; r++) {
+                out[t * headDim + r] = x[t * headDim + ord[r]];
+            }
+        }
+        if (normal == 0) {
+            return;
+        }
+        components(x, 0, ord, s); // the encoder's transform: one batched FFTW call for the G rows
+        for (int t = 0; t < tokens; t++) {
+            System.arraycopy(s.f1, t * normal, out, t * headDim + anomalous, normal);
         }
     }
 
@@ -353,7 +379,7 @@ public final class VidkvKeyCodec implements KeyCodec {
     @Override
     public void dequantize(MemorySegment src, long off, HeadState state, float[] out, CodecScratch s) {
         float[] rows = s.f2;
-        rows(src, off, state, rows, s);
+        rows(src, off, state, rows, groupSize, 1, s);
         int[] ord = order(src, off, state, s);
         for (int r = 0; r < anomalous; r++) {
             for (int t = 0; t < groupSize; t++) {

@@ -91,16 +91,34 @@ interface KernelMath {
     /** bias[j] -= q[qOff + r * LANES + j] * scales[r] for r = 0, 1, .. rows - 1, in order. */
     void foldSigns(float[] q, int qOff, float[] scales, int rows, float[] bias);
 
-    /** max of x[off .. off + n) (a score row of the prefill tile). */
-    float rowMax(float[] x, int off, int n);
+    /**
+     * One VidKV key block of G = 32 tokens ({@code io.vidkv.layout.VidkvKeyLayout}) into a prefill
+     * tile in row space, token-major: for token t, the float at byte {@code dst + 4 (t d + r)} of
+     * {@code tile} becomes fma(scales[r], bit t of row r + 2 bit t of row a + r, zeros[r]) for the a
+     * anomalous rows r, and +scales[a + j] or -scales[a + j] by bit t of row 2a + j for the n
+     * components (row a + j of the tile); bit row i is the 32-bit little-endian word at
+     * {@code codes + 4 i} of {@code seg}.
+     */
+    void vidkvKeyTile32(MemorySegment seg, long codes, int a, int n, float[] scales, float[] zeros, MemorySegment tile,
+                        long dst, int d);
+
+    /** max of the n floats at byte offset {@code off} of {@code tile} (a score row of the native prefill tile). */
+    float tileRowMax(MemorySegment tile, long off, int n);
 
     /**
-     * x[i] = exp(x[i] - shift) for i in [off, off + n); returns their sum in a fixed order: eight
-     * partial sums s_k over the elements i - off = k (mod 8) of the whole groups of eight, combined as
-     * ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)), then the rest in index order. (A single
-     * running sum was a chain of n dependent additions: the largest part of the prefill softmax.)
+     * A prefill score row's softmax weights: p[i] = exp(x[i] - shift) for the n scores x at byte
+     * offset {@code xOff} of {@code scores}, written as n floats at {@code pOff} of {@code probs}, and
+     * their sum in a fixed order: sixteen partial sums s_k over the elements i = k (mod 16) of the
+     * whole groups of sixteen, folded as t_k = s_k + s_(k+8), ((t0 + t1) + (t2 + t3)) + ((t4 + t5) +
+     * (t6 + t7)), then the rest in index order. Returns -1 instead if some x[i] is above
+     * {@code shift} (the weights written are then meaningless): exp is taken of arguments <= 0 only,
+     * and the caller picks a new shift. The check costs one compare per vector, where a max pass
+     * before every exp pass cost a third of the softmax.
      */
-    float rowExpSum(float[] x, int off, int n, float shift);
+    float tileRowExp(MemorySegment scores, long xOff, MemorySegment probs, long pOff, int n, float shift);
+
+    /** x[i] *= factor for the n floats at byte offset {@code off} of {@code tile} (an output row, rescaled). */
+    void tileRowScale(MemorySegment tile, long off, int n, float factor);
 
     /** Name for reports. */
     String name();

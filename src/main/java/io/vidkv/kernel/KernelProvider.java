@@ -1,5 +1,6 @@
 package io.vidkv.kernel;
 
+import io.vidkv.KeySpec;
 import io.vidkv.LayerConfig;
 import io.vidkv.QuantAxis;
 import io.vidkv.codec.KeyCodec;
@@ -42,6 +43,18 @@ final class KernelProvider {
             case TERNARY -> new VidkvKernel.TernaryValues(math, (TernaryValueCodec) codec, g, headDim);
             case REFERENCE -> new DenseKernel.DequantizedValues(math, codec, g, headDim);
         };
+    }
+
+    /**
+     * How prefill writes the layer's key blocks into its native tile: VidKV keys with G = 32 and a
+     * frozen split from their bit rows ({@link VidkvKernel.KeyTile32}), any other layout through
+     * its codec's {@link KeyCodec#decodeRows}.
+     */
+    static KeyTile keyTile(KernelMath math, LayerConfig lc, KeyCodec codec, int headDim) {
+        if (lc.keys().kind() == KeySpec.Kind.VIDKV && lc.groupSize() == 32 && !codec.rowSpacePerBlock()) {
+            return new VidkvKernel.KeyTile32(math, (VidkvKeyCodec) codec, headDim);
+        }
+        return new KeyTile.Decoded(codec, lc.groupSize(), headDim);
     }
 
     /** Isolated so that the Vector API classes are loaded only when the module is present. */

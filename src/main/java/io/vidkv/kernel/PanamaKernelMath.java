@@ -1,13 +1,17 @@
 package io.vidkv.kernel;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 
 import static io.vidkv.kernel.ScalarKernelMath.BITS;
+import static io.vidkv.kernel.ScalarKernelMath.INT_LE;
 import static io.vidkv.kernel.ScalarKernelMath.LONG_LE;
 import static io.vidkv.kernel.ScalarKernelMath.SHORT_LE;
 import static io.vidkv.kernel.ScalarKernelMath.TRITS5_AT;
@@ -28,6 +32,7 @@ final class PanamaKernelMath implements KernelMath {
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
     private static final VectorSpecies<Float> F16 = FloatVector.SPECIES_512;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
     /** AVX-512 (512-bit preferred vectors): key bit rows become 16-lane masks. */
     private static final boolean WIDE = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512;
     private static final int L = LANES;
@@ -475,13 +480,61 @@ final class PanamaKernelMath implements KernelMath {
     }
 
     @Override
-    public float rowMax(float[] x, int off, int n) {
-        return PanamaSoftmax.rowMax(x, off, n);
+    public void vidkvKeyTile32(MemorySegment seg, long codes, int a, int n, float[] scales, float[] zeros, MemorySegment tile,
+                               long dst, int d) {
+        // eight bit rows are eight int lanes; per token one shift picks every row's bit t
+        int r = 0;
+        for (; r + L <= a; r += L) {
+            IntVector lo = IntVector.fromMemorySegment(I, seg, codes + 4L * r, ByteOrder.LITTLE_ENDIAN);
+            IntVector hi = IntVector.fromMemorySegment(I, seg, codes + 4L * (a + r), ByteOrder.LITTLE_ENDIAN);
+            FloatVector sc = at(scales, r), z = at(zeros, r);
+            for (int t = 0; t < 32; t++) {
+                IntVector code = lo.lanewise(VectorOperators.LSHR, t).and(1)
+                        .add(hi.lanewise(VectorOperators.LSHR, t).and(1).lanewise(VectorOperators.LSHL, 1));
+                sc.fma((FloatVector) code.convert(VectorOperators.I2F, 0), z)
+                        .intoMemorySegment(tile, dst + 4L * (t * d + r), ByteOrder.nativeOrder());
+            }
+        }
+        for (; r < a; r++) { // rows beyond the last whole eight, as the plain-Java body
+            int lo = seg.get(INT_LE, codes + 4L * r), hi = seg.get(INT_LE, codes + 4L * (a + r));
+            for (int t = 0; t < 32; t++) {
+                int code = (lo >>> t & 1) + 2 * (hi >>> t & 1);
+                tile.set(ValueLayout.JAVA_FLOAT, dst + 4L * (t * d + r), Math.fma(scales[r], code, zeros[r]));
+            }
+        }
+        int j = 0;
+        for (; j + L <= n; j += L) {
+            IntVector signs = IntVector.fromMemorySegment(I, seg, codes + 4L * (2 * a + j), ByteOrder.LITTLE_ENDIAN);
+            FloatVector sc = at(scales, a + j);
+            for (int t = 0; t < 32; t++) {
+                VectorMask<Float> plus = signs.lanewise(VectorOperators.LSHR, t).and(1)
+                        .compare(VectorOperators.NE, 0).cast(F);
+                sc.neg().blend(sc, plus).intoMemorySegment(tile, dst + 4L * (t * d + a + j), ByteOrder.nativeOrder());
+            }
+        }
+        for (; j < n; j++) {
+            int signs = seg.get(INT_LE, codes + 4L * (2 * a + j));
+            float scale = scales[a + j];
+            for (int t = 0; t < 32; t++) {
+                tile.set(ValueLayout.JAVA_FLOAT, dst + 4L * (t * d + a + j), (signs >>> t & 1) != 0 ? scale : -scale);
+            }
+        }
     }
 
     @Override
-    public float rowExpSum(float[] x, int off, int n, float shift) {
-        return PanamaSoftmax.rowExpSum(x, off, n, shift);
+    public float tileRowMax(MemorySegment tile, long off, int n) {
+        return PanamaSoftmax.tileRowMax(tile, off, n);
+    }
+
+    @Override
+    public float tileRowExp(MemorySegment scores, long xOff, MemorySegment probs, long pOff, int n, float shift) {
+        return WIDE ? PanamaSoftmax.tileRowExp512(scores, xOff, probs, pOff, n, shift)
+                : PanamaSoftmax.tileRowExp256(scores, xOff, probs, pOff, n, shift);
+    }
+
+    @Override
+    public void tileRowScale(MemorySegment tile, long off, int n, float factor) {
+        PanamaSoftmax.tileRowScale(tile, off, n, factor);
     }
 
     @Override

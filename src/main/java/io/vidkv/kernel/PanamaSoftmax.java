@@ -6,6 +6,10 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
 import static io.vidkv.kernel.KernelMath.LANES;
 
 /**
@@ -75,53 +79,134 @@ final class PanamaSoftmax {
         at(l, 0).mul(at(rescale, 0)).add(sum).intoArray(l, 0);
     }
 
-    static float rowMax(float[] x, int off, int n) {
+    private static FloatVector at(MemorySegment tile, long off) {
+        return FloatVector.fromMemorySegment(F, tile, off, ByteOrder.nativeOrder());
+    }
+
+    static float tileRowMax(MemorySegment tile, long off, int n) {
+        // Four independent maxima: a Java-semantics max (NaN, -0.0) is several instructions, and one
+        // chain of them ran at a quarter of the speed. max is order-independent, so the result is
+        // the same as one chain's (and the plain-Java body's).
         int i = 0;
         float m = Float.NEGATIVE_INFINITY;
-        if (n >= L) {
-            FloatVector v = at(x, off);
-            for (i = L; i + L <= n; i += L) {
-                v = v.max(at(x, off + i));
+        if (n >= 4 * L) {
+            FloatVector m0 = at(tile, off), m1 = at(tile, off + 4L * L), m2 = at(tile, off + 8L * L), m3 = at(tile, off + 12L * L);
+            for (i = 4 * L; i + 4 * L <= n; i += 4 * L) {
+                long at = off + 4L * i;
+                m0 = m0.max(at(tile, at));
+                m1 = m1.max(at(tile, at + 4L * L));
+                m2 = m2.max(at(tile, at + 8L * L));
+                m3 = m3.max(at(tile, at + 12L * L));
             }
-            m = v.reduceLanes(VectorOperators.MAX);
+            m = m0.max(m1).max(m2.max(m3)).reduceLanes(VectorOperators.MAX);
         }
         for (; i < n; i++) {
-            m = Math.max(m, x[off + i]);
+            m = Math.max(m, tile.get(ValueLayout.JAVA_FLOAT, off + 4L * i));
         }
         return m;
     }
 
-    static float rowExpSum(float[] x, int off, int n, float shift) {
+    /** {@link KernelMath#tileRowExp}, 8 lanes: accumulator a holds s_0..s_7, b s_8..s_15. */
+    static float tileRowExp256(MemorySegment scores, long xOff, MemorySegment probs, long pOff, int n, float shift) {
+        final VectorSpecies<Float> S = FloatVector.SPECIES_256;
+        FloatVector suma = FloatVector.broadcast(S, 0f), sumb = FloatVector.broadcast(S, 0f);
+        VectorMask<Float> abovea = S.maskAll(false), aboveb = S.maskAll(false);
         int i = 0;
-        for (; i + L <= n; i += L) { // the exp of expAndSum, with a scalar shift
-            FloatVector v = at(x, off + i).sub(shift);
-            VectorMask<Float> underflow = v.compare(VectorOperators.LT, ExpApprox.MIN_X).or(v.test(VectorOperators.IS_NAN));
-            FloatVector xc = v.max(ExpApprox.MIN_X);
-            IntVector e = ((IntVector) FloatVector.broadcast(F, 0.5f).sub(xc.mul(ExpApprox.LOG2E))
+        for (; i + 16 <= n; i += 16) {
+            FloatVector xca = FloatVector.fromMemorySegment(S, scores, xOff + 4L * i, ByteOrder.nativeOrder()).sub(shift);
+            FloatVector xcb = FloatVector.fromMemorySegment(S, scores, xOff + 4L * i + 32, ByteOrder.nativeOrder()).sub(shift);
+            VectorMask<Float> kepta = xca.compare(VectorOperators.GE, ExpApprox.MIN_X);
+            abovea = abovea.or(xca.compare(VectorOperators.GT, 0f));
+            IntVector ea = ((IntVector) FloatVector.broadcast(S, 0.5f).sub(xca.mul(ExpApprox.LOG2E))
+                    .convert(VectorOperators.F2I, 0)).neg();
+            FloatVector fna = (FloatVector) ea.convert(VectorOperators.I2F, 0);
+            FloatVector ra = fna.fma(FloatVector.broadcast(S, -ExpApprox.LN2_HI), xca);
+            ra = fna.fma(FloatVector.broadcast(S, -ExpApprox.LN2_LO), ra);
+            FloatVector qa = FloatVector.broadcast(S, ExpApprox.P0).fma(ra, FloatVector.broadcast(S, ExpApprox.P1));
+            qa = qa.fma(ra, FloatVector.broadcast(S, ExpApprox.P2));
+            qa = qa.fma(ra, FloatVector.broadcast(S, ExpApprox.P3));
+            qa = qa.fma(ra, FloatVector.broadcast(S, ExpApprox.P4));
+            qa = qa.fma(ra, FloatVector.broadcast(S, ExpApprox.P5));
+            FloatVector ya = qa.fma(ra.mul(ra), ra).add(1f);
+            FloatVector pow2a = ea.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            FloatVector pa = FloatVector.broadcast(S, 0f).blend(ya.mul(pow2a), kepta);
+            VectorMask<Float> keptb = xcb.compare(VectorOperators.GE, ExpApprox.MIN_X);
+            aboveb = aboveb.or(xcb.compare(VectorOperators.GT, 0f));
+            IntVector eb = ((IntVector) FloatVector.broadcast(S, 0.5f).sub(xcb.mul(ExpApprox.LOG2E))
+                    .convert(VectorOperators.F2I, 0)).neg();
+            FloatVector fnb = (FloatVector) eb.convert(VectorOperators.I2F, 0);
+            FloatVector rb = fnb.fma(FloatVector.broadcast(S, -ExpApprox.LN2_HI), xcb);
+            rb = fnb.fma(FloatVector.broadcast(S, -ExpApprox.LN2_LO), rb);
+            FloatVector qb = FloatVector.broadcast(S, ExpApprox.P0).fma(rb, FloatVector.broadcast(S, ExpApprox.P1));
+            qb = qb.fma(rb, FloatVector.broadcast(S, ExpApprox.P2));
+            qb = qb.fma(rb, FloatVector.broadcast(S, ExpApprox.P3));
+            qb = qb.fma(rb, FloatVector.broadcast(S, ExpApprox.P4));
+            qb = qb.fma(rb, FloatVector.broadcast(S, ExpApprox.P5));
+            FloatVector yb = qb.fma(rb.mul(rb), rb).add(1f);
+            FloatVector pow2b = eb.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            FloatVector pb = FloatVector.broadcast(S, 0f).blend(yb.mul(pow2b), keptb);
+            pa.intoMemorySegment(probs, pOff + 4L * i, ByteOrder.nativeOrder());
+            pb.intoMemorySegment(probs, pOff + 4L * i + 32, ByteOrder.nativeOrder());
+            suma = suma.add(pa);
+            sumb = sumb.add(pb);
+        }
+        FloatVector t = suma.add(sumb);
+        float s = ((t.lane(0) + t.lane(1)) + (t.lane(2) + t.lane(3))) + ((t.lane(4) + t.lane(5)) + (t.lane(6) + t.lane(7)));
+        return tail(scores, xOff, probs, pOff, i, n, shift, s, abovea.or(aboveb).anyTrue());
+    }
+
+    /** {@link KernelMath#tileRowExp}, 16 lanes: lane k of the one accumulator is s_k. */
+    static float tileRowExp512(MemorySegment scores, long xOff, MemorySegment probs, long pOff, int n, float shift) {
+        final VectorSpecies<Float> S = FloatVector.SPECIES_512;
+        FloatVector sum = FloatVector.broadcast(S, 0f);
+        VectorMask<Float> above = S.maskAll(false);
+        int i = 0;
+        for (; i + 16 <= n; i += 16) {
+            FloatVector xc = FloatVector.fromMemorySegment(S, scores, xOff + 4L * i, ByteOrder.nativeOrder()).sub(shift);
+            VectorMask<Float> kept = xc.compare(VectorOperators.GE, ExpApprox.MIN_X);
+            above = above.or(xc.compare(VectorOperators.GT, 0f));
+            IntVector e = ((IntVector) FloatVector.broadcast(S, 0.5f).sub(xc.mul(ExpApprox.LOG2E))
                     .convert(VectorOperators.F2I, 0)).neg();
             FloatVector fn = (FloatVector) e.convert(VectorOperators.I2F, 0);
-            FloatVector r = fn.fma(FloatVector.broadcast(F, -ExpApprox.LN2_HI), xc);
-            r = fn.fma(FloatVector.broadcast(F, -ExpApprox.LN2_LO), r);
-            FloatVector q = FloatVector.broadcast(F, ExpApprox.P0).fma(r, FloatVector.broadcast(F, ExpApprox.P1));
-            q = q.fma(r, FloatVector.broadcast(F, ExpApprox.P2));
-            q = q.fma(r, FloatVector.broadcast(F, ExpApprox.P3));
-            q = q.fma(r, FloatVector.broadcast(F, ExpApprox.P4));
-            q = q.fma(r, FloatVector.broadcast(F, ExpApprox.P5));
+            FloatVector r = fn.fma(FloatVector.broadcast(S, -ExpApprox.LN2_HI), xc);
+            r = fn.fma(FloatVector.broadcast(S, -ExpApprox.LN2_LO), r);
+            FloatVector q = FloatVector.broadcast(S, ExpApprox.P0).fma(r, FloatVector.broadcast(S, ExpApprox.P1));
+            q = q.fma(r, FloatVector.broadcast(S, ExpApprox.P2));
+            q = q.fma(r, FloatVector.broadcast(S, ExpApprox.P3));
+            q = q.fma(r, FloatVector.broadcast(S, ExpApprox.P4));
+            q = q.fma(r, FloatVector.broadcast(S, ExpApprox.P5));
             FloatVector y = q.fma(r.mul(r), r).add(1f);
             FloatVector pow2 = e.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-            FloatVector p = y.mul(pow2).blend(0f, underflow);
-            p.intoArray(x, off + i);
+            FloatVector p = FloatVector.broadcast(S, 0f).blend(y.mul(pow2), kept);
+            p.intoMemorySegment(probs, pOff + 4L * i, ByteOrder.nativeOrder());
+            sum = sum.add(p);
         }
-        FloatVector sum = FloatVector.broadcast(F, 0f);
-        for (int j = 0; j + L <= n; j += L) { // after the exps: no vector live across the loop above
-            sum = sum.add(at(x, off + j));
-        }
-        float s = ((sum.lane(0) + sum.lane(1)) + (sum.lane(2) + sum.lane(3))) + ((sum.lane(4) + sum.lane(5)) + (sum.lane(6) + sum.lane(7)));
+        float s = (((sum.lane(0) + sum.lane(8)) + (sum.lane(1) + sum.lane(9))) + ((sum.lane(2) + sum.lane(10)) + (sum.lane(3) + sum.lane(11))))
+                + (((sum.lane(4) + sum.lane(12)) + (sum.lane(5) + sum.lane(13))) + ((sum.lane(6) + sum.lane(14)) + (sum.lane(7) + sum.lane(15))));
+        return tail(scores, xOff, probs, pOff, i, n, shift, s, above.anyTrue());
+    }
+
+    /** The elements after the whole groups of sixteen, in index order, as the plain-Java body does them. */
+    private static float tail(MemorySegment scores, long xOff, MemorySegment probs, long pOff, int i, int n, float shift,
+                              float sum, boolean above) {
         for (; i < n; i++) {
-            float e = ExpApprox.exp(x[off + i] - shift);
-            x[off + i] = e;
-            s += e;
+            float x = scores.get(ValueLayout.JAVA_FLOAT, xOff + 4L * i) - shift;
+            above |= x > 0f;
+            float e = ExpApprox.exp(x);
+            probs.set(ValueLayout.JAVA_FLOAT, pOff + 4L * i, e);
+            sum += e;
         }
-        return s;
+        return above ? -1f : sum;
+    }
+
+    static void tileRowScale(MemorySegment tile, long off, int n, float factor) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            at(tile, off + 4L * i).mul(factor).intoMemorySegment(tile, off + 4L * i, ByteOrder.nativeOrder());
+        }
+        for (; i < n; i++) {
+            long at = off + 4L * i;
+            tile.set(ValueLayout.JAVA_FLOAT, at, tile.get(ValueLayout.JAVA_FLOAT, at) * factor);
+        }
     }
 }

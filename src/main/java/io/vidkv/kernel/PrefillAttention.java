@@ -19,11 +19,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Attention of many queries at once (a prefill chunk, or a batch of text-query tokens) against one
  * layer of a {@link KvCache}, with a causal mask. Per KV head, the queries of all its query heads
- * form one matrix; the cache is walked in tiles of {@code tileTokens} tokens that are dequantized into
- * a bounded, reused scratch (never the whole cache), and each tile costs two oneDNN f32 matmuls:
+ * form one matrix; the cache is walked in tiles of {@code tileTokens} tokens decoded into a
+ * bounded, reused native tile (never the whole cache), and each tile costs two oneDNN f32 matmuls:
  * S = Q K^T / sqrt(d), then O += P V, with an online softmax across tiles (running max and sum per
- * query row, O rescaled when the max grows). Tiles entirely after the chunk's last position are
- * skipped. The same loop on float32 K/V in place is the FP32 dense reference attention the tests use.
+ * query row, O rescaled when the max grows), done in place on the native score tile. Keys are
+ * decoded into the key codec's row space (VidKV: anomalous channels and spectral components, the
+ * decode kernel's space) and the queries transformed into it once per call, so no key is
+ * inverse-transformed. Tiles entirely after the chunk's last position are skipped. The same loop on
+ * float32 K/V in place is the FP32 dense reference attention the tests use.
  *
  * <p>Threading: one thread at a time per instance (one chunk at a time), because the instance owns
  * the tiles and the running softmax state; create one {@code PrefillAttention} per thread. A call
@@ -60,14 +63,25 @@ public final class PrefillAttention implements AutoCloseable {
     private final MemorySegment kTile;
     private final MemorySegment vTile;
     private final MemorySegment scores;
+    /** The softmax weights of the score tile: written from it, so a row can be redone with a new shift. */
+    private final MemorySegment probs;
     private final MemorySegment outTile;
-    private final float[] rowMax;
+    /** Zeros for the masked tail of a score row (a bulk copy, not an allocating slice fill). */
+    private final MemorySegment zeros;
+    /** Per query row, the exp shift so far: its largest visible score + {@link #HEADROOM} when last raised. */
+    private final float[] rowShift;
     private final float[] rowSum;
+    /** One block (or up to G window tokens) in channel space, as decoded or gathered. */
     private final float[] block;
-    private final float[] row;
-    private final float[] outRow;
+    /** The same tokens in row space. */
+    private final float[] rows;
+    /** The call's query rows (n gq of them) in channel space and in row space: one batched transform per KV head. */
+    private final float[] query;
+    private final float[] queryRows;
     private final KernelMath math = KernelProvider.MATH;
     private final CodecScratch scratch;
+    /** Per layer, how its key blocks go into the tile (chosen once, by layout family). */
+    private final KeyTile[] keyTiles;
     private long dequantizeNanos;
     private long matmulNanos;
     private long softmaxNanos;
@@ -76,6 +90,13 @@ public final class PrefillAttention implements AutoCloseable {
     private static final int IDLE = 0;
     private static final int IN_USE = 1;
     private static final int CLOSED = 2;
+    /**
+     * How far above a row's largest score its exp shift is set: weights are exp(s - shift) <=
+     * e^-16, so a later tile's scores may grow by up to 16 before the shift must be raised, and a
+     * weight underflows to 0 only 71 below the largest score (e^-71 ~ 1e-31 of it, far below float
+     * precision). Float32 weights have the same relative precision at e^-16 as at 1.
+     */
+    static final float HEADROOM = 16f;
 
     /**
      * Prefill attention over {@code cache}, on a oneDNN CPU engine of its own (closed with this
@@ -126,13 +147,20 @@ public final class PrefillAttention implements AutoCloseable {
         this.kTile = arena.allocate((long) tileTokens * d * 4, 64);
         this.vTile = arena.allocate((long) tileTokens * d * 4, 64);
         this.scores = arena.allocate((long) rows * tileTokens * 4, 64);
+        this.probs = arena.allocate((long) rows * tileTokens * 4, 64);
         this.outTile = arena.allocate((long) rows * d * 4, 64);
-        this.rowMax = new float[rows];
+        this.rowShift = new float[rows];
         this.rowSum = new float[rows];
+        this.zeros = arena.allocate((long) tileTokens * 4, 64);
         this.block = new float[64 * d];
-        this.row = new float[tileTokens];
-        this.outRow = new float[d];
-        this.scratch = new CodecScratch(d, 64, gq);
+        this.rows = new float[64 * d];
+        this.query = new float[rows * d];
+        this.queryRows = new float[rows * d];
+        this.scratch = new CodecScratch(d, 64, rows);
+        this.keyTiles = new KeyTile[cache == null ? 0 : shape.layers()];
+        for (int l = 0; l < keyTiles.length; l++) {
+            keyTiles[l] = KernelProvider.keyTile(math, cache.layerConfig(l), CacheAccess.keyCodec(cache, l), d);
+        }
     }
 
     /**
@@ -199,28 +227,47 @@ public final class PrefillAttention implements AutoCloseable {
             throw new IllegalArgumentException("tileTokens " + tileTokens + " is not a multiple of layer " + layer + "'s group size " + g);
         }
         long keyBytes = kc.blockBytes();
+        // Scores in the key codec's row space (VidKV: anomalous channels, then spectral components):
+        // the queries are transformed once per call, and no key is inverse-transformed. A codec whose
+        // row space changes per block (a per-group split) is scored in channel space instead.
+        boolean rowSpace = !kc.rowSpacePerBlock();
+        KeyTile keyTile = keyTiles[layer];
         for (int h = 0; h < shape.kvHeads(); h++) {
             HeadStream hs = CacheAccess.stream(cache, layer, h);
-            loadQueries(queries, n, h);
+            long start = System.nanoTime();
+            loadQueries(queries, n, h, rowSpace ? kc : null, hs);
+            dequantizeNanos += System.nanoTime() - start;
             int kept = hs.firstPosition(); // tiles are block-aligned relative to the oldest retained block
             int quantized = kept + hs.blockCount() * g;
             for (int t0 = kept; t0 < visibleEnd; t0 += tileTokens) {
                 int t1 = Math.min(visibleEnd, t0 + tileTokens);
-                long start = System.nanoTime();
-                for (int t = t0; t < t1; ) {
-                    if (t < quantized) { // a whole block (tiles are block-aligned)
-                        int b = (t - kept) / g;
+                start = System.nanoTime();
+                int t = t0;
+                for (; t < Math.min(t1, quantized); t += g) { // whole blocks (tiles are block-aligned)
+                    int b = (t - kept) / g;
+                    if (rowSpace) {
+                        keyTile.rows(hs.page(b), hs.offset(b), hs.state(), kTile, (long) (t - t0) * d * 4, scratch);
+                    } else {
                         kc.dequantize(hs.page(b), hs.offset(b), hs.state(), block, scratch);
                         MemorySegment.copy(block, 0, kTile, ValueLayout.JAVA_FLOAT, (long) (t - t0) * d * 4, g * d);
-                        vc.decode(hs.page(b), hs.offset(b) + keyBytes, hs.state(), block, 0, scratch);
-                        MemorySegment.copy(block, 0, vTile, ValueLayout.JAVA_FLOAT, (long) (t - t0) * d * 4, g * d);
-                        t += g;
-                    } else { // the residual window, exact
-                        long slot = (long) hs.windowSlot(t - quantized) * d * 4;
-                        MemorySegment.copy(hs.windowKeys(), slot, kTile, (long) (t - t0) * d * 4, d * 4L);
-                        MemorySegment.copy(hs.windowValues(), slot, vTile, (long) (t - t0) * d * 4, d * 4L);
-                        t++;
                     }
+                    vc.decode(hs.page(b), hs.offset(b) + keyBytes, hs.state(), block, 0, scratch);
+                    MemorySegment.copy(block, 0, vTile, ValueLayout.JAVA_FLOAT, (long) (t - t0) * d * 4, g * d);
+                }
+                for (; t < t1; ) { // the residual window, exact: up to G tokens at a time into row space
+                    int count = Math.min(g, t1 - t);
+                    for (int i = 0; i < count; i++) {
+                        long slot = (long) hs.windowSlot(t + i - quantized) * d * 4;
+                        MemorySegment.copy(hs.windowKeys(), ValueLayout.JAVA_FLOAT, slot, block, i * d, d);
+                        MemorySegment.copy(hs.windowValues(), slot, vTile, (long) (t + i - t0) * d * 4, d * 4L);
+                    }
+                    float[] keys = block;
+                    if (rowSpace) {
+                        kc.keyRows(block, count, hs.state(), rows, scratch);
+                        keys = rows;
+                    }
+                    MemorySegment.copy(keys, 0, kTile, ValueLayout.JAVA_FLOAT, (long) (t - t0) * d * 4, count * d);
+                    t += count;
                 }
                 dequantizeNanos += System.nanoTime() - start;
                 tile(kTile, vTile, d, t0, t1 - t0, Math.min(t1, quantized + hs.windowCount()) - t0, n, firstPosition, t0 == kept);
@@ -257,7 +304,7 @@ public final class PrefillAttention implements AutoCloseable {
         int visibleEnd = (int) Math.min(tokens, (long) firstPosition + n);
         int ld = shape.kvHeads() * d;
         for (int h = 0; h < shape.kvHeads(); h++) {
-            loadQueries(queries, n, h);
+            loadQueries(queries, n, h, null, null);
             for (int t0 = 0; t0 < visibleEnd; t0 += tileTokens) {
                 int count = Math.min(visibleEnd, t0 + tileTokens) - t0;
                 long base = ((long) t0 * shape.kvHeads() + h) * d * 4;
@@ -277,40 +324,62 @@ public final class PrefillAttention implements AutoCloseable {
         dnnl.matmul(qk).execute(qTile, k, scores);
         matmulNanos += System.nanoTime() - start;
         start = System.nanoTime();
+        // The online softmax on the native score tile that oneDNN wrote, one vectorized pass per row:
+        // p = exp(s - shift), summed, into the weight tile, with the causal mask as zeros. The shift
+        // is the row's largest score plus HEADROOM, raised only when a score goes above it (always on
+        // the row's first tile, rarely later); the row is then redone from its scores and the running
+        // sum and output row rescaled once. No row is copied to the heap and back, and there is no
+        // max pass per tile.
         for (int r = 0; r < rows; r++) {
             int lastVisible = firstPosition + r / gq;
             int visible = Math.max(0, Math.min(valid, lastVisible - t0 + 1));
             long rowOff = (long) r * tileTokens * 4;
-            MemorySegment.copy(scores, ValueLayout.JAVA_FLOAT, rowOff, row, 0, count);
-            float old = first ? Float.NEGATIVE_INFINITY : rowMax[r];
-            float m = visible == 0 ? old : Math.max(old, math.rowMax(row, 0, visible));
-            float rescale = old == Float.NEGATIVE_INFINITY ? 0f : ExpApprox.exp(old - m);
-            float sum = visible == 0 ? 0f : math.rowExpSum(row, 0, visible, m);
-            java.util.Arrays.fill(row, visible, count, 0f); // causal mask
-            MemorySegment.copy(row, 0, scores, ValueLayout.JAVA_FLOAT, rowOff, count);
-            rowMax[r] = m;
-            rowSum[r] = (first ? 0f : rowSum[r] * rescale) + sum;
-            if (!first && rescale != 1f) { // one bulk copy each way, not d native reads and writes
-                long o = (long) r * d * 4;
-                MemorySegment.copy(outTile, ValueLayout.JAVA_FLOAT, o, outRow, 0, d);
-                for (int c = 0; c < d; c++) {
-                    outRow[c] *= rescale;
+            float shift = first ? Float.NEGATIVE_INFINITY : rowShift[r];
+            float sum = 0f;
+            float rescale = 1f;
+            if (visible > 0) {
+                sum = shift == Float.NEGATIVE_INFINITY ? -1f : math.tileRowExp(scores, rowOff, probs, rowOff, visible, shift);
+                if (sum < 0f) { // a score above the shift
+                    float raised = math.tileRowMax(scores, rowOff, visible) + HEADROOM;
+                    sum = math.tileRowExp(scores, rowOff, probs, rowOff, visible, raised);
+                    rescale = ExpApprox.exp(shift - raised); // 0 from -inf: nothing before counts
+                    shift = raised;
                 }
-                MemorySegment.copy(outRow, 0, outTile, ValueLayout.JAVA_FLOAT, o, d);
+            }
+            if (visible < count) { // causal mask
+                MemorySegment.copy(zeros, 0, probs, rowOff + 4L * visible, 4L * (count - visible));
+            }
+            rowShift[r] = shift;
+            rowSum[r] = (first ? 0f : rowSum[r] * rescale) + sum;
+            if (!first && rescale != 1f) {
+                math.tileRowScale(outTile, (long) r * d * 4, d, rescale);
             }
         }
         softmaxNanos += System.nanoTime() - start;
         start = System.nanoTime();
         MatmulShape pv = new MatmulShape(rows, count, d, DnnlDataType.F32, DnnlDataType.F32, DnnlDataType.F32, false, false,
                 tileTokens, ld, d, 1f, first ? 0f : 1f);
-        dnnl.matmul(pv).execute(scores, v, outTile);
+        dnnl.matmul(pv).execute(probs, v, outTile);
         matmulNanos += System.nanoTime() - start;
     }
 
-    private void loadQueries(MemorySegment queries, int n, int h) {
+    /**
+     * The queries of KV head h into qTile, row r = i * gq + j for query token i and head j of the
+     * group; into the key codec's row space when {@code rowCodec} is given (scale 1: the matmul
+     * applies 1 / sqrt(d)).
+     */
+    private void loadQueries(MemorySegment queries, int n, int h, KeyCodec rowCodec, HeadStream hs) {
         for (int i = 0; i < n; i++) {
             long src = ((long) i * shape.queryHeads() + (long) h * gq) * d * 4;
-            MemorySegment.copy(queries, src, qTile, (long) i * gq * d * 4, (long) gq * d * 4);
+            if (rowCodec == null) {
+                MemorySegment.copy(queries, src, qTile, (long) i * gq * d * 4, (long) gq * d * 4);
+            } else {
+                MemorySegment.copy(queries, ValueLayout.JAVA_FLOAT_UNALIGNED, src, query, i * gq * d, gq * d);
+            }
+        }
+        if (rowCodec != null) { // one batched FFTW call for all n gq rows
+            rowCodec.transformQuery(query, n * gq, 1f, hs.state(), queryRows, scratch);
+            MemorySegment.copy(queryRows, 0, qTile, ValueLayout.JAVA_FLOAT, 0, n * gq * d);
         }
     }
 

@@ -12,6 +12,7 @@ import java.nio.ByteOrder;
 final class ScalarKernelMath implements KernelMath {
 
     static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final int L = LANES;
 
     /**
@@ -260,32 +261,84 @@ final class ScalarKernelMath implements KernelMath {
     }
 
     @Override
-    public float rowMax(float[] x, int off, int n) {
+    public void vidkvKeyTile32(MemorySegment seg, long codes, int a, int n, float[] scales, float[] zeros, MemorySegment tile,
+                               long dst, int d) {
+        for (int r = 0; r < a; r++) {
+            int lo = seg.get(INT_LE, codes + 4L * r), hi = seg.get(INT_LE, codes + 4L * (a + r));
+            for (int t = 0; t < 32; t++) {
+                int code = (lo >>> t & 1) + 2 * (hi >>> t & 1);
+                tile.set(ValueLayout.JAVA_FLOAT, dst + 4L * (t * d + r), Math.fma(scales[r], code, zeros[r]));
+            }
+        }
+        for (int j = 0; j < n; j++) {
+            int signs = seg.get(INT_LE, codes + 4L * (2 * a + j));
+            float scale = scales[a + j];
+            for (int t = 0; t < 32; t++) {
+                tile.set(ValueLayout.JAVA_FLOAT, dst + 4L * (t * d + a + j), (signs >>> t & 1) != 0 ? scale : -scale);
+            }
+        }
+    }
+
+    @Override
+    public float tileRowMax(MemorySegment tile, long off, int n) {
         float m = Float.NEGATIVE_INFINITY;
-        for (int i = off; i < off + n; i++) {
-            m = Math.max(m, x[i]);
+        for (int i = 0; i < n; i++) {
+            m = Math.max(m, tile.get(ValueLayout.JAVA_FLOAT, off + 4L * i));
         }
         return m;
     }
 
     @Override
-    public float rowExpSum(float[] x, int off, int n, float shift) {
-        float[] part = new float[L];
+    public float tileRowExp(MemorySegment scores, long xOff, MemorySegment probs, long pOff, int n, float shift) {
+        // sixteen partial sums as locals (an array here would be a heap allocation per row)
+        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
+        float s8 = 0f, s9 = 0f, s10 = 0f, s11 = 0f, s12 = 0f, s13 = 0f, s14 = 0f, s15 = 0f;
+        boolean above = false;
         int i = 0;
-        for (; i + L <= n; i += L) {
-            for (int k = 0; k < L; k++) {
-                float e = ExpApprox.exp(x[off + i + k] - shift);
-                x[off + i + k] = e;
-                part[k] += e;
+        for (; i + 16 <= n; i += 16) {
+            long x = xOff + 4L * i, p = pOff + 4L * i;
+            for (int k = 0; k < 16; k++) {
+                above |= scores.get(ValueLayout.JAVA_FLOAT, x + 4L * k) - shift > 0f;
             }
+            s0 += expTo(scores, x + 0, probs, p + 0, shift);
+            s1 += expTo(scores, x + 4, probs, p + 4, shift);
+            s2 += expTo(scores, x + 8, probs, p + 8, shift);
+            s3 += expTo(scores, x + 12, probs, p + 12, shift);
+            s4 += expTo(scores, x + 16, probs, p + 16, shift);
+            s5 += expTo(scores, x + 20, probs, p + 20, shift);
+            s6 += expTo(scores, x + 24, probs, p + 24, shift);
+            s7 += expTo(scores, x + 28, probs, p + 28, shift);
+            s8 += expTo(scores, x + 32, probs, p + 32, shift);
+            s9 += expTo(scores, x + 36, probs, p + 36, shift);
+            s10 += expTo(scores, x + 40, probs, p + 40, shift);
+            s11 += expTo(scores, x + 44, probs, p + 44, shift);
+            s12 += expTo(scores, x + 48, probs, p + 48, shift);
+            s13 += expTo(scores, x + 52, probs, p + 52, shift);
+            s14 += expTo(scores, x + 56, probs, p + 56, shift);
+            s15 += expTo(scores, x + 60, probs, p + 60, shift);
         }
-        float sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+        float sum = (((s0 + s8) + (s1 + s9)) + ((s2 + s10) + (s3 + s11)))
+                + (((s4 + s12) + (s5 + s13)) + ((s6 + s14) + (s7 + s15)));
         for (; i < n; i++) {
-            float e = ExpApprox.exp(x[off + i] - shift);
-            x[off + i] = e;
-            sum += e;
+            above |= scores.get(ValueLayout.JAVA_FLOAT, xOff + 4L * i) - shift > 0f;
+            sum += expTo(scores, xOff + 4L * i, probs, pOff + 4L * i, shift);
         }
-        return sum;
+        return above ? -1f : sum;
+    }
+
+    /** exp(x - shift) of the score at byte {@code x}, stored at byte {@code p} of probs and returned. */
+    private static float expTo(MemorySegment scores, long x, MemorySegment probs, long p, float shift) {
+        float e = ExpApprox.exp(scores.get(ValueLayout.JAVA_FLOAT, x) - shift);
+        probs.set(ValueLayout.JAVA_FLOAT, p, e);
+        return e;
+    }
+
+    @Override
+    public void tileRowScale(MemorySegment tile, long off, int n, float factor) {
+        for (int i = 0; i < n; i++) {
+            long at = off + 4L * i;
+            tile.set(ValueLayout.JAVA_FLOAT, at, tile.get(ValueLayout.JAVA_FLOAT, at) * factor);
+        }
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.vidkv.kernel;
 
+import io.vidkv.codec.CodecScratch;
 import io.vidkv.codec.HeadState;
 import io.vidkv.codec.KeyCodec;
 import io.vidkv.codec.MetadataCodes;
@@ -91,6 +92,44 @@ final class VidkvKernel {
             math.foldWeights(qr, qo + a * LANES, s.mul, n, 2f, s.weights, layout.signRow(0));
             math.foldSigns(qr, qo + a * LANES, s.mul, n, s.bias);
             BitPlaneScores.score(math, page, off, layout.rows(), g, s);
+        }
+    }
+
+    /**
+     * Prefill tiles of VidKV keys (G = 32, the frozen split): the block's rows decoded straight into
+     * the native tile, token-major, from the same bit rows the decode kernel scores, each 32-bit bit
+     * row one int lane ({@link KernelMath#vidkvKeyTile32}).
+     */
+    static final class KeyTile32 implements KeyTile {
+        private final KernelMath math;
+        private final VidkvKeyLayout layout;
+        private final MetadataCodes format;
+        private final int d;
+        private final int a;
+        private final int n;
+        private final float[] scales;
+        private final float[] zeros;
+
+        KeyTile32(KernelMath math, VidkvKeyCodec codec, int headDim) {
+            if (codec.layout().row(1) != 4 || codec.rowSpacePerBlock()) {
+                throw new IllegalArgumentException("KeyTile32 needs G = 32 and a frozen channel split");
+            }
+            this.math = math;
+            this.layout = codec.layout();
+            this.format = codec.format();
+            this.d = headDim;
+            this.a = layout.anomalous();
+            this.n = layout.normal();
+            this.scales = new float[headDim];
+            this.zeros = new float[Math.max(1, a)];
+        }
+
+        @Override
+        public void rows(MemorySegment page, long off, HeadState state, MemorySegment tile, long dst, CodecScratch scratch) {
+            format.decodeScales(page, off + layout.scale(0), a, state.keySuper, 0, scales, 0);
+            format.decodeZeros(page, off + layout.zero(0), a, scales, 0, zeros, 0);
+            format.decodeScales(page, off + layout.componentScale(0), n, state.keySuper, a, scales, a);
+            math.vidkvKeyTile32(page, off + layout.row(0), a, n, scales, zeros, tile, dst, d);
         }
     }
 
