@@ -106,16 +106,15 @@ interface KernelMath {
     float tileRowMax(MemorySegment tile, long off, int n);
 
     /**
-     * A prefill score row's softmax weights: p[i] = exp(x[i] - shift) for the n scores x at byte
-     * offset {@code xOff} of {@code scores}, written as n floats at {@code pOff} of {@code probs}, and
-     * their sum in a fixed order: sixteen partial sums s_k over the elements i = k (mod 16) of the
-     * whole groups of sixteen, folded as t_k = s_k + s_(k+8), ((t0 + t1) + (t2 + t3)) + ((t4 + t5) +
-     * (t6 + t7)), then the rest in index order. Returns -1 instead if some x[i] is above
-     * {@code shift} (the weights written are then meaningless): exp is taken of arguments <= 0 only,
-     * and the caller picks a new shift. The check costs one compare per vector, where a max pass
-     * before every exp pass cost a third of the softmax.
+     * Softmax weights in place on a prefill score row, sixteen scores at a time: for the whole groups
+     * of sixteen in [from, to) (from and to multiples of 16) of the floats x at byte offset
+     * {@code off} of {@code tile}, x[i] = exp(x[i] - shift), and partial[k] += x[i] for i = k (mod 16),
+     * in index order. Stops before the first group that holds a score above {@code shift}, leaving it
+     * untouched, so that the caller can raise the shift and go on: exp is taken of arguments <= 0
+     * only. Returns the index of that group, or {@code to}. In place, because a separate weight tile
+     * doubled the memory traffic of a pass that is bound by it.
      */
-    float tileRowExp(MemorySegment scores, long xOff, MemorySegment probs, long pOff, int n, float shift);
+    int tileRowExp(MemorySegment tile, long off, int from, int to, float shift, float[] partial);
 
     /** x[i] *= factor for the n floats at byte offset {@code off} of {@code tile} (an output row, rescaled). */
     void tileRowScale(MemorySegment tile, long off, int n, float factor);

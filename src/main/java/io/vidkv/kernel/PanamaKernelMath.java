@@ -527,9 +527,9 @@ final class PanamaKernelMath implements KernelMath {
     }
 
     @Override
-    public float tileRowExp(MemorySegment scores, long xOff, MemorySegment probs, long pOff, int n, float shift) {
-        return WIDE ? PanamaSoftmax.tileRowExp512(scores, xOff, probs, pOff, n, shift)
-                : PanamaSoftmax.tileRowExp256(scores, xOff, probs, pOff, n, shift);
+    public int tileRowExp(MemorySegment tile, long off, int from, int to, float shift, float[] partial) {
+        return WIDE ? PanamaSoftmax.tileRowExp512(tile, off, from, to, shift, partial)
+                : PanamaSoftmax.tileRowExp256(tile, off, from, to, shift, partial);
     }
 
     @Override

@@ -106,17 +106,19 @@ final class PanamaSoftmax {
         return m;
     }
 
-    /** {@link KernelMath#tileRowExp}, 8 lanes: accumulator a holds s_0..s_7, b s_8..s_15. */
-    static float tileRowExp256(MemorySegment scores, long xOff, MemorySegment probs, long pOff, int n, float shift) {
+    /** {@link KernelMath#tileRowExp}, 8 lanes: accumulator a holds partial[0..8), b partial[8..16). */
+    static int tileRowExp256(MemorySegment tile, long off, int from, int to, float shift, float[] partial) {
         final VectorSpecies<Float> S = FloatVector.SPECIES_256;
-        FloatVector suma = FloatVector.broadcast(S, 0f), sumb = FloatVector.broadcast(S, 0f);
-        VectorMask<Float> abovea = S.maskAll(false), aboveb = S.maskAll(false);
-        int i = 0;
-        for (; i + 16 <= n; i += 16) {
-            FloatVector xca = FloatVector.fromMemorySegment(S, scores, xOff + 4L * i, ByteOrder.nativeOrder()).sub(shift);
-            FloatVector xcb = FloatVector.fromMemorySegment(S, scores, xOff + 4L * i + 32, ByteOrder.nativeOrder()).sub(shift);
+        FloatVector suma = FloatVector.fromArray(S, partial, 0), sumb = FloatVector.fromArray(S, partial, 8);
+        int i = from;
+        for (; i < to; i += 16) {
+            long at = off + 4L * i;
+            FloatVector xca = FloatVector.fromMemorySegment(S, tile, at, ByteOrder.nativeOrder()).sub(shift);
+            FloatVector xcb = FloatVector.fromMemorySegment(S, tile, at + 32, ByteOrder.nativeOrder()).sub(shift);
+            if (xca.compare(VectorOperators.GT, 0f).or(xcb.compare(VectorOperators.GT, 0f)).anyTrue()) {
+                break; // a score above the shift: the caller raises it
+            }
             VectorMask<Float> kepta = xca.compare(VectorOperators.GE, ExpApprox.MIN_X);
-            abovea = abovea.or(xca.compare(VectorOperators.GT, 0f));
             IntVector ea = ((IntVector) FloatVector.broadcast(S, 0.5f).sub(xca.mul(ExpApprox.LOG2E))
                     .convert(VectorOperators.F2I, 0)).neg();
             FloatVector fna = (FloatVector) ea.convert(VectorOperators.I2F, 0);
@@ -131,7 +133,6 @@ final class PanamaSoftmax {
             FloatVector pow2a = ea.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
             FloatVector pa = FloatVector.broadcast(S, 0f).blend(ya.mul(pow2a), kepta);
             VectorMask<Float> keptb = xcb.compare(VectorOperators.GE, ExpApprox.MIN_X);
-            aboveb = aboveb.or(xcb.compare(VectorOperators.GT, 0f));
             IntVector eb = ((IntVector) FloatVector.broadcast(S, 0.5f).sub(xcb.mul(ExpApprox.LOG2E))
                     .convert(VectorOperators.F2I, 0)).neg();
             FloatVector fnb = (FloatVector) eb.convert(VectorOperators.I2F, 0);
@@ -145,26 +146,28 @@ final class PanamaSoftmax {
             FloatVector yb = qb.fma(rb.mul(rb), rb).add(1f);
             FloatVector pow2b = eb.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
             FloatVector pb = FloatVector.broadcast(S, 0f).blend(yb.mul(pow2b), keptb);
-            pa.intoMemorySegment(probs, pOff + 4L * i, ByteOrder.nativeOrder());
-            pb.intoMemorySegment(probs, pOff + 4L * i + 32, ByteOrder.nativeOrder());
+            pa.intoMemorySegment(tile, at, ByteOrder.nativeOrder());
+            pb.intoMemorySegment(tile, at + 32, ByteOrder.nativeOrder());
             suma = suma.add(pa);
             sumb = sumb.add(pb);
         }
-        FloatVector t = suma.add(sumb);
-        float s = ((t.lane(0) + t.lane(1)) + (t.lane(2) + t.lane(3))) + ((t.lane(4) + t.lane(5)) + (t.lane(6) + t.lane(7)));
-        return tail(scores, xOff, probs, pOff, i, n, shift, s, abovea.or(aboveb).anyTrue());
+        suma.intoArray(partial, 0);
+        sumb.intoArray(partial, 8);
+        return i;
     }
 
-    /** {@link KernelMath#tileRowExp}, 16 lanes: lane k of the one accumulator is s_k. */
-    static float tileRowExp512(MemorySegment scores, long xOff, MemorySegment probs, long pOff, int n, float shift) {
+    /** {@link KernelMath#tileRowExp}, 16 lanes: lane k of the accumulator is partial[k]. */
+    static int tileRowExp512(MemorySegment tile, long off, int from, int to, float shift, float[] partial) {
         final VectorSpecies<Float> S = FloatVector.SPECIES_512;
-        FloatVector sum = FloatVector.broadcast(S, 0f);
-        VectorMask<Float> above = S.maskAll(false);
-        int i = 0;
-        for (; i + 16 <= n; i += 16) {
-            FloatVector xc = FloatVector.fromMemorySegment(S, scores, xOff + 4L * i, ByteOrder.nativeOrder()).sub(shift);
+        FloatVector sum = FloatVector.fromArray(S, partial, 0);
+        int i = from;
+        for (; i < to; i += 16) {
+            long at = off + 4L * i;
+            FloatVector xc = FloatVector.fromMemorySegment(S, tile, at, ByteOrder.nativeOrder()).sub(shift);
+            if (xc.compare(VectorOperators.GT, 0f).anyTrue()) {
+                break; // a score above the shift: the caller raises it
+            }
             VectorMask<Float> kept = xc.compare(VectorOperators.GE, ExpApprox.MIN_X);
-            above = above.or(xc.compare(VectorOperators.GT, 0f));
             IntVector e = ((IntVector) FloatVector.broadcast(S, 0.5f).sub(xc.mul(ExpApprox.LOG2E))
                     .convert(VectorOperators.F2I, 0)).neg();
             FloatVector fn = (FloatVector) e.convert(VectorOperators.I2F, 0);
@@ -178,25 +181,11 @@ final class PanamaSoftmax {
             FloatVector y = q.fma(r.mul(r), r).add(1f);
             FloatVector pow2 = e.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
             FloatVector p = FloatVector.broadcast(S, 0f).blend(y.mul(pow2), kept);
-            p.intoMemorySegment(probs, pOff + 4L * i, ByteOrder.nativeOrder());
+            p.intoMemorySegment(tile, at, ByteOrder.nativeOrder());
             sum = sum.add(p);
         }
-        float s = (((sum.lane(0) + sum.lane(8)) + (sum.lane(1) + sum.lane(9))) + ((sum.lane(2) + sum.lane(10)) + (sum.lane(3) + sum.lane(11))))
-                + (((sum.lane(4) + sum.lane(12)) + (sum.lane(5) + sum.lane(13))) + ((sum.lane(6) + sum.lane(14)) + (sum.lane(7) + sum.lane(15))));
-        return tail(scores, xOff, probs, pOff, i, n, shift, s, above.anyTrue());
-    }
-
-    /** The elements after the whole groups of sixteen, in index order, as the plain-Java body does them. */
-    private static float tail(MemorySegment scores, long xOff, MemorySegment probs, long pOff, int i, int n, float shift,
-                              float sum, boolean above) {
-        for (; i < n; i++) {
-            float x = scores.get(ValueLayout.JAVA_FLOAT, xOff + 4L * i) - shift;
-            above |= x > 0f;
-            float e = ExpApprox.exp(x);
-            probs.set(ValueLayout.JAVA_FLOAT, pOff + 4L * i, e);
-            sum += e;
-        }
-        return above ? -1f : sum;
+        sum.intoArray(partial, 0);
+        return i;
     }
 
     static void tileRowScale(MemorySegment tile, long off, int n, float factor) {

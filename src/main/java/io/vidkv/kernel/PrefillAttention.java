@@ -4,6 +4,7 @@ import io.vidkv.internal.CacheAccess;
 import io.vidkv.internal.HeadStream;
 import io.vidkv.KvCache;
 import io.vidkv.ModelShape;
+import io.vidkv.ParallelRunner;
 import io.vidkv.codec.CodecScratch;
 import io.vidkv.codec.KeyCodec;
 import io.vidkv.codec.ValueCodec;
@@ -63,25 +64,38 @@ public final class PrefillAttention implements AutoCloseable {
     private final MemorySegment kTile;
     private final MemorySegment vTile;
     private final MemorySegment scores;
-    /** The softmax weights of the score tile: written from it, so a row can be redone with a new shift. */
-    private final MemorySegment probs;
     private final MemorySegment outTile;
     /** Zeros for the masked tail of a score row (a bulk copy, not an allocating slice fill). */
     private final MemorySegment zeros;
     /** Per query row, the exp shift so far: its largest visible score + {@link #HEADROOM} when last raised. */
     private final float[] rowShift;
     private final float[] rowSum;
-    /** One block (or up to G window tokens) in channel space, as decoded or gathered. */
-    private final float[] block;
-    /** The same tokens in row space. */
-    private final float[] rows;
+    /** Splits each tile's decoding (by block) and softmax (by query rows) across threads; null: the caller alone. */
+    private final ParallelRunner runner;
+    /** Per runner thread, its scratch: worker 0 is the caller. */
+    private final Worker[] workers;
     /** The call's query rows (n gq of them) in channel space and in row space: one batched transform per KV head. */
     private final float[] query;
     private final float[] queryRows;
     private final KernelMath math = KernelProvider.MATH;
-    private final CodecScratch scratch;
-    /** Per layer, how its key blocks go into the tile (chosen once, by layout family). */
-    private final KeyTile[] keyTiles;
+    private final ParallelRunner.Task decodeSlot = this::decodeSlot;
+    private final ParallelRunner.Task softmaxRows = this::softmaxRows;
+    // The tile being worked on, for the two tasks above (set by the caller thread before each run).
+    private HeadStream tileStream;
+    private int tileLayer;
+    private int tileGroup;
+    private KeyCodec tileKeys;
+    private ValueCodec tileValues;
+    private int tileStart;
+    private int tileEnd;
+    private int tileQuantizedEnd;
+    private int tileValid;
+    private int tileRows;
+    private int tileFirstPosition;
+    private boolean tileFirst;
+    private int tileCount;
+    /** Query rows per softmax task item. */
+    private static final int SOFTMAX_ROWS = 64;
     private long dequantizeNanos;
     private long matmulNanos;
     private long softmaxNanos;
@@ -112,7 +126,23 @@ public final class PrefillAttention implements AutoCloseable {
      * @throws IllegalStateException    if the cache is closed
      */
     public PrefillAttention(KvCache cache, int maxQueries, int tileTokens) {
-        this(checkOpen(cache), cache.shape(), null, maxQueries, tileTokens);
+        this(cache, maxQueries, tileTokens, null);
+    }
+
+    /**
+     * Prefill attention over {@code cache} whose tile decoding and softmax run on {@code runner}'s
+     * threads (oneDNN runs the matmuls on its own OpenMP threads either way). The results do not
+     * depend on the thread count: every block and query row is worked on whole by one thread.
+     *
+     * @param cache      the cache to read
+     * @param maxQueries most query tokens per {@link #attend} call
+     * @param tileTokens cache tokens per tile, a positive multiple of 64
+     * @param runner     the threads to split each tile's decoding and softmax over; null for the caller alone
+     * @throws IllegalArgumentException if {@code maxQueries} or {@code tileTokens} is out of range
+     * @throws IllegalStateException    if the cache is closed
+     */
+    public PrefillAttention(KvCache cache, int maxQueries, int tileTokens, ParallelRunner runner) {
+        this(checkOpen(cache), cache.shape(), null, maxQueries, tileTokens, runner);
     }
 
     private static KvCache checkOpen(KvCache cache) {
@@ -130,6 +160,11 @@ public final class PrefillAttention implements AutoCloseable {
      * @param tileTokens tokens per tile (a multiple of every layer's group size)
      */
     PrefillAttention(KvCache cache, ModelShape shape, Dnnl dnnl, int maxQueries, int tileTokens) {
+        this(cache, shape, dnnl, maxQueries, tileTokens, null);
+    }
+
+    /** As above, with the tile work split across {@code runner}'s threads (null: the caller alone). */
+    PrefillAttention(KvCache cache, ModelShape shape, Dnnl dnnl, int maxQueries, int tileTokens, ParallelRunner runner) {
         if (maxQueries <= 0 || tileTokens <= 0 || tileTokens % 64 != 0) {
             throw new IllegalArgumentException("maxQueries must be > 0 and tileTokens a positive multiple of 64, got "
                     + maxQueries + " and " + tileTokens);
@@ -147,19 +182,16 @@ public final class PrefillAttention implements AutoCloseable {
         this.kTile = arena.allocate((long) tileTokens * d * 4, 64);
         this.vTile = arena.allocate((long) tileTokens * d * 4, 64);
         this.scores = arena.allocate((long) rows * tileTokens * 4, 64);
-        this.probs = arena.allocate((long) rows * tileTokens * 4, 64);
         this.outTile = arena.allocate((long) rows * d * 4, 64);
         this.rowShift = new float[rows];
         this.rowSum = new float[rows];
-        this.zeros = arena.allocate((long) tileTokens * 4, 64);
-        this.block = new float[64 * d];
-        this.rows = new float[64 * d];
+        this.zeros = arena.allocate((long) Math.max(tileTokens, d) * 4, 64);
         this.query = new float[rows * d];
         this.queryRows = new float[rows * d];
-        this.scratch = new CodecScratch(d, 64, rows);
-        this.keyTiles = new KeyTile[cache == null ? 0 : shape.layers()];
-        for (int l = 0; l < keyTiles.length; l++) {
-            keyTiles[l] = KernelProvider.keyTile(math, cache.layerConfig(l), CacheAccess.keyCodec(cache, l), d);
+        this.runner = runner;
+        this.workers = new Worker[runner == null ? 1 : runner.threads()];
+        for (int w = 0; w < workers.length; w++) {
+            workers[w] = new Worker(cache, shape, math, w == 0 ? rows : 1);
         }
     }
 
@@ -226,12 +258,14 @@ public final class PrefillAttention implements AutoCloseable {
         if (tileTokens % g != 0) {
             throw new IllegalArgumentException("tileTokens " + tileTokens + " is not a multiple of layer " + layer + "'s group size " + g);
         }
-        long keyBytes = kc.blockBytes();
         // Scores in the key codec's row space (VidKV: anomalous channels, then spectral components):
         // the queries are transformed once per call, and no key is inverse-transformed. A codec whose
         // row space changes per block (a per-group split) is scored in channel space instead.
         boolean rowSpace = !kc.rowSpacePerBlock();
-        KeyTile keyTile = keyTiles[layer];
+        tileKeys = kc;
+        tileValues = vc;
+        tileLayer = layer;
+        tileGroup = g;
         for (int h = 0; h < shape.kvHeads(); h++) {
             HeadStream hs = CacheAccess.stream(cache, layer, h);
             long start = System.nanoTime();
@@ -239,40 +273,67 @@ public final class PrefillAttention implements AutoCloseable {
             dequantizeNanos += System.nanoTime() - start;
             int kept = hs.firstPosition(); // tiles are block-aligned relative to the oldest retained block
             int quantized = kept + hs.blockCount() * g;
+            tileStream = hs;
+            tileQuantizedEnd = quantized;
             for (int t0 = kept; t0 < visibleEnd; t0 += tileTokens) {
                 int t1 = Math.min(visibleEnd, t0 + tileTokens);
                 start = System.nanoTime();
-                int t = t0;
-                for (; t < Math.min(t1, quantized); t += g) { // whole blocks (tiles are block-aligned)
-                    int b = (t - kept) / g;
-                    if (rowSpace) {
-                        keyTile.rows(hs.page(b), hs.offset(b), hs.state(), kTile, (long) (t - t0) * d * 4, scratch);
-                    } else {
-                        kc.dequantize(hs.page(b), hs.offset(b), hs.state(), block, scratch);
-                        MemorySegment.copy(block, 0, kTile, ValueLayout.JAVA_FLOAT, (long) (t - t0) * d * 4, g * d);
-                    }
-                    vc.decode(hs.page(b), hs.offset(b) + keyBytes, hs.state(), block, 0, scratch);
-                    MemorySegment.copy(block, 0, vTile, ValueLayout.JAVA_FLOAT, (long) (t - t0) * d * 4, g * d);
-                }
-                for (; t < t1; ) { // the residual window, exact: up to G tokens at a time into row space
-                    int count = Math.min(g, t1 - t);
-                    for (int i = 0; i < count; i++) {
-                        long slot = (long) hs.windowSlot(t + i - quantized) * d * 4;
-                        MemorySegment.copy(hs.windowKeys(), ValueLayout.JAVA_FLOAT, slot, block, i * d, d);
-                        MemorySegment.copy(hs.windowValues(), slot, vTile, (long) (t + i - t0) * d * 4, d * 4L);
-                    }
-                    float[] keys = block;
-                    if (rowSpace) {
-                        kc.keyRows(block, count, hs.state(), rows, scratch);
-                        keys = rows;
-                    }
-                    MemorySegment.copy(keys, 0, kTile, ValueLayout.JAVA_FLOAT, (long) (t - t0) * d * 4, count * d);
-                    t += count;
-                }
+                tileStart = t0;
+                tileEnd = t1;
+                run((t1 - t0 + g - 1) / g, decodeSlot);
                 dequantizeNanos += System.nanoTime() - start;
                 tile(kTile, vTile, d, t0, t1 - t0, Math.min(t1, quantized + hs.windowCount()) - t0, n, firstPosition, t0 == kept);
             }
             storeOutput(out, n, h);
+        }
+    }
+
+    /**
+     * Task: the item-th G tokens of the tile into kTile and vTile, by worker w: a whole block
+     * (tiles are block-aligned) or up to G tokens of the exact residual window, keys in row space.
+     */
+    private void decodeSlot(int item, int w) {
+        Worker wk = workers[w];
+        HeadStream hs = tileStream;
+        KeyCodec kc = tileKeys;
+        int g = tileGroup;
+        int t = tileStart + item * g;
+        long dst = (long) (t - tileStart) * d * 4;
+        boolean rowSpace = !kc.rowSpacePerBlock();
+        if (t < tileQuantizedEnd) {
+            int b = (t - hs.firstPosition()) / g;
+            if (rowSpace) {
+                wk.keyTiles[tileLayer].rows(hs.page(b), hs.offset(b), hs.state(), kTile, dst, wk.scratch);
+            } else {
+                kc.dequantize(hs.page(b), hs.offset(b), hs.state(), wk.block, wk.scratch);
+                MemorySegment.copy(wk.block, 0, kTile, ValueLayout.JAVA_FLOAT, dst, g * d);
+            }
+            tileValues.decode(hs.page(b), hs.offset(b) + kc.blockBytes(), hs.state(), wk.block, 0, wk.scratch);
+            MemorySegment.copy(wk.block, 0, vTile, ValueLayout.JAVA_FLOAT, dst, g * d);
+            return;
+        }
+        int count = Math.min(g, tileEnd - t);
+        for (int i = 0; i < count; i++) {
+            long slot = (long) hs.windowSlot(t + i - tileQuantizedEnd) * d * 4;
+            MemorySegment.copy(hs.windowKeys(), ValueLayout.JAVA_FLOAT, slot, wk.block, i * d, d);
+            MemorySegment.copy(hs.windowValues(), slot, vTile, dst + (long) i * d * 4, d * 4L);
+        }
+        float[] keys = wk.block;
+        if (rowSpace) {
+            kc.keyRows(wk.block, count, hs.state(), wk.rows, wk.scratch);
+            keys = wk.rows;
+        }
+        MemorySegment.copy(keys, 0, kTile, ValueLayout.JAVA_FLOAT, dst, count * d);
+    }
+
+    /** Runs task for items [0, count) on the runner, or on the caller alone. */
+    private void run(int count, ParallelRunner.Task task) {
+        if (runner == null) {
+            for (int i = 0; i < count; i++) {
+                task.run(i, 0);
+            }
+        } else {
+            runner.run(count, task);
         }
     }
 
@@ -318,49 +379,108 @@ public final class PrefillAttention implements AutoCloseable {
     private void tile(MemorySegment k, MemorySegment v, int ld, int t0, int count, int valid, int n,
                       int firstPosition, boolean first) {
         int rows = n * gq;
+        if (count == 1) { // a one-column score tile is refused (MatmulShape: oneDNN gets it wrong): add a zero key
+            MemorySegment.copy(k, 0, kTile, 0, d * 4L);
+            MemorySegment.copy(v, 0, vTile, 0, d * 4L);
+            MemorySegment.copy(zeros, 0, kTile, d * 4L, d * 4L);
+            MemorySegment.copy(zeros, 0, vTile, d * 4L, d * 4L);
+            k = kTile;
+            v = vTile;
+            ld = d;
+            count = 2; // the second column is masked: valid <= 1
+        }
         long start = System.nanoTime();
         MatmulShape qk = new MatmulShape(rows, d, count, DnnlDataType.F32, DnnlDataType.F32, DnnlDataType.F32, false, true,
                 d, ld, tileTokens, (float) (1.0 / Math.sqrt(d)), 0f);
         dnnl.matmul(qk).execute(qTile, k, scores);
         matmulNanos += System.nanoTime() - start;
         start = System.nanoTime();
-        // The online softmax on the native score tile that oneDNN wrote, one vectorized pass per row:
-        // p = exp(s - shift), summed, into the weight tile, with the causal mask as zeros. The shift
-        // is the row's largest score plus HEADROOM, raised only when a score goes above it (always on
-        // the row's first tile, rarely later); the row is then redone from its scores and the running
-        // sum and output row rescaled once. No row is copied to the heap and back, and there is no
-        // max pass per tile.
-        for (int r = 0; r < rows; r++) {
-            int lastVisible = firstPosition + r / gq;
-            int visible = Math.max(0, Math.min(valid, lastVisible - t0 + 1));
-            long rowOff = (long) r * tileTokens * 4;
-            float shift = first ? Float.NEGATIVE_INFINITY : rowShift[r];
-            float sum = 0f;
-            float rescale = 1f;
-            if (visible > 0) {
-                sum = shift == Float.NEGATIVE_INFINITY ? -1f : math.tileRowExp(scores, rowOff, probs, rowOff, visible, shift);
-                if (sum < 0f) { // a score above the shift
-                    float raised = math.tileRowMax(scores, rowOff, visible) + HEADROOM;
-                    sum = math.tileRowExp(scores, rowOff, probs, rowOff, visible, raised);
-                    rescale = ExpApprox.exp(shift - raised); // 0 from -inf: nothing before counts
-                    shift = raised;
-                }
-            }
-            if (visible < count) { // causal mask
-                MemorySegment.copy(zeros, 0, probs, rowOff + 4L * visible, 4L * (count - visible));
-            }
-            rowShift[r] = shift;
-            rowSum[r] = (first ? 0f : rowSum[r] * rescale) + sum;
-            if (!first && rescale != 1f) {
-                math.tileRowScale(outTile, (long) r * d * 4, d, rescale);
-            }
-        }
+        tileValid = valid;
+        tileRows = rows;
+        tileFirstPosition = firstPosition;
+        tileFirst = first;
+        tileStart = t0;
+        tileCount = count;
+        run((rows + SOFTMAX_ROWS - 1) / SOFTMAX_ROWS, softmaxRows);
         softmaxNanos += System.nanoTime() - start;
         start = System.nanoTime();
         MatmulShape pv = new MatmulShape(rows, count, d, DnnlDataType.F32, DnnlDataType.F32, DnnlDataType.F32, false, false,
                 tileTokens, ld, d, 1f, first ? 0f : 1f);
-        dnnl.matmul(pv).execute(probs, v, outTile);
+        dnnl.matmul(pv).execute(scores, v, outTile);
         matmulNanos += System.nanoTime() - start;
+    }
+
+    /** Task: the online softmax of the item-th SOFTMAX_ROWS query rows of the tile, by worker w. */
+    private void softmaxRows(int item, int w) {
+        float[] partial = workers[w].partial;
+        for (int r = item * SOFTMAX_ROWS; r < Math.min(tileRows, (item + 1) * SOFTMAX_ROWS); r++) {
+            int lastVisible = tileFirstPosition + r / gq;
+            int visible = Math.max(0, Math.min(tileValid, lastVisible - tileStart + 1));
+            long rowOff = (long) r * tileTokens * 4;
+            float old = rowSum[r];
+            float rescale = rowWeights(rowOff, visible, r, tileFirst, partial);
+            if (visible < tileCount) { // causal mask
+                MemorySegment.copy(zeros, 0, scores, rowOff + 4L * visible, 4L * (tileCount - visible));
+            }
+            rowSum[r] += tileFirst ? 0f : old * rescale;
+            if (!tileFirst && rescale != 1f) {
+                math.tileRowScale(outTile, (long) r * d * 4, d, rescale);
+            }
+        }
+    }
+
+    /**
+     * The online softmax of score row r of the tile, in place on the native tile that oneDNN wrote,
+     * one vectorized pass: p = exp(s - shift) for the first {@code visible} scores, their sum (in a
+     * fixed order) to rowSum[r]. The shift is the row's largest score so far plus {@link #HEADROOM},
+     * so exp sees arguments <= 0 and no max pass is needed per tile; it is raised (and the weights
+     * done so far rescaled) only when a score goes above it: on the row's first tile, and rarely
+     * later. Returns the factor by which the row's earlier sum and output must be rescaled. No row
+     * is copied to the heap and back.
+     */
+    private float rowWeights(long rowOff, int visible, int r, boolean first, float[] partial) {
+        float shift = first ? Float.NEGATIVE_INFINITY : rowShift[r];
+        float rescale = 1f;
+        float sum = 0f;
+        if (visible > 0) {
+            if (shift == Float.NEGATIVE_INFINITY) {
+                shift = math.tileRowMax(scores, rowOff, visible) + HEADROOM;
+                rescale = 0f;
+            }
+            java.util.Arrays.fill(partial, 0f);
+            int whole = visible & -16;
+            int i = 0;
+            while ((i = math.tileRowExp(scores, rowOff, i, whole, shift, partial)) < whole) {
+                float raised = math.tileRowMax(scores, rowOff + 4L * i, visible - i) + HEADROOM;
+                float f = ExpApprox.exp(shift - raised);
+                math.tileRowScale(scores, rowOff, i, f);
+                for (int k = 0; k < 16; k++) {
+                    partial[k] *= f;
+                }
+                rescale *= f;
+                shift = raised;
+            }
+            sum = ((partial[0] + partial[8]) + (partial[1] + partial[9])) + ((partial[2] + partial[10]) + (partial[3] + partial[11]))
+                    + (((partial[4] + partial[12]) + (partial[5] + partial[13])) + ((partial[6] + partial[14]) + (partial[7] + partial[15])));
+            for (i = whole; i < visible; i++) { // the last scores, in index order
+                long at = rowOff + 4L * i;
+                float x = scores.get(ValueLayout.JAVA_FLOAT, at);
+                if (x > shift) {
+                    float raised = math.tileRowMax(scores, at, visible - i) + HEADROOM;
+                    float f = ExpApprox.exp(shift - raised);
+                    math.tileRowScale(scores, rowOff, i, f);
+                    sum *= f;
+                    rescale *= f;
+                    shift = raised;
+                }
+                float e = ExpApprox.exp(x - shift);
+                scores.set(ValueLayout.JAVA_FLOAT, at, e);
+                sum += e;
+            }
+        }
+        rowShift[r] = shift;
+        rowSum[r] = sum;
+        return rescale;
     }
 
     /**
@@ -378,7 +498,7 @@ public final class PrefillAttention implements AutoCloseable {
             }
         }
         if (rowCodec != null) { // one batched FFTW call for all n gq rows
-            rowCodec.transformQuery(query, n * gq, 1f, hs.state(), queryRows, scratch);
+            rowCodec.transformQuery(query, n * gq, 1f, hs.state(), queryRows, workers[0].scratch);
             MemorySegment.copy(queryRows, 0, qTile, ValueLayout.JAVA_FLOAT, 0, n * gq * d);
         }
     }
@@ -438,6 +558,28 @@ public final class PrefillAttention implements AutoCloseable {
         use.set(IDLE);
     }
 
+    /** One thread's scratch: codec scratch (FFTW buffers and plans), a block of floats, the layers' key tiles. */
+    private static final class Worker {
+        final CodecScratch scratch;
+        final float[] block;
+        final float[] rows;
+        final KeyTile[] keyTiles;
+        final float[] partial = new float[16];
+
+        Worker(KvCache cache, ModelShape shape, KernelMath math, int maxQueries) {
+            int d = shape.headDim();
+            this.scratch = new CodecScratch(d, 64, maxQueries);
+            this.block = new float[64 * d];
+            this.rows = new float[64 * d];
+            this.keyTiles = new KeyTile[cache == null ? 0 : shape.layers()];
+            for (int l = 0; l < keyTiles.length; l++) {
+                KeyCodec kc = CacheAccess.keyCodec(cache, l);
+                keyTiles[l] = KernelProvider.keyTile(math, cache.layerConfig(l), kc, d);
+                kc.prepare(scratch); // FFTW plans made here, not by the runner's threads mid-call
+            }
+        }
+    }
+
     /**
      * Frees the tiles and scratch. Idempotent; while another thread runs a call on this instance it
      * throws {@link IllegalStateException} and frees nothing (close after that call returns).
@@ -453,7 +595,9 @@ public final class PrefillAttention implements AutoCloseable {
                     + "(nothing was freed)");
         }
         try {
-            scratch.close();
+            for (Worker w : workers) {
+                w.scratch.close();
+            }
         } finally {
             try {
                 arena.close();

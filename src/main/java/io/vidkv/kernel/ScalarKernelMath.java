@@ -289,48 +289,24 @@ final class ScalarKernelMath implements KernelMath {
     }
 
     @Override
-    public float tileRowExp(MemorySegment scores, long xOff, MemorySegment probs, long pOff, int n, float shift) {
-        // sixteen partial sums as locals (an array here would be a heap allocation per row)
-        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
-        float s8 = 0f, s9 = 0f, s10 = 0f, s11 = 0f, s12 = 0f, s13 = 0f, s14 = 0f, s15 = 0f;
-        boolean above = false;
-        int i = 0;
-        for (; i + 16 <= n; i += 16) {
-            long x = xOff + 4L * i, p = pOff + 4L * i;
+    public int tileRowExp(MemorySegment tile, long off, int from, int to, float shift, float[] partial) {
+        int i = from;
+        for (; i < to; i += 16) {
+            long at = off + 4L * i;
+            boolean above = false;
             for (int k = 0; k < 16; k++) {
-                above |= scores.get(ValueLayout.JAVA_FLOAT, x + 4L * k) - shift > 0f;
+                above |= tile.get(ValueLayout.JAVA_FLOAT, at + 4L * k) - shift > 0f;
             }
-            s0 += expTo(scores, x + 0, probs, p + 0, shift);
-            s1 += expTo(scores, x + 4, probs, p + 4, shift);
-            s2 += expTo(scores, x + 8, probs, p + 8, shift);
-            s3 += expTo(scores, x + 12, probs, p + 12, shift);
-            s4 += expTo(scores, x + 16, probs, p + 16, shift);
-            s5 += expTo(scores, x + 20, probs, p + 20, shift);
-            s6 += expTo(scores, x + 24, probs, p + 24, shift);
-            s7 += expTo(scores, x + 28, probs, p + 28, shift);
-            s8 += expTo(scores, x + 32, probs, p + 32, shift);
-            s9 += expTo(scores, x + 36, probs, p + 36, shift);
-            s10 += expTo(scores, x + 40, probs, p + 40, shift);
-            s11 += expTo(scores, x + 44, probs, p + 44, shift);
-            s12 += expTo(scores, x + 48, probs, p + 48, shift);
-            s13 += expTo(scores, x + 52, probs, p + 52, shift);
-            s14 += expTo(scores, x + 56, probs, p + 56, shift);
-            s15 += expTo(scores, x + 60, probs, p + 60, shift);
+            if (above) {
+                break; // a score above the shift: the caller raises it
+            }
+            for (int k = 0; k < 16; k++) {
+                float e = ExpApprox.exp(tile.get(ValueLayout.JAVA_FLOAT, at + 4L * k) - shift);
+                tile.set(ValueLayout.JAVA_FLOAT, at + 4L * k, e);
+                partial[k] += e;
+            }
         }
-        float sum = (((s0 + s8) + (s1 + s9)) + ((s2 + s10) + (s3 + s11)))
-                + (((s4 + s12) + (s5 + s13)) + ((s6 + s14) + (s7 + s15)));
-        for (; i < n; i++) {
-            above |= scores.get(ValueLayout.JAVA_FLOAT, xOff + 4L * i) - shift > 0f;
-            sum += expTo(scores, xOff + 4L * i, probs, pOff + 4L * i, shift);
-        }
-        return above ? -1f : sum;
-    }
-
-    /** exp(x - shift) of the score at byte {@code x}, stored at byte {@code p} of probs and returned. */
-    private static float expTo(MemorySegment scores, long x, MemorySegment probs, long p, float shift) {
-        float e = ExpApprox.exp(scores.get(ValueLayout.JAVA_FLOAT, x) - shift);
-        probs.set(ValueLayout.JAVA_FLOAT, p, e);
-        return e;
+        return i;
     }
 
     @Override

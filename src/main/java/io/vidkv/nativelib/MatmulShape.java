@@ -30,6 +30,15 @@ public record MatmulShape(int m, int k, int n, DnnlDataType typeA, DnnlDataType 
         if (ldc < n) {
             throw new IllegalArgumentException("matmul ldc " + ldc + " < n = " + n);
         }
+        // oneDNN 3.8.1 computes a strided vector operand wrongly (measured in DnnlTest): a one-column C
+        // whose rows are ldc > 1 apart, or a one-row A stored transposed with lda > 1. Refused here
+        // rather than answered wrongly; pass such a product with a dense vector (or two columns).
+        if (n == 1 && ldc > 1) {
+            throw new IllegalArgumentException("matmul with n = 1 needs ldc = 1 (oneDNN mis-computes a strided one-column C), got ldc " + ldc);
+        }
+        if (m == 1 && transposeA && lda > 1) {
+            throw new IllegalArgumentException("matmul with m = 1 and A^T needs lda = 1 (oneDNN mis-computes a strided one-row A), got lda " + lda);
+        }
         if (!Float.isFinite(alpha) || !Float.isFinite(beta)) {
             throw new IllegalArgumentException("matmul alpha and beta must be finite, got " + alpha + ", " + beta);
         }

@@ -125,6 +125,63 @@ class PrefillAttentionTest {
         }
     }
 
+    /**
+     * Scores that jump by far more than the exp shift's headroom after the first tile: inside a tile's
+     * whole groups of sixteen (the vector pass stops and the shift is raised), in its last scores
+     * (the scalar tail), and at the last visible token of a causal row. Against float64 attention.
+     */
+    @Test
+    void laterScoresFarAboveTheShiftAreRescaled() {
+        ModelShape shape = new ModelShape(1, 2, 1, 64);
+        SplittableRandom rnd = TestSeeds.random(43);
+        int tokens = 777, n = 5, first = 772, d = 64;
+        try (Arena arena = Arena.ofConfined();
+             PrefillAttention dense = new PrefillAttention(null, shape, dnnl, 8, 128)) {
+            MemorySegment k = KvData.keys(arena, rnd, tokens, 1, d), v = KvData.values(arena, rnd, tokens, 1, d);
+            MemorySegment q = arena.allocate((long) n * 2 * d * 4), out = arena.allocate((long) n * 2 * d * 4);
+            for (long i = 0; i < (long) n * 2 * d; i++) {
+                q.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (0.3 * rnd.nextGaussian()));
+            }
+            // keys along every query's direction (sum of the queries), 30 and 60 times longer, at a
+            // whole-group position of a later tile, in the last tile's tail and at the last position
+            for (int t : new int[]{300, 500, 770, 776}) {
+                double f = t < 700 ? 30 : 60;
+                for (int c = 0; c < d; c++) {
+                    double sum = 0;
+                    for (int r = 0; r < n * 2; r++) {
+                        sum += q.getAtIndex(ValueLayout.JAVA_FLOAT, (long) r * d + c);
+                    }
+                    k.setAtIndex(ValueLayout.JAVA_FLOAT, (long) t * d + c, (float) (f * sum / Math.sqrt(n * 2)));
+                }
+            }
+            dense.attendDense(k, v, tokens, q, out, n, first);
+            for (int i = 0; i < n; i++) {
+                for (int h = 0; h < 2; h++) {
+                    double[] qv = new double[d];
+                    double[][] kk = new double[tokens][d], vv = new double[tokens][d];
+                    double vmax = 0;
+                    for (int c = 0; c < d; c++) {
+                        qv[c] = q.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) i * 2 + h) * d + c);
+                    }
+                    for (int t = 0; t < tokens; t++) {
+                        for (int c = 0; c < d; c++) {
+                            kk[t][c] = k.getAtIndex(ValueLayout.JAVA_FLOAT, (long) t * d + c);
+                            vv[t][c] = v.getAtIndex(ValueLayout.JAVA_FLOAT, (long) t * d + c);
+                            vmax = Math.max(vmax, Math.abs(vv[t][c]));
+                        }
+                    }
+                    double[] ref = KvData.attention(qv, kk, vv, first + i);
+                    for (int c = 0; c < d; c++) {
+                        double got = out.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) i * 2 + h) * d + c);
+                        if (Math.abs(got - ref[c]) > 2e-4 * vmax + 2e-4 * Math.abs(ref[c])) {
+                            throw new AssertionError("query " + i + " head " + h + " c " + c + ": " + got + " vs " + ref[c] + TestSeeds.replay());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void badCallsAreRejected() {
         ModelShape shape = new ModelShape(1, 2, 1, 64);

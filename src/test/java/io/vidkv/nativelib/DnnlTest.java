@@ -55,7 +55,8 @@ class DnnlTest {
             "17,31,9,true,true,0,1,0",
             "40,128,100,false,true,7,0.0883883,0",
             "8,16,300,false,false,3,1,1",
-            "12,300,5,false,true,0,-2.5,0.5"})
+            "12,300,5,false,true,0,-2.5,0.5",
+            "48,1,64,false,false,127,1,1"})
     void f32MatchesFloat64(int m, int k, int n, boolean tA, boolean tB, int pad, float alpha, float beta) {
         SplittableRandom rnd = TestSeeds.random(m, k, n, tA ? 1 : 0, tB ? 1 : 0, pad);
         MatmulShape base = MatmulShape.of(m, k, n, DnnlDataType.F32, tA, tB);
@@ -71,6 +72,23 @@ class DnnlTest {
         Assumptions.assumeTrue(dnnl.supportsBf16Matmul(), "oneDNN has no bf16 matmul kernel for this CPU ("
                 + Dnnl.cpuIsa() + "); bf16 needs AVX512-BF16, AVX2-VNNI-2 or AMX");
         runAndCheck(MatmulShape.of(m, k, n, DnnlDataType.BF16, false, tB), TestSeeds.random(m, k, n, 77), true);
+    }
+
+    /** Vector operands: dense ones are computed right; the strided ones oneDNN 3.8.1 gets wrong are refused. */
+    @Test
+    void vectorOperands() {
+        SplittableRandom rnd = TestSeeds.random(77);
+        for (MatmulShape s : new MatmulShape[]{
+                new MatmulShape(48, 64, 1, DnnlDataType.F32, DnnlDataType.F32, DnnlDataType.F32, false, true, 128, 128, 1, 0.125f, 0f),
+                new MatmulShape(48, 64, 1, DnnlDataType.F32, DnnlDataType.F32, DnnlDataType.F32, false, false, 64, 10, 1, 1f, 0f),
+                new MatmulShape(1, 64, 48, DnnlDataType.F32, DnnlDataType.F32, DnnlDataType.F32, true, false, 1, 48, 48, 1f, 0f),
+                new MatmulShape(1, 64, 48, DnnlDataType.F32, DnnlDataType.F32, DnnlDataType.F32, false, false, 70, 48, 53, 1f, 1f)}) {
+            runAndCheck(s, rnd, false);
+        }
+        assertThrows(IllegalArgumentException.class, () -> new MatmulShape(48, 64, 1, DnnlDataType.F32, DnnlDataType.F32,
+                DnnlDataType.F32, false, true, 64, 64, 65, 1f, 0f));
+        assertThrows(IllegalArgumentException.class, () -> new MatmulShape(1, 64, 48, DnnlDataType.F32, DnnlDataType.F32,
+                DnnlDataType.F32, true, false, 6, 48, 48, 1f, 0f));
     }
 
     @Test

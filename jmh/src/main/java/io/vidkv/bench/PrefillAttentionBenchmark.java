@@ -4,6 +4,7 @@ import io.vidkv.CacheConfig;
 import io.vidkv.InputType;
 import io.vidkv.KvCache;
 import io.vidkv.ModelShape;
+import io.vidkv.ParallelRunner;
 import io.vidkv.Preset;
 import io.vidkv.kernel.PrefillAttention;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -29,7 +30,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Chunked prefill attention: {@code queries} query tokens (28 heads each) at the end of a
  * {@code context}-token cache of one layer (4 KV heads, d = 128), causal, tiles of 512 tokens
- * dequantized into scratch and multiplied with oneDNN f32 matmuls. The tear-down prints the split of
+ * decoded into the native tile in row space and multiplied with oneDNN f32 matmuls, the softmax in
+ * place between them. The tear-down prints the split of
  * the measured time between dequantizing, oneDNN and the softmax.
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -48,6 +50,17 @@ public class PrefillAttentionBenchmark {
 
     @Param({"256"})
     public int queries;
+
+    /**
+     * Threads that decode the tiles and run the softmax (oneDNN runs the matmuls on its own OpenMP
+     * threads). Above 1 they gain only if OpenMP's threads sleep between matmuls
+     * (OMP_WAIT_POLICY=PASSIVE, which {@code scripts/bench.sh ratios} sets for that row): by default
+     * they spin on the cores after each matmul.
+     */
+    @Param({"1"})
+    public int threads;
+
+    private ParallelRunner runner;
 
     private Arena arena;
     private KvCache cache;
@@ -71,7 +84,8 @@ public class PrefillAttentionBenchmark {
             v.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) rnd.nextGaussian());
         }
         cache.append(0, k, v, context, InputType.F32);
-        attention = new PrefillAttention(cache, queries, 512);
+        runner = threads > 1 ? new ParallelRunner(threads) : null;
+        attention = new PrefillAttention(cache, queries, 512, runner);
         q = arena.allocate((long) queries * 28 * 128 * 4, 64);
         for (long i = 0; i < (long) queries * 28 * 128; i++) {
             q.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (0.1 * rnd.nextGaussian()));
@@ -92,9 +106,13 @@ public class PrefillAttentionBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         double total = dequantize + matmul + softmax;
-        System.out.printf("%n[%s] share of time: dequantize %.1f %%, oneDNN matmul %.1f %%, softmax %.1f %%%n", preset,
+        System.out.printf("%n[%s threads=%d OMP_WAIT_POLICY=%s] share of time: dequantize %.1f %%, oneDNN matmul %.1f %%, softmax %.1f %%%n",
+                preset, threads, System.getenv().getOrDefault("OMP_WAIT_POLICY", "unset"),
                 100 * dequantize / total, 100 * matmul / total, 100 * softmax / total);
         attention.close();
+        if (runner != null) {
+            runner.close();
+        }
         cache.close();
         arena.close();
     }
