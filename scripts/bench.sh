@@ -7,7 +7,7 @@
 #   quick  1 fork,  2 x 1 s warmup,  3 x 1 s measurement   (a smoke run: minutes)
 #   full   2 forks, 5 x 2 s warmup, 10 x 2 s measurement   (numbers worth comparing)
 #   ratios the decode, matmul and prefill rows the kernel targets are ratios of, in one run
-#          (2 forks, 3 x 1 s warmup, 6 x 1 s measurement; about 9 minutes), then prints the ratios
+#          (2 forks, 3 x 1 s warmup, 6 x 1 s measurement; about 8 minutes), then prints the ratios
 #
 # Extra arguments go to JMH unchanged, e.g. a benchmark regex, -p batch=4096, -prof gc:
 #   scripts/bench.sh quick FftBenchmark
@@ -51,13 +51,10 @@ if [[ $profile == ratios ]]; then
   jmh 'DecodeAttentionBenchmark' -p preset=vidkv-1.5/1.58,fp16,kivi-2,vidkv-1.5/1.58-compact,vidkv-1.5/1.66-stp \
       -p context=4096,16384 -p threads=2 -rf json -rff "$results.decode" | tee "$log"
   jmh 'MatmulBenchmark.prefillScores' -p context=6272 -rf json -rff "$results.matmul" | tee -a "$log"
-  jmh 'PrefillAttentionBenchmark' -p preset=vidkv-1.5/1.58 -p context=6272 -p queries=256 -p threads=1 \
+  jmh 'PrefillAttentionBenchmark' -p preset=vidkv-1.5/1.58 -p context=6272 -p queries=256 \
       -rf json -rff "$results.prefill" | tee -a "$log"
-  # the tile work on 2 threads gains only while OpenMP's threads sleep between the matmuls
-  OMP_WAIT_POLICY=PASSIVE jmh 'PrefillAttentionBenchmark' -p preset=vidkv-1.5/1.58 -p context=6272 -p queries=256 \
-      -p threads=2 -rf json -rff "$results.prefill2" | tee -a "$log"
   python3 -c 'import json,sys; print(json.dumps(sum((json.load(open(f)) for f in sys.argv[1:]), [])))' \
-      "$results.decode" "$results.matmul" "$results.prefill" "$results.prefill2" > "$results"
+      "$results.decode" "$results.matmul" "$results.prefill" > "$results"
 else
   jmh -rf json -rff "$results" "$@" | tee "$log"
 fi

@@ -4,7 +4,6 @@ import io.vidkv.internal.CacheAccess;
 import io.vidkv.internal.HeadStream;
 import io.vidkv.KvCache;
 import io.vidkv.ModelShape;
-import io.vidkv.ParallelRunner;
 import io.vidkv.codec.CodecScratch;
 import io.vidkv.codec.KeyCodec;
 import io.vidkv.codec.ValueCodec;
@@ -70,32 +69,12 @@ public final class PrefillAttention implements AutoCloseable {
     /** Per query row, the exp shift so far: its largest visible score + {@link #HEADROOM} when last raised. */
     private final float[] rowShift;
     private final float[] rowSum;
-    /** Splits each tile's decoding (by block) and softmax (by query rows) across threads; null: the caller alone. */
-    private final ParallelRunner runner;
-    /** Per runner thread, its scratch: worker 0 is the caller. */
-    private final Worker[] workers;
+    /** Codec scratch, a block of floats, the layers' key tiles, the softmax's partial sums. */
+    private final Scratch work;
     /** The call's query rows (n gq of them) in channel space and in row space: one batched transform per KV head. */
     private final float[] query;
     private final float[] queryRows;
     private final KernelMath math = KernelProvider.MATH;
-    private final ParallelRunner.Task decodeSlot = this::decodeSlot;
-    private final ParallelRunner.Task softmaxRows = this::softmaxRows;
-    // The tile being worked on, for the two tasks above (set by the caller thread before each run).
-    private HeadStream tileStream;
-    private int tileLayer;
-    private int tileGroup;
-    private KeyCodec tileKeys;
-    private ValueCodec tileValues;
-    private int tileStart;
-    private int tileEnd;
-    private int tileQuantizedEnd;
-    private int tileValid;
-    private int tileRows;
-    private int tileFirstPosition;
-    private boolean tileFirst;
-    private int tileCount;
-    /** Query rows per softmax task item. */
-    private static final int SOFTMAX_ROWS = 64;
     private long dequantizeNanos;
     private long matmulNanos;
     private long softmaxNanos;
@@ -126,23 +105,7 @@ public final class PrefillAttention implements AutoCloseable {
      * @throws IllegalStateException    if the cache is closed
      */
     public PrefillAttention(KvCache cache, int maxQueries, int tileTokens) {
-        this(cache, maxQueries, tileTokens, null);
-    }
-
-    /**
-     * Prefill attention over {@code cache} whose tile decoding and softmax run on {@code runner}'s
-     * threads (oneDNN runs the matmuls on its own OpenMP threads either way). The results do not
-     * depend on the thread count: every block and query row is worked on whole by one thread.
-     *
-     * @param cache      the cache to read
-     * @param maxQueries most query tokens per {@link #attend} call
-     * @param tileTokens cache tokens per tile, a positive multiple of 64
-     * @param runner     the threads to split each tile's decoding and softmax over; null for the caller alone
-     * @throws IllegalArgumentException if {@code maxQueries} or {@code tileTokens} is out of range
-     * @throws IllegalStateException    if the cache is closed
-     */
-    public PrefillAttention(KvCache cache, int maxQueries, int tileTokens, ParallelRunner runner) {
-        this(checkOpen(cache), cache.shape(), null, maxQueries, tileTokens, runner);
+        this(checkOpen(cache), cache.shape(), null, maxQueries, tileTokens);
     }
 
     private static KvCache checkOpen(KvCache cache) {
@@ -160,11 +123,6 @@ public final class PrefillAttention implements AutoCloseable {
      * @param tileTokens tokens per tile (a multiple of every layer's group size)
      */
     PrefillAttention(KvCache cache, ModelShape shape, Dnnl dnnl, int maxQueries, int tileTokens) {
-        this(cache, shape, dnnl, maxQueries, tileTokens, null);
-    }
-
-    /** As above, with the tile work split across {@code runner}'s threads (null: the caller alone). */
-    PrefillAttention(KvCache cache, ModelShape shape, Dnnl dnnl, int maxQueries, int tileTokens, ParallelRunner runner) {
         if (maxQueries <= 0 || tileTokens <= 0 || tileTokens % 64 != 0) {
             throw new IllegalArgumentException("maxQueries must be > 0 and tileTokens a positive multiple of 64, got "
                     + maxQueries + " and " + tileTokens);
@@ -188,11 +146,7 @@ public final class PrefillAttention implements AutoCloseable {
         this.zeros = arena.allocate((long) Math.max(tileTokens, d) * 4, 64);
         this.query = new float[rows * d];
         this.queryRows = new float[rows * d];
-        this.runner = runner;
-        this.workers = new Worker[runner == null ? 1 : runner.threads()];
-        for (int w = 0; w < workers.length; w++) {
-            workers[w] = new Worker(cache, shape, math, w == 0 ? rows : 1);
-        }
+        this.work = new Scratch(cache, shape, math, rows);
     }
 
     /**
@@ -262,10 +216,6 @@ public final class PrefillAttention implements AutoCloseable {
         // the queries are transformed once per call, and no key is inverse-transformed. A codec whose
         // row space changes per block (a per-group split) is scored in channel space instead.
         boolean rowSpace = !kc.rowSpacePerBlock();
-        tileKeys = kc;
-        tileValues = vc;
-        tileLayer = layer;
-        tileGroup = g;
         for (int h = 0; h < shape.kvHeads(); h++) {
             HeadStream hs = CacheAccess.stream(cache, layer, h);
             long start = System.nanoTime();
@@ -273,14 +223,12 @@ public final class PrefillAttention implements AutoCloseable {
             dequantizeNanos += System.nanoTime() - start;
             int kept = hs.firstPosition(); // tiles are block-aligned relative to the oldest retained block
             int quantized = kept + hs.blockCount() * g;
-            tileStream = hs;
-            tileQuantizedEnd = quantized;
             for (int t0 = kept; t0 < visibleEnd; t0 += tileTokens) {
                 int t1 = Math.min(visibleEnd, t0 + tileTokens);
                 start = System.nanoTime();
-                tileStart = t0;
-                tileEnd = t1;
-                run((t1 - t0 + g - 1) / g, decodeSlot);
+                for (int t = t0; t < t1; t += g) {
+                    decodeSlot(hs, layer, kc, vc, g, t - t0, t, t1, quantized);
+                }
                 dequantizeNanos += System.nanoTime() - start;
                 tile(kTile, vTile, d, t0, t1 - t0, Math.min(t1, quantized + hs.windowCount()) - t0, n, firstPosition, t0 == kept);
             }
@@ -289,34 +237,32 @@ public final class PrefillAttention implements AutoCloseable {
     }
 
     /**
-     * Task: the item-th G tokens of the tile into kTile and vTile, by worker w: a whole block
-     * (tiles are block-aligned) or up to G tokens of the exact residual window, keys in row space.
+     * Up to G tokens of the tile from position t (at token {@code slot} of the tile) into kTile and
+     * vTile: a whole block (tiles are block-aligned) or tokens of the exact residual window up to
+     * {@code end}, keys in row space. {@code quantized} is the first window position.
      */
-    private void decodeSlot(int item, int w) {
-        Worker wk = workers[w];
-        HeadStream hs = tileStream;
-        KeyCodec kc = tileKeys;
-        int g = tileGroup;
-        int t = tileStart + item * g;
-        long dst = (long) (t - tileStart) * d * 4;
+    private void decodeSlot(HeadStream hs, int layer, KeyCodec kc, ValueCodec vc, int g, int slot, int t, int end,
+                            int quantized) {
+        Scratch wk = work;
+        long dst = (long) slot * d * 4;
         boolean rowSpace = !kc.rowSpacePerBlock();
-        if (t < tileQuantizedEnd) {
+        if (t < quantized) {
             int b = (t - hs.firstPosition()) / g;
             if (rowSpace) {
-                wk.keyTiles[tileLayer].rows(hs.page(b), hs.offset(b), hs.state(), kTile, dst, wk.scratch);
+                wk.keyTiles[layer].rows(hs.page(b), hs.offset(b), hs.state(), kTile, dst, wk.scratch);
             } else {
                 kc.dequantize(hs.page(b), hs.offset(b), hs.state(), wk.block, wk.scratch);
                 MemorySegment.copy(wk.block, 0, kTile, ValueLayout.JAVA_FLOAT, dst, g * d);
             }
-            tileValues.decode(hs.page(b), hs.offset(b) + kc.blockBytes(), hs.state(), wk.block, 0, wk.scratch);
+            vc.decode(hs.page(b), hs.offset(b) + kc.blockBytes(), hs.state(), wk.block, 0, wk.scratch);
             MemorySegment.copy(wk.block, 0, vTile, ValueLayout.JAVA_FLOAT, dst, g * d);
             return;
         }
-        int count = Math.min(g, tileEnd - t);
+        int count = Math.min(g, end - t);
         for (int i = 0; i < count; i++) {
-            long slot = (long) hs.windowSlot(t + i - tileQuantizedEnd) * d * 4;
-            MemorySegment.copy(hs.windowKeys(), ValueLayout.JAVA_FLOAT, slot, wk.block, i * d, d);
-            MemorySegment.copy(hs.windowValues(), slot, vTile, dst + (long) i * d * 4, d * 4L);
+            long at = (long) hs.windowSlot(t + i - quantized) * d * 4;
+            MemorySegment.copy(hs.windowKeys(), ValueLayout.JAVA_FLOAT, at, wk.block, i * d, d);
+            MemorySegment.copy(hs.windowValues(), at, vTile, dst + (long) i * d * 4, d * 4L);
         }
         float[] keys = wk.block;
         if (rowSpace) {
@@ -324,17 +270,6 @@ public final class PrefillAttention implements AutoCloseable {
             keys = wk.rows;
         }
         MemorySegment.copy(keys, 0, kTile, ValueLayout.JAVA_FLOAT, dst, count * d);
-    }
-
-    /** Runs task for items [0, count) on the runner, or on the caller alone. */
-    private void run(int count, ParallelRunner.Task task) {
-        if (runner == null) {
-            for (int i = 0; i < count; i++) {
-                task.run(i, 0);
-            }
-        } else {
-            runner.run(count, task);
-        }
     }
 
     /**
@@ -395,13 +330,9 @@ public final class PrefillAttention implements AutoCloseable {
         dnnl.matmul(qk).execute(qTile, k, scores);
         matmulNanos += System.nanoTime() - start;
         start = System.nanoTime();
-        tileValid = valid;
-        tileRows = rows;
-        tileFirstPosition = firstPosition;
-        tileFirst = first;
-        tileStart = t0;
-        tileCount = count;
-        run((rows + SOFTMAX_ROWS - 1) / SOFTMAX_ROWS, softmaxRows);
+        for (int r = 0; r < rows; r++) {
+            softmaxRow(r, t0, count, valid, firstPosition, first);
+        }
         softmaxNanos += System.nanoTime() - start;
         start = System.nanoTime();
         MatmulShape pv = new MatmulShape(rows, count, d, DnnlDataType.F32, DnnlDataType.F32, DnnlDataType.F32, false, false,
@@ -410,22 +341,19 @@ public final class PrefillAttention implements AutoCloseable {
         matmulNanos += System.nanoTime() - start;
     }
 
-    /** Task: the online softmax of the item-th SOFTMAX_ROWS query rows of the tile, by worker w. */
-    private void softmaxRows(int item, int w) {
-        float[] partial = workers[w].partial;
-        for (int r = item * SOFTMAX_ROWS; r < Math.min(tileRows, (item + 1) * SOFTMAX_ROWS); r++) {
-            int lastVisible = tileFirstPosition + r / gq;
-            int visible = Math.max(0, Math.min(tileValid, lastVisible - tileStart + 1));
-            long rowOff = (long) r * tileTokens * 4;
-            float old = rowSum[r];
-            float rescale = rowWeights(rowOff, visible, r, tileFirst, partial);
-            if (visible < tileCount) { // causal mask
-                MemorySegment.copy(zeros, 0, scores, rowOff + 4L * visible, 4L * (tileCount - visible));
-            }
-            rowSum[r] += tileFirst ? 0f : old * rescale;
-            if (!tileFirst && rescale != 1f) {
-                math.tileRowScale(outTile, (long) r * d * 4, d, rescale);
-            }
+    /** The online softmax of query row r of the tile at t0 (count tokens, valid real), its causal mask and rescale. */
+    private void softmaxRow(int r, int t0, int count, int valid, int firstPosition, boolean first) {
+        int lastVisible = firstPosition + r / gq;
+        int visible = Math.max(0, Math.min(valid, lastVisible - t0 + 1));
+        long rowOff = (long) r * tileTokens * 4;
+        float old = rowSum[r];
+        float rescale = rowWeights(rowOff, visible, r, first, work.partial);
+        if (visible < count) { // causal mask
+            MemorySegment.copy(zeros, 0, scores, rowOff + 4L * visible, 4L * (count - visible));
+        }
+        rowSum[r] += first ? 0f : old * rescale;
+        if (!first && rescale != 1f) {
+            math.tileRowScale(outTile, (long) r * d * 4, d, rescale);
         }
     }
 
@@ -498,7 +426,7 @@ public final class PrefillAttention implements AutoCloseable {
             }
         }
         if (rowCodec != null) { // one batched FFTW call for all n gq rows
-            rowCodec.transformQuery(query, n * gq, 1f, hs.state(), queryRows, workers[0].scratch);
+            rowCodec.transformQuery(query, n * gq, 1f, hs.state(), queryRows, work.scratch);
             MemorySegment.copy(queryRows, 0, qTile, ValueLayout.JAVA_FLOAT, 0, n * gq * d);
         }
     }
@@ -558,15 +486,15 @@ public final class PrefillAttention implements AutoCloseable {
         use.set(IDLE);
     }
 
-    /** One thread's scratch: codec scratch (FFTW buffers and plans), a block of floats, the layers' key tiles. */
-    private static final class Worker {
+    /** The call's scratch: codec scratch (FFTW buffers and plans), a block of floats, the layers' key tiles. */
+    private static final class Scratch {
         final CodecScratch scratch;
         final float[] block;
         final float[] rows;
         final KeyTile[] keyTiles;
         final float[] partial = new float[16];
 
-        Worker(KvCache cache, ModelShape shape, KernelMath math, int maxQueries) {
+        Scratch(KvCache cache, ModelShape shape, KernelMath math, int maxQueries) {
             int d = shape.headDim();
             this.scratch = new CodecScratch(d, 64, maxQueries);
             this.block = new float[64 * d];
@@ -575,7 +503,7 @@ public final class PrefillAttention implements AutoCloseable {
             for (int l = 0; l < keyTiles.length; l++) {
                 KeyCodec kc = CacheAccess.keyCodec(cache, l);
                 keyTiles[l] = KernelProvider.keyTile(math, cache.layerConfig(l), kc, d);
-                kc.prepare(scratch); // FFTW plans made here, not by the runner's threads mid-call
+                kc.prepare(scratch); // FFTW plans made here, not during the first call
             }
         }
     }
@@ -595,9 +523,7 @@ public final class PrefillAttention implements AutoCloseable {
                     + "(nothing was freed)");
         }
         try {
-            for (Worker w : workers) {
-                w.scratch.close();
-            }
+            work.scratch.close();
         } finally {
             try {
                 arena.close();

@@ -4,7 +4,6 @@ import io.vidkv.CacheConfig;
 import io.vidkv.InputType;
 import io.vidkv.KvCache;
 import io.vidkv.ModelShape;
-import io.vidkv.ParallelRunner;
 import io.vidkv.Preset;
 import io.vidkv.kernel.PrefillAttention;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -51,17 +50,6 @@ public class PrefillAttentionBenchmark {
     @Param({"256"})
     public int queries;
 
-    /**
-     * Threads that decode the tiles and run the softmax (oneDNN runs the matmuls on its own OpenMP
-     * threads). Above 1 they gain only if OpenMP's threads sleep between matmuls
-     * (OMP_WAIT_POLICY=PASSIVE, which {@code scripts/bench.sh ratios} sets for that row): by default
-     * they spin on the cores after each matmul.
-     */
-    @Param({"1"})
-    public int threads;
-
-    private ParallelRunner runner;
-
     private Arena arena;
     private KvCache cache;
     private PrefillAttention attention;
@@ -84,8 +72,7 @@ public class PrefillAttentionBenchmark {
             v.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) rnd.nextGaussian());
         }
         cache.append(0, k, v, context, InputType.F32);
-        runner = threads > 1 ? new ParallelRunner(threads) : null;
-        attention = new PrefillAttention(cache, queries, 512, runner);
+        attention = new PrefillAttention(cache, queries, 512);
         q = arena.allocate((long) queries * 28 * 128 * 4, 64);
         for (long i = 0; i < (long) queries * 28 * 128; i++) {
             q.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (0.1 * rnd.nextGaussian()));
@@ -106,13 +93,10 @@ public class PrefillAttentionBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         double total = dequantize + matmul + softmax;
-        System.out.printf("%n[%s threads=%d OMP_WAIT_POLICY=%s] share of time: dequantize %.1f %%, oneDNN matmul %.1f %%, softmax %.1f %%%n",
-                preset, threads, System.getenv().getOrDefault("OMP_WAIT_POLICY", "unset"),
+        System.out.printf("%n[%s threads=1 OMP_WAIT_POLICY=%s] share of time: dequantize %.1f %%, oneDNN matmul %.1f %%, softmax %.1f %%%n",
+                preset, System.getenv().getOrDefault("OMP_WAIT_POLICY", "unset"),
                 100 * dequantize / total, 100 * matmul / total, 100 * softmax / total);
         attention.close();
-        if (runner != null) {
-            runner.close();
-        }
         cache.close();
         arena.close();
     }
