@@ -102,6 +102,16 @@ interface KernelMath {
     void vidkvKeyTile32(MemorySegment seg, long codes, int a, int n, float[] scales, float[] zeros, MemorySegment tile,
                         long dst, int d);
 
+    /**
+     * One ternary BASE3 value block of G = 32 tokens ({@code io.vidkv.layout.TernaryLayout}: channel
+     * c's six 5-trit bytes at {@code codes + 6 c}, its 2-trit tail at bits [4c, 4c + 4) of
+     * {@code tail}) into a prefill tile, token-major: the float at byte {@code dst + 4 (t d + c)} of
+     * {@code tile} becomes scales[c] * trit(t, c) (digit 0, 1, 2 = 0, +1, -1). {@code bytes} is
+     * scratch of 7 d ints; d is a multiple of 8.
+     */
+    void ternaryTile32(MemorySegment seg, long codes, long tail, float[] scales, int[] bytes, MemorySegment tile, long dst,
+                       int d);
+
     /** max of the n floats at byte offset {@code off} of {@code tile} (a score row of the native prefill tile). */
     float tileRowMax(MemorySegment tile, long off, int n);
 

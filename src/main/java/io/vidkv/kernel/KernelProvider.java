@@ -3,6 +3,7 @@ package io.vidkv.kernel;
 import io.vidkv.KeySpec;
 import io.vidkv.LayerConfig;
 import io.vidkv.QuantAxis;
+import io.vidkv.ValueSpec;
 import io.vidkv.codec.KeyCodec;
 import io.vidkv.codec.TernaryValueCodec;
 import io.vidkv.codec.UniformCodec;
@@ -55,6 +56,21 @@ final class KernelProvider {
             return new VidkvKernel.KeyTile32(math, (VidkvKeyCodec) codec, headDim);
         }
         return new KeyTile.Decoded(codec, lc.groupSize(), headDim);
+    }
+
+    /**
+     * How prefill writes the layer's value blocks into its native tile: ternary BASE3 values with
+     * G = 32 and no protected tokens from their trits ({@link VidkvKernel.TernaryTile32}), any other
+     * layout through its codec's decoder.
+     */
+    static ValueTile valueTile(KernelMath math, LayerConfig lc, ValueCodec codec, int headDim) {
+        if (lc.values().kind() == ValueSpec.Kind.TERNARY && lc.groupSize() == 32 && headDim % 8 == 0) {
+            TernaryValueCodec tc = (TernaryValueCodec) codec;
+            if (tc.layout().base3() && !tc.layout().protection()) {
+                return new VidkvKernel.TernaryTile32(math, tc, headDim);
+            }
+        }
+        return new ValueTile.Decoded(codec, lc.groupSize(), headDim);
     }
 
     /** Isolated so that the Vector API classes are loaded only when the module is present. */

@@ -522,6 +522,33 @@ final class PanamaKernelMath implements KernelMath {
     }
 
     @Override
+    public void ternaryTile32(MemorySegment seg, long codes, long tail, float[] scales, int[] bytes, MemorySegment tile,
+                              long dst, int d) {
+        // the code bytes transposed to [byte][channel] ints first, so that eight channels' byte i is
+        // one contiguous int vector
+        for (int c = 0; c < d; c++) {
+            for (int i = 0; i < 6; i++) {
+                bytes[i * d + c] = seg.get(ValueLayout.JAVA_BYTE, codes + 6L * c + i) & 0xFF;
+            }
+            bytes[6 * d + c] = seg.get(ValueLayout.JAVA_BYTE, tail + c / 2) >>> 4 * (c & 1) & 0xF;
+        }
+        for (int c = 0; c < d; c += L) {
+            FloatVector sc = at(scales, c);
+            for (int i = 0; i < 7; i++) {
+                IntVector v = IntVector.fromArray(I, bytes, i * d + c);
+                for (int k = 0; k < (i < 6 ? 5 : 2); k++) {
+                    IntVector q = v.mul(171).lanewise(VectorOperators.LSHR, 9); // v / 3 for v < 256
+                    IntVector digit = v.sub(q.mul(3));
+                    v = q;
+                    IntVector trit = digit.sub(digit.lanewise(VectorOperators.LSHR, 1).mul(3));
+                    sc.mul((FloatVector) trit.convert(VectorOperators.I2F, 0))
+                            .intoMemorySegment(tile, dst + 4L * ((5 * i + k) * d + c), ByteOrder.nativeOrder());
+                }
+            }
+        }
+    }
+
+    @Override
     public float tileRowMax(MemorySegment tile, long off, int n) {
         return PanamaSoftmax.tileRowMax(tile, off, n);
     }

@@ -6,7 +6,6 @@ import io.vidkv.KvCache;
 import io.vidkv.ModelShape;
 import io.vidkv.codec.CodecScratch;
 import io.vidkv.codec.KeyCodec;
-import io.vidkv.codec.ValueCodec;
 import io.vidkv.nativelib.Dnnl;
 import io.vidkv.nativelib.DnnlDataType;
 import io.vidkv.nativelib.MatmulShape;
@@ -207,7 +206,6 @@ public final class PrefillAttention implements AutoCloseable {
         checkFinite(layer, queries, n);
         resetTiming();
         KeyCodec kc = CacheAccess.keyCodec(cache, layer);
-        ValueCodec vc = CacheAccess.valueCodec(cache, layer);
         int g = cache.layerConfig(layer).groupSize();
         if (tileTokens % g != 0) {
             throw new IllegalArgumentException("tileTokens " + tileTokens + " is not a multiple of layer " + layer + "'s group size " + g);
@@ -227,7 +225,7 @@ public final class PrefillAttention implements AutoCloseable {
                 int t1 = Math.min(visibleEnd, t0 + tileTokens);
                 start = System.nanoTime();
                 for (int t = t0; t < t1; t += g) {
-                    decodeSlot(hs, layer, kc, vc, g, t - t0, t, t1, quantized);
+                    decodeSlot(hs, layer, kc, g, t - t0, t, t1, quantized);
                 }
                 dequantizeNanos += System.nanoTime() - start;
                 tile(kTile, vTile, d, t0, t1 - t0, Math.min(t1, quantized + hs.windowCount()) - t0, n, firstPosition, t0 == kept);
@@ -241,7 +239,7 @@ public final class PrefillAttention implements AutoCloseable {
      * vTile: a whole block (tiles are block-aligned) or tokens of the exact residual window up to
      * {@code end}, keys in row space. {@code quantized} is the first window position.
      */
-    private void decodeSlot(HeadStream hs, int layer, KeyCodec kc, ValueCodec vc, int g, int slot, int t, int end,
+    private void decodeSlot(HeadStream hs, int layer, KeyCodec kc, int g, int slot, int t, int end,
                             int quantized) {
         Scratch wk = work;
         long dst = (long) slot * d * 4;
@@ -254,8 +252,7 @@ public final class PrefillAttention implements AutoCloseable {
                 kc.dequantize(hs.page(b), hs.offset(b), hs.state(), wk.block, wk.scratch);
                 MemorySegment.copy(wk.block, 0, kTile, ValueLayout.JAVA_FLOAT, dst, g * d);
             }
-            vc.decode(hs.page(b), hs.offset(b) + kc.blockBytes(), hs.state(), wk.block, 0, wk.scratch);
-            MemorySegment.copy(wk.block, 0, vTile, ValueLayout.JAVA_FLOAT, dst, g * d);
+            wk.valueTiles[layer].values(hs.page(b), hs.offset(b) + kc.blockBytes(), hs.state(), vTile, dst, wk.scratch);
             return;
         }
         int count = Math.min(g, end - t);
@@ -492,6 +489,7 @@ public final class PrefillAttention implements AutoCloseable {
         final float[] block;
         final float[] rows;
         final KeyTile[] keyTiles;
+        final ValueTile[] valueTiles;
         final float[] partial = new float[16];
 
         Scratch(KvCache cache, ModelShape shape, KernelMath math, int maxQueries) {
@@ -500,9 +498,11 @@ public final class PrefillAttention implements AutoCloseable {
             this.block = new float[64 * d];
             this.rows = new float[64 * d];
             this.keyTiles = new KeyTile[cache == null ? 0 : shape.layers()];
+            this.valueTiles = new ValueTile[keyTiles.length];
             for (int l = 0; l < keyTiles.length; l++) {
                 KeyCodec kc = CacheAccess.keyCodec(cache, l);
                 keyTiles[l] = KernelProvider.keyTile(math, cache.layerConfig(l), kc, d);
+                valueTiles[l] = KernelProvider.valueTile(math, cache.layerConfig(l), CacheAccess.valueCodec(cache, l), d);
                 kc.prepare(scratch); // FFTW plans made here, not during the first call
             }
         }

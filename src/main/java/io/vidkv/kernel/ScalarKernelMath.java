@@ -280,6 +280,24 @@ final class ScalarKernelMath implements KernelMath {
     }
 
     @Override
+    public void ternaryTile32(MemorySegment seg, long codes, long tail, float[] scales, int[] bytes, MemorySegment tile,
+                              long dst, int d) {
+        for (int c = 0; c < d; c++) {
+            float scale = scales[c];
+            for (int i = 0; i < 7; i++) {
+                int v = i < 6 ? seg.get(ValueLayout.JAVA_BYTE, codes + 6L * c + i) & 0xFF
+                        : seg.get(ValueLayout.JAVA_BYTE, tail + c / 2) >>> 4 * (c & 1) & 0xF;
+                for (int k = 0; k < (i < 6 ? 5 : 2); k++) {
+                    int q = v * 171 >>> 9; // v / 3 for v < 256
+                    int digit = v - 3 * q;
+                    v = q;
+                    tile.set(ValueLayout.JAVA_FLOAT, dst + 4L * ((5 * i + k) * d + c), scale * (digit - 3 * (digit >>> 1)));
+                }
+            }
+        }
+    }
+
+    @Override
     public float tileRowMax(MemorySegment tile, long off, int n) {
         float m = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) {

@@ -133,6 +133,40 @@ final class VidkvKernel {
         }
     }
 
+    /**
+     * Prefill tiles of ternary values (BASE3, G = 32, no protected tokens): six 5-trit bytes and a
+     * 2-trit tail per channel decoded straight into the native tile, token-major, eight channels per
+     * int vector ({@link KernelMath#ternaryTile32}).
+     */
+    static final class TernaryTile32 implements ValueTile {
+        private final KernelMath math;
+        private final TernaryLayout layout;
+        private final MetadataCodes format;
+        private final int d;
+        private final float[] scales;
+        /** The block's code bytes widened and transposed, byte i of channel c at [i d + c] (the tail as byte 6). */
+        private final int[] bytes;
+
+        TernaryTile32(KernelMath math, TernaryValueCodec codec, int headDim) {
+            TernaryLayout l = codec.layout();
+            if (!l.base3() || l.protection() || l.fullBytes() != 6 || l.tailBits() != 4 || headDim % 8 != 0) {
+                throw new IllegalArgumentException("TernaryTile32 needs BASE3 values of G = 32 without protection, d % 8 = 0");
+            }
+            this.math = math;
+            this.layout = l;
+            this.format = codec.format();
+            this.d = headDim;
+            this.scales = new float[headDim];
+            this.bytes = new int[7 * headDim];
+        }
+
+        @Override
+        public void values(MemorySegment page, long off, HeadState state, MemorySegment tile, long dst, CodecScratch scratch) {
+            format.decodeScales(page, off + layout.scale(0), d, state.valueSuper, 0, scales, 0);
+            math.ternaryTile32(page, off, off + layout.tail(), scales, bytes, tile, dst, d);
+        }
+    }
+
     /** The codec's query transform for {@code heads} queries, then into lanes. */
     static void rowSpace(KeyCodec codec, int d, float[] q, int qOff, int heads, float scale, HeadState state, float[] out,
                          int outOff, BlockScratch s) {

@@ -18,6 +18,8 @@ import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -72,6 +74,69 @@ class KernelBodiesTest {
                                     + Float.intBitsToFloat(first[i]) + TestSeeds.replay());
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /**
+     * The prefill tile kernels and softmax row pass: random code bytes (any bit pattern, base-3 bytes
+     * below 243), scales and scores through both bodies, compared bit for bit; the exp pass on rows
+     * of every length 1..80 around the shift, including scores above it (where it must stop at the
+     * same group).
+     */
+    @Test
+    void prefillTileKernelsGiveIdenticalBits() {
+        assumeTrue(PanamaKernelMath.available() && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent());
+        KernelMath scalar = new ScalarKernelMath(), vector = new PanamaKernelMath();
+        SplittableRandom rnd = TestSeeds.random(20261201);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int d : new int[]{64, 96, 128}) {
+                MemorySegment codes = arena.allocate(8L * d * 8 + 64);
+                MemorySegment t1 = arena.allocate(4L * 32 * d), t2 = arena.allocate(4L * 32 * d);
+                float[] scales = new float[d], zeros = new float[d];
+                for (int round = 0; round < 20; round++) {
+                    for (long i = 0; i < codes.byteSize(); i++) {
+                        codes.set(ValueLayout.JAVA_BYTE, i, (byte) rnd.nextInt(256));
+                    }
+                    for (int c = 0; c < d; c++) {
+                        scales[c] = (float) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(-3, 4)));
+                        zeros[c] = (float) rnd.nextGaussian();
+                    }
+                    int a = rnd.nextInt(d + 1);
+                    scalar.vidkvKeyTile32(codes, 0, a, d - a, scales, zeros, t1, 0, d);
+                    vector.vidkvKeyTile32(codes, 0, a, d - a, scales, zeros, t2, 0, d);
+                    assertArrayEquals(t1.toArray(ValueLayout.JAVA_INT), t2.toArray(ValueLayout.JAVA_INT), "key tile d " + d + " a " + a);
+                    for (int c = 0; c < 6 * d; c++) { // base-3 bytes are below 243
+                        codes.set(ValueLayout.JAVA_BYTE, c, (byte) rnd.nextInt(243));
+                    }
+                    for (int c = 0; c < d / 2; c++) { // 2-trit tails are below 9
+                        codes.set(ValueLayout.JAVA_BYTE, 6L * d + c, (byte) (rnd.nextInt(9) | rnd.nextInt(9) << 4));
+                    }
+                    scalar.ternaryTile32(codes, 0, 6L * d, scales, new int[7 * d], t1, 0, d);
+                    vector.ternaryTile32(codes, 0, 6L * d, scales, new int[7 * d], t2, 0, d);
+                    assertArrayEquals(t1.toArray(ValueLayout.JAVA_INT), t2.toArray(ValueLayout.JAVA_INT), "ternary tile d " + d);
+                }
+            }
+            MemorySegment row1 = arena.allocate(4L * 80), row2 = arena.allocate(4L * 80);
+            for (int n = 1; n <= 80; n++) {
+                for (int round = 0; round < 5; round++) {
+                    float shift = (float) rnd.nextGaussian() * 3;
+                    for (int i = 0; i < n; i++) {
+                        float x = shift - (float) Math.abs(rnd.nextGaussian() * 30) + (rnd.nextInt(40) == 0 ? 5f : 0f);
+                        row1.setAtIndex(ValueLayout.JAVA_FLOAT, i, x);
+                        row2.setAtIndex(ValueLayout.JAVA_FLOAT, i, x);
+                    }
+                    float[] p1 = new float[16], p2 = new float[16];
+                    int whole = n & -16;
+                    int s1 = scalar.tileRowExp(row1, 0, 0, whole, shift, p1), s2 = vector.tileRowExp(row2, 0, 0, whole, shift, p2);
+                    assertEquals(s1, s2, "stop of n " + n);
+                    assertArrayEquals(p1, p2, "partial sums of n " + n);
+                    assertArrayEquals(row1.toArray(ValueLayout.JAVA_INT), row2.toArray(ValueLayout.JAVA_INT), "weights of n " + n);
+                    assertEquals(scalar.tileRowMax(row1, 0, n), vector.tileRowMax(row2, 0, n), "max of n " + n);
+                    scalar.tileRowScale(row1, 0, n, 0.37f);
+                    vector.tileRowScale(row2, 0, n, 0.37f);
+                    assertArrayEquals(row1.toArray(ValueLayout.JAVA_INT), row2.toArray(ValueLayout.JAVA_INT), "scaled n " + n);
                 }
             }
         }
