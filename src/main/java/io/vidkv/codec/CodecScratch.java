@@ -25,6 +25,8 @@ public final class CodecScratch implements AutoCloseable {
     public final float[] f1;
     public final float[] f2;
     public final int[] codes;
+    /** A block's code bytes staged on the heap, then copied into the page at once (2 G d bytes). */
+    public final byte[] bytes;
     /** G x d floats of working space for a dequantizer (a block's decoded parameters). */
     public final float[] work;
     public final float[] params = new float[2];
@@ -53,6 +55,7 @@ public final class CodecScratch implements AutoCloseable {
         f1 = new float[Math.max(2 * groupSize, maxQueries) * headDim];
         f2 = new float[Math.max(2 * groupSize, maxQueries) * headDim];
         codes = new int[2 * groupSize * headDim];
+        bytes = new byte[2 * groupSize * headDim];
         work = new float[groupSize * headDim];
         order = new int[headDim];
         magnitudes = new float[groupSize];
