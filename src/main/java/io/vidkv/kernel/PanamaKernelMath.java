@@ -11,7 +11,6 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import static io.vidkv.kernel.ScalarKernelMath.BITS;
-import static io.vidkv.kernel.ScalarKernelMath.INT_LE;
 import static io.vidkv.kernel.ScalarKernelMath.LONG_LE;
 import static io.vidkv.kernel.ScalarKernelMath.SHORT_LE;
 import static io.vidkv.kernel.ScalarKernelMath.TRITS5_AT;
@@ -495,13 +494,7 @@ final class PanamaKernelMath implements KernelMath {
                         .intoMemorySegment(tile, dst + 4L * (t * d + r), ByteOrder.nativeOrder());
             }
         }
-        for (; r < a; r++) { // rows beyond the last whole eight, as the plain-Java body
-            int lo = seg.get(INT_LE, codes + 4L * r), hi = seg.get(INT_LE, codes + 4L * (a + r));
-            for (int t = 0; t < 32; t++) {
-                int code = (lo >>> t & 1) + 2 * (hi >>> t & 1);
-                tile.set(ValueLayout.JAVA_FLOAT, dst + 4L * (t * d + r), Math.fma(scales[r], code, zeros[r]));
-            }
-        }
+        ScalarKernelMath.anomalousTileRows(seg, codes, a, r, scales, zeros, tile, dst, d); // beyond the last whole eight
         int j = 0;
         for (; j + L <= n; j += L) {
             IntVector signs = IntVector.fromMemorySegment(I, seg, codes + 4L * (2 * a + j), ByteOrder.LITTLE_ENDIAN);
@@ -512,13 +505,7 @@ final class PanamaKernelMath implements KernelMath {
                 sc.neg().blend(sc, plus).intoMemorySegment(tile, dst + 4L * (t * d + a + j), ByteOrder.nativeOrder());
             }
         }
-        for (; j < n; j++) {
-            int signs = seg.get(INT_LE, codes + 4L * (2 * a + j));
-            float scale = scales[a + j];
-            for (int t = 0; t < 32; t++) {
-                tile.set(ValueLayout.JAVA_FLOAT, dst + 4L * (t * d + a + j), (signs >>> t & 1) != 0 ? scale : -scale);
-            }
-        }
+        ScalarKernelMath.componentTileRows(seg, codes, a, n, j, scales, tile, dst, d);
     }
 
     @Override

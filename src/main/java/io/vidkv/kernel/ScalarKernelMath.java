@@ -263,14 +263,26 @@ final class ScalarKernelMath implements KernelMath {
     @Override
     public void vidkvKeyTile32(MemorySegment seg, long codes, int a, int n, float[] scales, float[] zeros, MemorySegment tile,
                                long dst, int d) {
-        for (int r = 0; r < a; r++) {
+        anomalousTileRows(seg, codes, a, 0, scales, zeros, tile, dst, d);
+        componentTileRows(seg, codes, a, n, 0, scales, tile, dst, d);
+    }
+
+    /** {@link #vidkvKeyTile32}'s anomalous rows from {@code from} on (the vector body's remainder too). */
+    static void anomalousTileRows(MemorySegment seg, long codes, int a, int from, float[] scales, float[] zeros,
+                                  MemorySegment tile, long dst, int d) {
+        for (int r = from; r < a; r++) {
             int lo = seg.get(INT_LE, codes + 4L * r), hi = seg.get(INT_LE, codes + 4L * (a + r));
             for (int t = 0; t < 32; t++) {
                 int code = (lo >>> t & 1) + 2 * (hi >>> t & 1);
                 tile.set(ValueLayout.JAVA_FLOAT, dst + 4L * (t * d + r), Math.fma(scales[r], code, zeros[r]));
             }
         }
-        for (int j = 0; j < n; j++) {
+    }
+
+    /** {@link #vidkvKeyTile32}'s component rows from {@code from} on (the vector body's remainder too). */
+    static void componentTileRows(MemorySegment seg, long codes, int a, int n, int from, float[] scales, MemorySegment tile,
+                                  long dst, int d) {
+        for (int j = from; j < n; j++) {
             int signs = seg.get(INT_LE, codes + 4L * (2 * a + j));
             float scale = scales[a + j];
             for (int t = 0; t < 32; t++) {

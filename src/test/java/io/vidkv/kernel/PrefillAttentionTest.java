@@ -97,28 +97,35 @@ class PrefillAttentionTest {
                 q.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (0.3 * rnd.nextGaussian()));
             }
             dense.attendDense(k, v, tokens, q, out, n, first);
-            for (int i = 0; i < n; i++) {
-                for (int h = 0; h < 6; h++) {
-                    int kv = h / 3;
-                    double[] qv = new double[d];
-                    double[][] kk = new double[tokens][d], vv = new double[tokens][d];
+            assertDenseFloat64(shape, k, v, tokens, q, out, n, first);
+        }
+    }
+
+    /** out ([n][queryHeads][d] of attendDense) against float64 attention, within 2e-4 of max|v| and of |ref|. */
+    private static void assertDenseFloat64(ModelShape shape, MemorySegment k, MemorySegment v, int tokens, MemorySegment q,
+                                           MemorySegment out, int n, int first) {
+        int d = shape.headDim(), qh = shape.queryHeads(), kvh = shape.kvHeads();
+        for (int i = 0; i < n; i++) {
+            for (int h = 0; h < qh; h++) {
+                int kv = h / shape.queriesPerKvHead();
+                double[] qv = new double[d];
+                double[][] kk = new double[tokens][d], vv = new double[tokens][d];
+                for (int c = 0; c < d; c++) {
+                    qv[c] = q.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) i * qh + h) * d + c);
+                }
+                double vmax = 0;
+                for (int t = 0; t < tokens; t++) {
                     for (int c = 0; c < d; c++) {
-                        qv[c] = q.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) i * 6 + h) * d + c);
+                        kk[t][c] = k.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) t * kvh + kv) * d + c);
+                        vv[t][c] = v.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) t * kvh + kv) * d + c);
+                        vmax = Math.max(vmax, Math.abs(vv[t][c]));
                     }
-                    double vmax = 0;
-                    for (int t = 0; t < tokens; t++) {
-                        for (int c = 0; c < d; c++) {
-                            kk[t][c] = k.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) t * 2 + kv) * d + c);
-                            vv[t][c] = v.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) t * 2 + kv) * d + c);
-                            vmax = Math.max(vmax, Math.abs(vv[t][c]));
-                        }
-                    }
-                    double[] ref = KvData.attention(qv, kk, vv, first + i);
-                    for (int c = 0; c < d; c++) {
-                        double got = out.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) i * 6 + h) * d + c);
-                        if (Math.abs(got - ref[c]) > 2e-4 * vmax + 2e-4 * Math.abs(ref[c])) {
-                            throw new AssertionError("query " + i + " head " + h + " c " + c + ": " + got + " vs " + ref[c] + TestSeeds.replay());
-                        }
+                }
+                double[] ref = KvData.attention(qv, kk, vv, first + i);
+                for (int c = 0; c < d; c++) {
+                    double got = out.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) i * qh + h) * d + c);
+                    if (Math.abs(got - ref[c]) > 2e-4 * vmax + 2e-4 * Math.abs(ref[c])) {
+                        throw new AssertionError("query " + i + " head " + h + " c " + c + ": " + got + " vs " + ref[c] + TestSeeds.replay());
                     }
                 }
             }
@@ -155,30 +162,7 @@ class PrefillAttentionTest {
                 }
             }
             dense.attendDense(k, v, tokens, q, out, n, first);
-            for (int i = 0; i < n; i++) {
-                for (int h = 0; h < 2; h++) {
-                    double[] qv = new double[d];
-                    double[][] kk = new double[tokens][d], vv = new double[tokens][d];
-                    double vmax = 0;
-                    for (int c = 0; c < d; c++) {
-                        qv[c] = q.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) i * 2 + h) * d + c);
-                    }
-                    for (int t = 0; t < tokens; t++) {
-                        for (int c = 0; c < d; c++) {
-                            kk[t][c] = k.getAtIndex(ValueLayout.JAVA_FLOAT, (long) t * d + c);
-                            vv[t][c] = v.getAtIndex(ValueLayout.JAVA_FLOAT, (long) t * d + c);
-                            vmax = Math.max(vmax, Math.abs(vv[t][c]));
-                        }
-                    }
-                    double[] ref = KvData.attention(qv, kk, vv, first + i);
-                    for (int c = 0; c < d; c++) {
-                        double got = out.getAtIndex(ValueLayout.JAVA_FLOAT, ((long) i * 2 + h) * d + c);
-                        if (Math.abs(got - ref[c]) > 2e-4 * vmax + 2e-4 * Math.abs(ref[c])) {
-                            throw new AssertionError("query " + i + " head " + h + " c " + c + ": " + got + " vs " + ref[c] + TestSeeds.replay());
-                        }
-                    }
-                }
-            }
+            assertDenseFloat64(shape, k, v, tokens, q, out, n, first);
         }
     }
 
