@@ -48,6 +48,13 @@ final class BitStrings {
         return w;
     }
 
+    /** Writes a bit row of {@code bits} <= 64 bits (bits % 8 == 0) at {@code off}: the inverse of {@link #word}. */
+    static void setWord(MemorySegment dst, long off, int bits, long w) {
+        for (int i = 0; i < bits / 8; i++) {
+            dst.set(ValueLayout.JAVA_BYTE, off + i, (byte) (w >>> (8 * i)));
+        }
+    }
+
     /**
      * Bits [0, n) of the string at {@code off} into bits[0 .. n) as 0 or 1, eight bits a byte read
      * (the dequantizers' bulk read).

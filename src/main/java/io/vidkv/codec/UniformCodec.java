@@ -156,13 +156,15 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
                         off + layout.scale(p), off + layout.zero(p), codes, t * headDim + c0, 1, s, leastSquares);
             }
         }
-        BitStrings.clear(dst, off, layout.codeBytes());
-        for (int t = 0; t < groupSize; t++) {
-            for (int c = 0; c < headDim; c++) {
-                int code = codes[t * headDim + c];
-                for (int p = 0; p < bits; p++) {
-                    BitStrings.set(dst, off + row(c, p), t, code >>> p & 1);
+        // one bit row (bit p of channel c's codes over the G tokens) at a time, assembled in a word and
+        // written whole, not a read-modify-write per bit; the rows cover the code bytes exactly
+        for (int c = 0; c < headDim; c++) {
+            for (int p = 0; p < bits; p++) {
+                long w = 0;
+                for (int t = 0; t < groupSize; t++) {
+                    w |= (long) (codes[t * headDim + c] >>> p & 1) << t;
                 }
+                BitStrings.setWord(dst, off + row(c, p), groupSize, w);
             }
         }
         return blockBytes();

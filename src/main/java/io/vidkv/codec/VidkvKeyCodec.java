@@ -270,15 +270,23 @@ public final class VidkvKeyCodec implements KeyCodec {
                         off + layout.componentScale(j), codes, (anomalous + j) * groupSize, 1);
             }
         }
-        for (int t = 0; t < groupSize; t++) {
-            for (int r = 0; r < anomalous; r++) {
+        // one bit row at a time, assembled in a word and written whole (not a read-modify-write per bit)
+        for (int r = 0; r < anomalous; r++) {
+            long low = 0, high = 0;
+            for (int t = 0; t < groupSize; t++) {
                 int code = codes[r * groupSize + t];
-                BitStrings.set(dst, off + layout.row(layout.lowRow(r)), t, code & 1);
-                BitStrings.set(dst, off + layout.row(layout.highRow(r)), t, code >>> 1);
+                low |= (long) (code & 1) << t;
+                high |= (long) (code >>> 1) << t;
             }
-            for (int j = 0; j < normal; j++) {
-                BitStrings.set(dst, off + layout.row(layout.signRow(j)), t, codes[(anomalous + j) * groupSize + t]);
+            BitStrings.setWord(dst, off + layout.row(layout.lowRow(r)), groupSize, low);
+            BitStrings.setWord(dst, off + layout.row(layout.highRow(r)), groupSize, high);
+        }
+        for (int j = 0; j < normal; j++) {
+            long signs = 0;
+            for (int t = 0; t < groupSize; t++) {
+                signs |= (long) codes[(anomalous + j) * groupSize + t] << t;
             }
+            BitStrings.setWord(dst, off + layout.row(layout.signRow(j)), groupSize, signs);
         }
     }
 
