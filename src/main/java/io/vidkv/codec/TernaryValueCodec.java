@@ -191,15 +191,16 @@ public final class TernaryValueCodec implements ValueCodec {
             int nz = 0;
             int trits = 0, pow = 1; // sum of digit(token 5i + k) 3^k of the byte being made
             for (int t = 0; t < groupSize; t++) {
+                // without branches: whether a value is kept is a coin flip, and the mispredictions
+                // were most of the encoder's time (adding +0.0 leaves the double sum unchanged)
                 float v = x[t * headDim + c];
-                int code = 0;
-                if ((mask >>> t & 1) == 0 && Math.abs(v) > threshold) {
-                    code = v > 0 ? 1 : -1;
-                    nzSum += Math.abs(v);
-                    nz++;
-                }
+                float av = Math.abs(v);
+                int kept = ((mask >>> t & 1) == 0) & (av > threshold) ? 1 : 0;
+                int code = kept * (v > 0 ? 1 : -1);
+                nzSum += kept != 0 ? av : 0.0;
+                nz += kept;
                 codes[t * headDim + c] = code;
-                trits += digit(code) * pow;
+                trits += kept * (v > 0 ? 1 : 2) * pow; // digit(code)
                 pow *= 3;
                 if (base3 && t % 5 == 4 && t < 5 * q) {
                     staged[c * q + t / 5] = (byte) trits;
