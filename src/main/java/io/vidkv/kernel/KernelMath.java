@@ -97,17 +97,19 @@ interface KernelMath {
      * {@code tile} becomes fma(scales[r], bit t of row r + 2 bit t of row a + r, zeros[r]) for the a
      * anomalous rows r, and +scales[a + j] or -scales[a + j] by bit t of row 2a + j for the n
      * components (row a + j of the tile); bit row i is the 32-bit little-endian word at
-     * {@code codes + 4 i} of {@code seg}.
+     * {@code codes + 4 i} of {@code seg}. {@code words} is scratch of 2a + n ints: the page is read
+     * with scalar loads only, because a vector load from a mapped snapshot whose file was truncated
+     * crashes the JVM (SIGBUS) where a scalar load throws an InternalError.
      */
-    void vidkvKeyTile32(MemorySegment seg, long codes, int a, int n, float[] scales, float[] zeros, MemorySegment tile,
-                        long dst, int d);
+    void vidkvKeyTile32(MemorySegment seg, long codes, int a, int n, float[] scales, float[] zeros, int[] words,
+                        MemorySegment tile, long dst, int d);
 
     /**
      * One ternary BASE3 value block of G = 32 tokens ({@code io.vidkv.layout.TernaryLayout}: channel
      * c's six 5-trit bytes at {@code codes + 6 c}, its 2-trit tail at bits [4c, 4c + 4) of
      * {@code tail}) into a prefill tile, token-major: the float at byte {@code dst + 4 (t d + c)} of
      * {@code tile} becomes scales[c] * trit(t, c) (digit 0, 1, 2 = 0, +1, -1). {@code bytes} is
-     * scratch of 7 d ints; d is a multiple of 8.
+     * scratch of 7 d ints (the page is read with scalar loads only, as for the keys); d is a multiple of 8.
      */
     void ternaryTile32(MemorySegment seg, long codes, long tail, float[] scales, int[] bytes, MemorySegment tile, long dst,
                        int d);

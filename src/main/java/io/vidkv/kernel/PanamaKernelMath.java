@@ -479,13 +479,17 @@ final class PanamaKernelMath implements KernelMath {
     }
 
     @Override
-    public void vidkvKeyTile32(MemorySegment seg, long codes, int a, int n, float[] scales, float[] zeros, MemorySegment tile,
-                               long dst, int d) {
-        // eight bit rows are eight int lanes; per token one shift picks every row's bit t
+    public void vidkvKeyTile32(MemorySegment seg, long codes, int a, int n, float[] scales, float[] zeros, int[] words,
+                               MemorySegment tile, long dst, int d) {
+        // eight bit rows are eight int lanes; per token one shift picks every row's bit t. The rows
+        // are read from the page with scalar loads (see KernelMath: no vector load from a page).
+        for (int i = 0; i < 2 * a + n; i++) {
+            words[i] = seg.get(ScalarKernelMath.INT_LE, codes + 4L * i);
+        }
         int r = 0;
         for (; r + L <= a; r += L) {
-            IntVector lo = IntVector.fromMemorySegment(I, seg, codes + 4L * r, ByteOrder.LITTLE_ENDIAN);
-            IntVector hi = IntVector.fromMemorySegment(I, seg, codes + 4L * (a + r), ByteOrder.LITTLE_ENDIAN);
+            IntVector lo = IntVector.fromArray(I, words, r);
+            IntVector hi = IntVector.fromArray(I, words, a + r);
             FloatVector sc = at(scales, r), z = at(zeros, r);
             for (int t = 0; t < 32; t++) {
                 IntVector code = lo.lanewise(VectorOperators.LSHR, t).and(1)
@@ -497,7 +501,7 @@ final class PanamaKernelMath implements KernelMath {
         ScalarKernelMath.anomalousTileRows(seg, codes, a, r, scales, zeros, tile, dst, d); // beyond the last whole eight
         int j = 0;
         for (; j + L <= n; j += L) {
-            IntVector signs = IntVector.fromMemorySegment(I, seg, codes + 4L * (2 * a + j), ByteOrder.LITTLE_ENDIAN);
+            IntVector signs = IntVector.fromArray(I, words, 2 * a + j);
             FloatVector sc = at(scales, a + j);
             for (int t = 0; t < 32; t++) {
                 VectorMask<Float> plus = signs.lanewise(VectorOperators.LSHR, t).and(1)

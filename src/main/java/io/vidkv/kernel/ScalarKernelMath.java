@@ -261,8 +261,8 @@ final class ScalarKernelMath implements KernelMath {
     }
 
     @Override
-    public void vidkvKeyTile32(MemorySegment seg, long codes, int a, int n, float[] scales, float[] zeros, MemorySegment tile,
-                               long dst, int d) {
+    public void vidkvKeyTile32(MemorySegment seg, long codes, int a, int n, float[] scales, float[] zeros, int[] words,
+                               MemorySegment tile, long dst, int d) {
         anomalousTileRows(seg, codes, a, 0, scales, zeros, tile, dst, d);
         componentTileRows(seg, codes, a, n, 0, scales, tile, dst, d);
     }

@@ -109,6 +109,7 @@ final class VidkvKernel {
         private final int n;
         private final float[] scales;
         private final float[] zeros;
+        private final int[] words;
 
         KeyTile32(KernelMath math, VidkvKeyCodec codec, int headDim) {
             if (codec.layout().row(1) != 4 || codec.rowSpacePerBlock()) {
@@ -122,6 +123,7 @@ final class VidkvKernel {
             this.n = layout.normal();
             this.scales = new float[headDim];
             this.zeros = new float[Math.max(1, a)];
+            this.words = new int[2 * a + n];
         }
 
         @Override
@@ -129,7 +131,7 @@ final class VidkvKernel {
             format.decodeScales(page, off + layout.scale(0), a, state.keySuper, 0, scales, 0);
             format.decodeZeros(page, off + layout.zero(0), a, scales, 0, zeros, 0);
             format.decodeScales(page, off + layout.componentScale(0), n, state.keySuper, a, scales, a);
-            math.vidkvKeyTile32(page, off + layout.row(0), a, n, scales, zeros, tile, dst, d);
+            math.vidkvKeyTile32(page, off + layout.row(0), a, n, scales, zeros, words, tile, dst, d);
         }
     }
 

@@ -104,8 +104,8 @@ class KernelBodiesTest {
                         zeros[c] = (float) rnd.nextGaussian();
                     }
                     int a = rnd.nextInt(d + 1);
-                    scalar.vidkvKeyTile32(codes, 0, a, d - a, scales, zeros, t1, 0, d);
-                    vector.vidkvKeyTile32(codes, 0, a, d - a, scales, zeros, t2, 0, d);
+                    scalar.vidkvKeyTile32(codes, 0, a, d - a, scales, zeros, new int[d + a], t1, 0, d);
+                    vector.vidkvKeyTile32(codes, 0, a, d - a, scales, zeros, new int[d + a], t2, 0, d);
                     assertArrayEquals(t1.toArray(ValueLayout.JAVA_INT), t2.toArray(ValueLayout.JAVA_INT), "key tile d " + d + " a " + a);
                     for (int c = 0; c < 6 * d; c++) { // base-3 bytes are below 243
                         codes.set(ValueLayout.JAVA_BYTE, c, (byte) rnd.nextInt(243));
