@@ -182,11 +182,8 @@ public final class KvCache implements AutoCloseable {
      * @throws IllegalArgumentException if {@code config} does not fit {@code shape}
      */
     public static KvCache create(ModelShape shape, CacheConfig config, ParallelRunner runner) {
-        long blocks = 0;
-        for (LayerConfig lc : config.layers()) {
-            blocks += (long) (config.capacity().maxTokens() / lc.groupSize() + 2) * shape.kvHeads();
-        }
-        PagePool pool = new PagePool(config.pageBytes(), (int) Math.min(Integer.MAX_VALUE - 8, blocks));
+        PagePool pool = new PagePool(config.pageBytes(), pagesPerSequence(shape, config));
+        pool.addHolder(0);
         return new KvCache(shape, config, pool, true, runner);
     }
 
@@ -203,6 +200,66 @@ public final class KvCache implements AutoCloseable {
      */
     public static KvCache create(ModelShape shape, CacheConfig config, PagePool pool, ParallelRunner runner) {
         return new KvCache(shape, config, pool, false, runner);
+    }
+
+    /**
+     * A new sequence that shares every quantized block of this one: it references this sequence's
+     * pages (no block bytes are copied) and copies only the residual windows, the per-head state
+     * (channel split, super-scales), the protected positions and the counts. The fork attends
+     * exactly as this sequence does now, bit for bit; from then on both append, attend, evict and
+     * close independently, each on its own thread if wanted, drawing new pages from the same pool.
+     * A page goes back to the pool when the last sequence referencing it releases it (close, or
+     * eviction under {@link CapacityPolicy.OnFull#EVICT_OLDEST}, which never frees or reuses a page
+     * another sequence still references). Shared pages are never written again: the partly filled
+     * last page of every head is sealed on both sides, so each side's next block opens a page of its
+     * own. A sequence with a pool of its own ({@link #create(ModelShape, CacheConfig)}) shares that
+     * pool with its forks; it grows by one sequence's pages per fork and closes with the last of them.
+     *
+     * <p>Forking is a read of this sequence: it may run while other threads attend or fork it, and is
+     * refused ({@link IllegalStateException}, nothing changed) while one appends to it. It costs a
+     * copy of the residual windows plus one reference per page, independent of the prefix length
+     * beyond that.
+     *
+     * @return the new sequence, with the same shape, configuration, pool and runner; close it
+     * @throws IllegalStateException if the cache is closed or failed, another thread writes it, its
+     *                               pool is closed, or a layer is in the reference mode (its flushes
+     *                               re-quantize shared blocks in place)
+     */
+    public KvCache fork() {
+        beginRead("fork");
+        try {
+            return SequenceFork.fork(this);
+        } finally {
+            endRead();
+        }
+    }
+
+    /**
+     * A new empty sequence with this one's shape, configuration, pool and runner (for forks and
+     * restores). An own pool gains one sequence's page budget and one holder.
+     */
+    KvCache emptySibling() {
+        if (ownsPool) {
+            pool.addHolder(pagesPerSequence(shape, config));
+        }
+        return new KvCache(shape, config, pool, ownsPool, runner);
+    }
+
+    /** Pages one sequence of this configuration may hold: an own pool's size. */
+    static int pagesPerSequence(ModelShape shape, CacheConfig config) {
+        long blocks = 0;
+        for (LayerConfig lc : config.layers()) {
+            blocks += (long) (config.capacity().maxTokens() / lc.groupSize() + 2) * shape.kvHeads();
+        }
+        return (int) Math.min(Integer.MAX_VALUE - 8, blocks);
+    }
+
+    LayerStore[] layerStores() {
+        return layers;
+    }
+
+    ProtectedTokens protectedTokens() {
+        return protectedTokens;
     }
 
     /**
@@ -628,7 +685,7 @@ public final class KvCache implements AutoCloseable {
             for (LayerStore ls : layers) {
                 for (HeadStore hs : ls.heads) {
                     released += hs.pageCount();
-                    hs.releasePages(pool);
+                    hs.releasePages();
                 }
             }
             pool.recordRelease(released);
@@ -643,7 +700,7 @@ public final class KvCache implements AutoCloseable {
                 } finally {
                     use.markClosed();
                     if (ownsPool) {
-                        pool.close();
+                        pool.releaseHolder(); // forks of this sequence keep an own pool open
                     }
                 }
             }

@@ -38,6 +38,19 @@ final class LayerStore {
         }
     }
 
+    /** Makes this (new, empty) layer a fork of {@code parent}: counts, and every head (see {@link HeadStore#forkFrom}). */
+    void forkFrom(LayerStore parent) {
+        tokens = parent.tokens;
+        quantizedTokens = parent.quantizedTokens;
+        evictedTokens = parent.evictedTokens;
+        calibrated = parent.calibrated;
+        payloadBytes = parent.payloadBytes;
+        metadataBytes = parent.metadataBytes;
+        for (int h = 0; h < heads.length; h++) {
+            heads[h].forkFrom(parent.heads[h]);
+        }
+    }
+
     static String presetName(LayerConfig config) {
         for (Preset p : Preset.values()) {
             if (p.layerConfig().equals(config)) {
