@@ -337,11 +337,14 @@ final class HeadStore implements HeadStream {
         sealed = held.length > 0;
     }
 
-    /** Restores the window: {@code n} tokens, row j of {@code keys}/{@code values} at slot j. */
-    void restoreWindow(MemorySegment keys, MemorySegment values, long from, int n) {
-        long bytes = (long) n * headDim * Float.BYTES;
-        MemorySegment.copy(keys, from, windowKeys, 0, bytes);
-        MemorySegment.copy(values, from, windowValues, 0, bytes);
+    /**
+     * Restores the window: {@code n} tokens into slots 0..n-1, keys as n x d little-endian floats at
+     * {@code keysAt} of {@code src}, values at {@code valuesAt}.
+     */
+    void restoreWindow(MemorySegment src, long keysAt, long valuesAt, int n) {
+        long floats = (long) n * headDim;
+        MemorySegment.copy(src, SnapshotFormat.F32, keysAt, windowKeys, ValueLayout.JAVA_FLOAT, 0, floats);
+        MemorySegment.copy(src, SnapshotFormat.F32, valuesAt, windowValues, ValueLayout.JAVA_FLOAT, 0, floats);
         windowStart = 0;
         windowCount = n;
     }

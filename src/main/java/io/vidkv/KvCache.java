@@ -235,6 +235,63 @@ public final class KvCache implements AutoCloseable {
     }
 
     /**
+     * Writes this sequence to {@code file} in the snapshot format (every offset stated in the
+     * internal class {@code SnapshotFormat} and in the README's "Snapshots"): shape, every layer's configuration, protected positions, per-head
+     * state, residual windows, block directory and pages, with a CRC32C per section. The write is
+     * atomic: a temporary file in the same directory, forced to disk, then renamed over {@code file}
+     * (a sequence mapped from the old file keeps reading the old contents). Saving is a read of the
+     * sequence (refused while another thread appends to it); it allocates a few heap objects per head.
+     *
+     * @param file where to write; its directory must exist and be writable
+     * @throws IOException           if writing fails (nothing is left at {@code file} but what was there)
+     * @throws IllegalStateException if the cache is closed or failed, or another thread writes it
+     */
+    public void saveTo(java.nio.file.Path file) throws java.io.IOException {
+        beginRead("save a snapshot");
+        try {
+            SnapshotWriter.write(this, file);
+        } finally {
+            endRead();
+        }
+    }
+
+    /**
+     * Opens a snapshot written by {@link #saveTo} as a new sequence on {@code pool}. The file must be
+     * for {@code shape} and have exactly the layer configurations and page size of {@code config};
+     * the capacity is {@code config}'s (it must hold the snapshot's tokens and protected positions).
+     * The restored sequence attends bit for bit as the saved one did when it was saved, can be
+     * appended to (new blocks go into pool pages), forked and saved again.
+     *
+     * <p>{@link SnapshotMode#MAPPED}: the file is mapped read-only and its blocks are attended in
+     * place; the mapping lives until the last sequence referencing one of its pages (the restored one
+     * or a fork of it) releases it. Every checksum is verified at open, so a file changed on disk in
+     * place after that is not noticed: attention then reads the changed bytes (vidkv's own writer
+     * never changes a file in place: it renames a new file over it, which leaves a mapping of the old
+     * one intact), and a file truncated under a mapping makes reads of the missing part fail with the
+     * JVM's {@code InternalError} for a fault in a mapped access. {@link SnapshotMode#LOADED}: the
+     * pages are copied into pool pages and the file is closed before this returns.
+     *
+     * @param file   the snapshot
+     * @param shape  the model shape the caller expects the file to be for
+     * @param config the configuration the caller expects (layers, page size) and its capacity
+     * @param pool   the pool new pages (and LOADED pages) come from, its page size {@code config}'s;
+     *               null for a pool of the sequence's own
+     * @param runner splits large appends across KV heads; may be null
+     * @param mode   mapped in place or loaded into the pool
+     * @return the restored sequence; close it
+     * @throws IOException                if the file cannot be read
+     * @throws SnapshotFormatException    if the file is truncated, corrupted, of another format or
+     *                                    version, or for another shape or configuration (the message
+     *                                    names the file and the section); nothing is allocated first
+     * @throws CapacityExceededException  if LOADED needs more pages than the pool has free
+     * @throws IllegalStateException      if the pool is closed, or MAPPED with a reference-mode layer
+     */
+    public static KvCache openSnapshot(java.nio.file.Path file, ModelShape shape, CacheConfig config, PagePool pool,
+                                       ParallelRunner runner, SnapshotMode mode) throws java.io.IOException {
+        return SnapshotRestore.open(file, shape, config, pool, runner, mode);
+    }
+
+    /**
      * A new empty sequence with this one's shape, configuration, pool and runner (for forks and
      * restores). An own pool gains one sequence's page budget and one holder.
      */

@@ -1,7 +1,7 @@
 package io.vidkv;
 
 /**
- * How {@link KvCache#openSnapshot} brings a snapshot file back (the format: {@link SnapshotFormat}).
+ * How {@link KvCache#openSnapshot} brings a snapshot file back (the format: README "Snapshots").
  */
 public enum SnapshotMode {
     /**
