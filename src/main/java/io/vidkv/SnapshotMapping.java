@@ -20,10 +20,7 @@ final class SnapshotMapping implements PageOwner {
     SnapshotMapping(Path file, Arena arena, int pages) {
         this.file = file;
         this.arena = arena;
-        this.live = pages;
-        if (pages == 0) {
-            arena.close();
-        }
+        this.live = pages; // with none, the opener closes the arena once it has read the file
     }
 
     /** Page {@code i} of the mapping, at {@code offset} in {@code mapped}, with one reference. */

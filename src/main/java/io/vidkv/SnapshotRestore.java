@@ -49,7 +49,9 @@ final class SnapshotRestore {
             int pageBytes = config.pageBytes();
             if (mode == SnapshotMode.MAPPED) {
                 SnapshotMapping mapping = new SnapshotMapping(file, arena, pages.length);
-                handedOver = true; // from here the pages own the mapping: it closes with the last of them
+                // from here the pages own the mapping, which closes with the last of them (a file
+                // without pages is closed below, like a loaded one)
+                handedOver = pages.length > 0;
                 for (int i = 0; i < pages.length; i++) {
                     pages[i] = mapping.page(r.map, pageSection + (long) i * pageBytes, pageBytes);
                 }

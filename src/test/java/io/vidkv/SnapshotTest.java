@@ -143,6 +143,39 @@ class SnapshotTest {
         }
     }
 
+    /**
+     * A mapped file truncated by another program under the mapping: attention over the missing
+     * pages fails with the JVM's InternalError for a fault in a mapped access (the kernels read
+     * pages with MemorySegment accesses, which the JVM turns into that error; a Vector API load from
+     * a mapping would crash the JVM instead, so the kernels must keep reading pages the way they do),
+     * and the sequence still closes.
+     */
+    @Test
+    void aFileTruncatedUnderItsMappingFailsReadsWithAnErrorNotACrash() throws IOException {
+        SplittableRandom rnd = TestSeeds.random(14);
+        CacheConfig config = CacheConfig.of(SHAPE, Preset.byId("vidkv-1.5/1.58")).withPageBytes(8192).withCapacity(4096);
+        Path file = dir.resolve("t.vkv");
+        try (Arena arena = Arena.ofConfined(); PagePool pool = new PagePool(8192, 1000)) {
+            MemorySegment k = KvData.keys(arena, rnd, 3000, 2, 64);
+            MemorySegment v = KvData.values(arena, rnd, 3000, 2, 64);
+            MemorySegment q = KvData.queries(arena, rnd, SHAPE, 0.3);
+            MemorySegment out = arena.allocate(8L * 64 * 4);
+            try (KvCache original = KvCache.create(SHAPE, config, pool, null)) {
+                append(original, k, v, 0, 3000, 500);
+                original.saveTo(file);
+            }
+            KvCache restored = KvCache.openSnapshot(file, SHAPE, config, pool, null, SnapshotMode.MAPPED);
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.truncate(4096);
+            }
+            try (io.vidkv.kernel.DecodeAttention attn = new io.vidkv.kernel.DecodeAttention(restored, null)) {
+                assertThrows(InternalError.class, () -> attn.attend(0, q, out));
+            }
+            restored.close();
+            assertEquals(0, pool.pagesInUse());
+        }
+    }
+
     /** A small snapshot (1 layer, d = 16) whose every byte a test can flip. */
     private byte[] smallSnapshot(Path file, CacheConfig config) throws IOException {
         ModelShape shape = new ModelShape(1, 2, 1, 16);
