@@ -28,7 +28,10 @@ import java.lang.foreign.ValueLayout;
  * block of each side opens a page of its own. The cost is the sealed page's unused tail (less than
  * one block's worth below a page, held once for all sides); the alternative, copying the tail page
  * into the child, would cost a page per head and fork at once and still leave the parent's tail
- * shared. Pages restored from a snapshot are sealed the same way (a mapped page is read-only).
+ * shared. Pages restored from a snapshot are sealed the same way (a mapped page is read-only). A
+ * sealed tail that every head of the layer holds alone again (the other side closed or evicted it)
+ * is unsealed at the layer's next append ({@link LayerStore#reclaimTails}), so forks that come and
+ * go do not leave every later block in a page of its own.
  * Eviction drops this head's reference to its oldest pages; a page another sequence still
  * references stays where it is (only pages held alone are reused for the evicting append).
  */
@@ -136,6 +139,19 @@ final class HeadStore implements HeadStream {
 
     int windowCapacity() {
         return windowCapacity;
+    }
+
+    /**
+     * Whether the tail page is sealed but referenced by this head alone in writable memory now (the
+     * other sequences that shared it closed or evicted it), so it could take blocks again.
+     */
+    boolean tailReclaimable() {
+        return sealed && pageCount > 0 && pages[pageSlot(pageCount - 1)].reusableBySoleHolder();
+    }
+
+    /** Unseals the tail page; the caller checked {@link #tailReclaimable} for every head of the layer. */
+    void unsealTail() {
+        sealed = false;
     }
 
     /** Bytes left in the current page (0 if there is none, or it is sealed). */

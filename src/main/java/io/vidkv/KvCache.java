@@ -610,6 +610,7 @@ public final class KvCache implements AutoCloseable {
         AppendInput.checkValues(shape, "keys", layer, keys, elements, type, fp16);
         AppendInput.checkValues(shape, "values", layer, values, elements, type, fp16);
 
+        ls.reclaimTails(); // a tail page sealed by a fork that is gone takes blocks again (changes no content)
         eviction.reserve(ls, tokenCount); // the last step that may reject: nothing has changed so far
         try {
             eviction.commit();

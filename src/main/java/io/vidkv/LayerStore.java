@@ -51,6 +51,23 @@ final class LayerStore {
         }
     }
 
+    /**
+     * Unseals the tail pages if every head holds its own alone again; all or none, so that every
+     * head still places its blocks alike (page planning counts head 0 for all). Run by an append
+     * before it plans: references can only fall until it returns (nothing forks a sequence while it
+     * is written), so a tail found reclaimable stays so. Allocates nothing.
+     */
+    void reclaimTails() {
+        for (HeadStore hs : heads) {
+            if (!hs.tailReclaimable()) {
+                return;
+            }
+        }
+        for (HeadStore hs : heads) {
+            hs.unsealTail();
+        }
+    }
+
     static String presetName(LayerConfig config) {
         for (Preset p : Preset.values()) {
             if (p.layerConfig().equals(config)) {
