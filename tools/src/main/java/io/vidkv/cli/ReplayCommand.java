@@ -95,6 +95,7 @@ final class ReplayCommand implements Callable<Integer> {
             throw Checks.error(spec, "--steps " + steps + " must be fewer than the data's " + source.tokens()
                     + " tokens (the rest are the prefill)" + (data.equals("synthetic") ? ": use more --frames or fewer --steps" : ""));
         }
+        Checks.between(spec, "--questions", questions, 0, Checks.MAX_THREADS); // one thread per question
         checkFootprint(source, ps);
         if (questions > 0) {
             return questions(source, ps);
@@ -115,7 +116,6 @@ final class ReplayCommand implements Callable<Integer> {
     }
 
     private int questions(io.vidkv.eval.KvSource source, List<Preset> ps) throws Exception {
-        Checks.between(spec, "--questions", questions, 1, Checks.MAX_THREADS); // one thread per question
         Checks.atLeast(spec, "--question-tokens", questionTokens, 1);
         Checks.atLeast(spec, "--repeats", repeats, 1);
         if (questionTokens + steps >= source.tokens()) {
@@ -140,8 +140,8 @@ final class ReplayCommand implements Callable<Integer> {
                     r.snapshotBytes() / mib, r.mappedRestoreMs(), r.prefillMs() / r.mappedRestoreMs(), r.loadedRestoreMs());
             System.out.printf(Locale.ROOT, "  time to first token: fork %.1f ms, fresh prefill %.1f ms, mapped snapshot %.1f ms, "
                     + "loaded snapshot %.1f ms%n", r.ttftForkMs(), r.ttftPrefillMs(), r.ttftMappedMs(), r.ttftLoadedMs());
-            System.out.printf(Locale.ROOT, "  decode: %.1f heap bytes per step over %d measured steps (all questions)%n",
-                    r.heapBytesPerDecodeStep(), r.measuredSteps());
+            System.out.printf(Locale.ROOT, "  decode: %.1f heap bytes per step over %d measured steps (all questions), %d steps "
+                    + "allocated%n", r.heapBytesPerDecodeStep(), r.measuredSteps(), r.stepsThatAllocated());
         }
         return 0;
     }

@@ -116,11 +116,16 @@ final class SnapshotCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "model: %d layers, %d query heads, %d KV heads, d = %d; pages of %,d bytes (%d in the file); "
                 + "capacity %,d tokens (%s)%n", s.layers(), s.queryHeads(), s.kvHeads(), s.headDim(), c.pageBytes(), info.pages(),
                 c.capacity().maxTokens(), c.capacity().onFull());
-        System.out.printf("%-8s %-8s %8s %10s %8s %9s %13s%n", "section", "tag", "offset", "bytes", "", "", "crc32c");
+        System.out.printf("%-8s %12s %14s  %-8s%n", "section", "offset", "bytes", "crc32c");
         for (SnapshotInfo.Section sec : info.sections()) {
-            System.out.printf(Locale.ROOT, "%-8s %-8s %8d %,10d %8s %9s %13s%n", "", sec.tag(), sec.offset(), sec.length(), "", "",
-                    String.format("%08x", sec.crc32c()));
+            System.out.printf(Locale.ROOT, "%-8s %12d %,14d  %08x%n", sec.tag(), sec.offset(), sec.length(), sec.crc32c());
         }
+        long elements = 0;
+        for (SnapshotInfo.Layer l : info.layers()) {
+            elements += (long) (l.tokens() - l.evicted()) * s.tokenElements() * 2;
+        }
+        System.out.printf(Locale.ROOT, "file bits per cached K/V element: %.2f (pages, residual windows in float32 and metadata)%n",
+                elements == 0 ? 0 : info.fileBytes() * 8.0 / elements);
         System.out.printf("%-6s %-26s %8s %10s %8s %13s%n", "layer", "config", "tokens", "quantized", "evicted", "nominal bits");
         for (SnapshotInfo.Layer l : info.layers()) {
             LayerConfig lc = c.layer(l.layer());

@@ -65,7 +65,7 @@ public final class QuestionsDriver {
                          long ownBytes, long unsharedBytes, long copiedWindowBytes, double forkMs, double prefillMs,
                          double mappedRestoreMs, double loadedRestoreMs, double saveMs, long snapshotBytes,
                          double ttftForkMs, double ttftPrefillMs, double ttftMappedMs, double ttftLoadedMs,
-                         double heapBytesPerDecodeStep, int measuredSteps) {
+                         double heapBytesPerDecodeStep, int measuredSteps, int stepsThatAllocated) {
 
         /** held / (prefix + own tokens): the target is at most 1.1. */
         public double sharingRatio() {
@@ -181,16 +181,18 @@ public final class QuestionsDriver {
                     }
                     long held = pool1.bytesInUse() + windows;
                     done.await(); // let them close
-                    long heap = 0, steps = 0;
+                    long heap = 0, steps = 0, allocating = 0;
                     for (Future<long[]> f : results) {
                         long[] x = f.get();
                         heap += x[0];
                         steps += x[1];
+                        allocating += x[2];
                     }
                     return new Report(o.preset().id(), shape.layers(), n, o.questions(), held, prefixBytes, own, unshared,
                             (long) o.questions() * pr.residualBytes(), median(fork), median(prefill), median(mapped),
                             median(loaded), median(save), Files.size(file), median(ttftFork), median(ttftPrefill),
-                            median(ttftMapped), median(ttftLoaded), steps == 0 ? 0 : (double) heap / steps, (int) steps);
+                            median(ttftMapped), median(ttftLoaded), steps == 0 ? 0 : (double) heap / steps, (int) steps,
+                            (int) allocating);
                 } finally {
                     exec.shutdownNow();
                     for (KvCache c : forks) {
@@ -268,11 +270,12 @@ public final class QuestionsDriver {
 
         /**
          * The question on its own thread: its tokens, then every decode step; waits at {@code done}
-         * (memory is measured), then again before it returns. Returns {heap bytes, steps measured}.
+         * (memory is measured), then again before it returns. Returns {heap bytes, steps measured,
+         * steps that allocated}.
          */
         long[] answer(KvCache cache, Options o, java.util.concurrent.CyclicBarrier done) throws Exception {
             com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-            long heap = 0;
+            long heap = 0, allocating = 0;
             try (DecodeAttention attn = new DecodeAttention(cache, null)) {
                 for (int l = 0; l < shape.layers(); l++) {
                     cache.append(l, questionK[l], questionV[l], questionTokens, InputType.F32);
@@ -283,15 +286,17 @@ public final class QuestionsDriver {
                         cache.append(l, k[l][s], v[l][s], 1, InputType.F32);
                         attn.attend(l, q[l][s], out);
                     }
+                    long allocated = mx.getCurrentThreadAllocatedBytes() - before;
                     if (s >= o.warmupSteps()) {
-                        heap += mx.getCurrentThreadAllocatedBytes() - before;
+                        heap += allocated;
+                        allocating += allocated > 0 ? 1 : 0;
                     }
                 }
             } finally {
                 done.await();
                 done.await();
             }
-            return new long[]{heap, o.decodeSteps() - o.warmupSteps()};
+            return new long[]{heap, o.decodeSteps() - o.warmupSteps(), allocating};
         }
     }
 }
