@@ -6,8 +6,10 @@ import io.vidkv.internal.CacheAccess;
 import io.vidkv.internal.HeadStream;
 import io.vidkv.codec.ValueCodec;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
 
 /**
  * The quantized KV cache of one sequence.
@@ -246,7 +248,7 @@ public final class KvCache implements AutoCloseable {
      * @throws IOException           if writing fails (nothing is left at {@code file} but what was there)
      * @throws IllegalStateException if the cache is closed or failed, or another thread writes it
      */
-    public void saveTo(java.nio.file.Path file) throws java.io.IOException {
+    public void saveTo(Path file) throws IOException {
         beginRead("save a snapshot");
         try {
             SnapshotWriter.write(this, file);
@@ -286,8 +288,8 @@ public final class KvCache implements AutoCloseable {
      * @throws CapacityExceededException  if LOADED needs more pages than the pool has free
      * @throws IllegalStateException      if the pool is closed, or MAPPED with a reference-mode layer
      */
-    public static KvCache openSnapshot(java.nio.file.Path file, ModelShape shape, CacheConfig config, PagePool pool,
-                                       ParallelRunner runner, SnapshotMode mode) throws java.io.IOException {
+    public static KvCache openSnapshot(Path file, ModelShape shape, CacheConfig config, PagePool pool,
+                                       ParallelRunner runner, SnapshotMode mode) throws IOException {
         return SnapshotRestore.open(file, shape, config, pool, runner, mode);
     }
 

@@ -15,6 +15,7 @@ public final class SnapshotFormatException extends IllegalArgumentException {
 
     /** The file, as a string (a {@link Path} is not serializable). */
     private final String file;
+    /** The section: {@code header}, {@code table} or a section tag. */
     private final String section;
 
     /**

@@ -5,6 +5,9 @@ import io.vidkv.testing.AttentionBits;
 import io.vidkv.testing.KvData;
 import io.vidkv.testing.TestConfigs;
 import io.vidkv.testing.TestSeeds;
+import io.vidkv.testing.HeapWindows;
+import static io.vidkv.testing.Tokens.append;
+import static io.vidkv.testing.Tokens.slice;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -37,20 +40,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ForkTest {
 
     private static final ModelShape SHAPE = new ModelShape(2, 8, 2, 64);
-
-    private static MemorySegment slice(MemorySegment seg, int fromToken, int tokens, ModelShape shape) {
-        long per = (long) shape.tokenElements() * 4;
-        return seg.asSlice(fromToken * per, tokens * per);
-    }
-
-    private static void append(KvCache cache, MemorySegment k, MemorySegment v, int from, int tokens, int chunk) {
-        for (int t = from; t < from + tokens; t += chunk) {
-            int n = Math.min(chunk, from + tokens - t);
-            for (int l = 0; l < cache.shape().layers(); l++) {
-                cache.append(l, slice(k, t, n, cache.shape()), slice(v, t, n, cache.shape()), n, InputType.F32);
-            }
-        }
-    }
 
     private static CacheConfig config(String spec, int capacity) {
         return CacheConfig.uniform(SHAPE, TestConfigs.layer(spec)).withPageBytes(8192).withCapacity(capacity);
@@ -376,7 +365,6 @@ class ForkTest {
     @Tag("allocation")
     @Test
     void aForksSteadyStateAppendAndDecodeAllocateNothing() {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         ModelShape shape = new ModelShape(2, 8, 2, 128);
         SplittableRandom rnd = TestSeeds.random(9);
         CacheConfig config = CacheConfig.of(shape, Preset.byId("vidkv-1.5/1.58")).withCapacity(4096);
@@ -401,32 +389,20 @@ class ForkTest {
                 kt[t] = slice(k, 1000 + t, 1, shape);
                 vt[t] = slice(v, 1000 + t, 1, shape);
             }
-            int t = 0;
-            for (; t < 1000; t++) { // warm-up: C2 compiles the Vector API paths
+            java.util.function.IntConsumer step = t -> {
                 for (int l = 0; l < 2; l++) {
                     cache.append(l, kt[t], vt[t], 1, InputType.F32);
                     attn.attend(l, q, out);
                 }
+            };
+            for (int t = 0; t < 1000; t++) { // warm-up: C2 compiles the Vector API paths
+                step.accept(t);
             }
-            long[] windows = new long[6];
-            int w = 0;
-            for (; w < windows.length; w++) {
-                long before = mx.getCurrentThreadAllocatedBytes();
-                for (int end = t + 200; t < end; t++) {
-                    for (int l = 0; l < 2; l++) {
-                        cache.append(l, kt[t], vt[t], 1, InputType.F32);
-                        attn.attend(l, q, out);
-                    }
-                }
-                windows[w] = mx.getCurrentThreadAllocatedBytes() - before;
-                if (windows[w] == 0) {
-                    break;
-                }
-            }
+            long[] windows = HeapWindows.untilQuiet(step, 1000, 200, 6);
             attn.close();
             cache.close();
             parent.close();
-            assertTrue(w < windows.length, "no allocation-free window of 200 decode steps on a fork; bytes per window "
+            assertTrue(HeapWindows.quiet(windows), "no allocation-free window of 200 decode steps on a fork; bytes per window "
                     + Arrays.toString(windows));
             assertEquals(0, pool.pagesInUse());
         }

@@ -5,6 +5,7 @@ import io.vidkv.testing.KvData;
 import io.vidkv.testing.SnapshotBytes;
 import io.vidkv.testing.TestConfigs;
 import io.vidkv.testing.TestSeeds;
+import static io.vidkv.testing.Tokens.append;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -35,20 +36,6 @@ class SnapshotTest {
 
     @TempDir
     Path dir;
-
-    private static MemorySegment slice(MemorySegment seg, int fromToken, int tokens, ModelShape shape) {
-        long per = (long) shape.tokenElements() * 4;
-        return seg.asSlice(fromToken * per, tokens * per);
-    }
-
-    private static void append(KvCache cache, MemorySegment k, MemorySegment v, int from, int tokens, int chunk) {
-        for (int t = from; t < from + tokens; t += chunk) {
-            int n = Math.min(chunk, from + tokens - t);
-            for (int l = 0; l < cache.shape().layers(); l++) {
-                cache.append(l, slice(k, t, n, cache.shape()), slice(v, t, n, cache.shape()), n, InputType.F32);
-            }
-        }
-    }
 
     @ParameterizedTest(name = "{0} {1} evict={2}")
     @CsvSource({"vidkv-1.5/1.58, MAPPED, false", "vidkv-1.5/1.58, LOADED, false", "vidkv-1.5/1.66-stp, MAPPED, false",
