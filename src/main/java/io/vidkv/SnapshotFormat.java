@@ -26,7 +26,8 @@ import java.util.zip.CRC32C;
  *  28   4  zero
  * section table at TABLE_OFFSET = 32: SECTIONS entries of ENTRY_BYTES = 24, entry i at 32 + 24 i
  *   0   4  tag, 4 ASCII bytes: SHAP, CONF, PROT, HEAD, WIND, PAGE in this order
- *   4   4  u32 CRC32C of the section's bytes
+ *   4   4  u32 CRC32C of the section's bytes; for PAGE, of its pages' CRC32Cs (u32 each, in page order),
+ *          so that pages can be verified in parallel
  *   8   8  u64 offset of the section in the file (a multiple of 8; PAGE's a multiple of PAGE_ALIGN = 4096)
  *  16   8  u64 length of the section in bytes
  * then u32 CRC32C of the table's bytes, then 4 zero bytes: the first section starts at 32 + 24 x 6 + 8 = 184.
@@ -118,6 +119,20 @@ final class SnapshotFormat {
     /** Offset of entry {@code i} of the section table. */
     static long entry(int i) {
         return TABLE_OFFSET + (long) i * ENTRY_BYTES;
+    }
+
+    /**
+     * The PAGE section's checksum from its pages' own CRC32Cs: the CRC32C of them as little-endian
+     * u32s in page order.
+     */
+    static int pagesCrc(int[] pageCrcs) {
+        CRC32C crc = new CRC32C();
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+        for (int c : pageCrcs) {
+            b.clear();
+            crc.update(b.putInt(0, c));
+        }
+        return (int) crc.getValue();
     }
 
     /** CRC32C of {@code length} bytes of {@code seg} from {@code offset}, without copying them. */

@@ -73,6 +73,11 @@ final class SnapshotReader {
      * the shape and the layer configurations (the sections every later check depends on).
      */
     static SnapshotReader parse(Path file, Arena arena) throws IOException {
+        return parse(file, arena, null);
+    }
+
+    /** As {@link #parse(Path, Arena)}; {@code runner} (may be null) verifies the pages in parallel. */
+    static SnapshotReader parse(Path file, Arena arena, ParallelRunner runner) throws IOException {
         MemorySegment m;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
@@ -143,19 +148,30 @@ final class SnapshotReader {
         if (end != size) {
             throw bad(file, "PAGE", "the last section ends at " + end + ", the file at " + size);
         }
+        if (sections.get(SnapshotFormat.SHAP).length != SnapshotFormat.SHAPE_BYTES) {
+            throw bad(file, "SHAP", "is " + sections.get(SnapshotFormat.SHAP).length + " bytes, expected "
+                    + SnapshotFormat.SHAPE_BYTES);
+        }
+        int pageBytes = m.get(U32, sections.get(SnapshotFormat.SHAP).offset + 16);
         for (Section s : sections) {
-            if (SnapshotFormat.crc(m, s.offset, s.length) != s.crc) {
+            int crc;
+            if (s.tag.equals("PAGE")) {
+                if (pageBytes < 4096 || s.length % pageBytes != 0) {
+                    throw bad(file, "PAGE", "is " + s.length + " bytes, not a whole number of " + Integer.toUnsignedString(pageBytes)
+                            + "-byte pages (the page size SHAP declares, at least 4096)");
+                }
+                crc = pagesCrc(m, s.offset, (int) (s.length / pageBytes), pageBytes, runner);
+            } else {
+                crc = SnapshotFormat.crc(m, s.offset, s.length);
+            }
+            if (crc != s.crc) {
                 throw bad(file, s.tag, "checksum mismatch (the section's " + s.length + " bytes are corrupted)");
             }
         }
         Section shap = sections.get(SnapshotFormat.SHAP);
-        if (shap.length != SnapshotFormat.SHAPE_BYTES) {
-            throw bad(file, "SHAP", "is " + shap.length + " bytes, expected " + SnapshotFormat.SHAPE_BYTES);
-        }
         long o = shap.offset;
         ModelShape shape;
         CapacityPolicy capacity;
-        int pageBytes = m.get(U32, o + 16);
         try {
             shape = new ModelShape(m.get(U32, o), m.get(U32, o + 4), m.get(U32, o + 8), m.get(U32, o + 12));
             capacity = new CapacityPolicy(m.get(U32, o + 20), enumAt(CapacityPolicy.OnFull.values(), m.get(U32, o + 24),
@@ -181,6 +197,23 @@ final class SnapshotReader {
         }
         return new SnapshotReader(file, m, version, List.copyOf(sections), shape,
                 new CacheConfig(configs, pageBytes, capacity));
+    }
+
+    /** The PAGE checksum: every page's CRC32C (in parallel on {@code runner} if given), then theirs. */
+    private static int pagesCrc(MemorySegment m, long at, int pages, int pageBytes, ParallelRunner runner) {
+        int[] crcs = new int[pages]; // pages <= the file's length / 4096: bounded by the real file
+        int chunks = runner == null || !runner.canAccess(m) ? 1 : Math.min(pages, 8 * runner.threads());
+        ParallelRunner.Task task = (chunk, worker) -> {
+            for (int i = (int) ((long) pages * chunk / chunks); i < (int) ((long) pages * (chunk + 1) / chunks); i++) {
+                crcs[i] = SnapshotFormat.crc(m, at + (long) i * pageBytes, pageBytes);
+            }
+        };
+        if (chunks <= 1 || !runner.tryRun(chunks, task)) {
+            for (int c = 0; c < Math.max(1, chunks); c++) {
+                task.run(c, 0);
+            }
+        }
+        return SnapshotFormat.pagesCrc(crcs);
     }
 
     private static <E extends Enum<E>> E enumAt(E[] values, int ordinal, String what) {
@@ -421,14 +454,28 @@ final class SnapshotReader {
         }
     }
 
+    /** Chunk of window floats checked at a time (bulk-copied: element-wise reads of a mapping are slower). */
+    private final float[] windowChunk = new float[4096];
+
     /** Window values finite, and within FP16 range where the layer stores FP16 (as an append checks). */
     private void checkWindow(long at, long floats, LayerConfig lc, String where) {
-        boolean fp16 = lc.needsFp16Range();
-        for (long i = 0; i < floats; i++) {
-            float x = map.get(F32, at + 4 * i);
-            if (!Float.isFinite(x) || (fp16 && Math.abs(x) > 65504f)) {
-                throw bad("WIND", where + (i < floats / 2 ? "key" : "value") + " element " + (i % (floats / 2)) + " is " + x
-                        + (fp16 ? ", expected finite and within FP16 range" : ", expected finite"));
+        float limit = lc.needsFp16Range() ? 65504f : Float.MAX_VALUE;
+        float[] chunk = windowChunk;
+        for (long i0 = 0; i0 < floats; i0 += chunk.length) {
+            int n = (int) Math.min(chunk.length, floats - i0);
+            MemorySegment.copy(map, F32, at + 4 * i0, chunk, 0, n);
+            boolean bad = false;
+            for (int i = 0; i < n; i++) {
+                bad |= !(Math.abs(chunk[i]) <= limit); // NaN compares false: caught too
+            }
+            if (bad) {
+                for (int i = 0; i < n; i++) {
+                    if (!(Math.abs(chunk[i]) <= limit)) {
+                        long e = i0 + i;
+                        throw bad("WIND", where + (e < floats / 2 ? "key" : "value") + " element " + (e % (floats / 2)) + " is "
+                                + chunk[i] + (limit < Float.MAX_VALUE ? ", expected finite and within FP16 range" : ", expected finite"));
+                    }
+                }
             }
         }
     }

@@ -40,7 +40,7 @@ final class SnapshotRestore {
         boolean handedOver = false;
         KvCache cache = null;
         try {
-            SnapshotReader r = SnapshotReader.parse(file, arena);
+            SnapshotReader r = SnapshotReader.parse(file, arena, runner);
             r.expect(shape, config);
             r.check(config);
             cache = pool == null ? KvCache.create(shape, config, runner) : KvCache.create(shape, config, pool, runner);

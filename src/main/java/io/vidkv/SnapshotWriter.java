@@ -68,7 +68,8 @@ final class SnapshotWriter {
                     long e = SnapshotFormat.entry(i);
                     byte[] tag = SnapshotFormat.TAGS[i].getBytes(java.nio.charset.StandardCharsets.US_ASCII);
                     MemorySegment.copy(tag, 0, m, ValueLayout.JAVA_BYTE, e, 4);
-                    m.set(U32, e + 4, SnapshotFormat.crc(m, offset[i], length[i]));
+                    m.set(U32, e + 4, i == SnapshotFormat.PAGE ? pagesCrc(m, offset[i], pages, config.pageBytes())
+                            : SnapshotFormat.crc(m, offset[i], length[i]));
                     m.set(U64, e + 8, offset[i]);
                     m.set(U64, e + 16, length[i]);
                 }
@@ -91,6 +92,14 @@ final class SnapshotWriter {
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    private static int pagesCrc(MemorySegment m, long at, int pages, int pageBytes) {
+        int[] crcs = new int[pages];
+        for (int i = 0; i < pages; i++) {
+            crcs[i] = SnapshotFormat.crc(m, at + (long) i * pageBytes, pageBytes);
+        }
+        return SnapshotFormat.pagesCrc(crcs);
     }
 
     private static void writeShape(MemorySegment m, long at, ModelShape shape, CacheConfig config) {

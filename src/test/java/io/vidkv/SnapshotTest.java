@@ -214,6 +214,33 @@ class SnapshotTest {
         }
     }
 
+    /** With a runner the pages are verified in parallel: the same file opens, a flip in any page is caught. */
+    @Test
+    void pagesVerifiedInParallelCatchAFlipInAnyPage() throws IOException {
+        ModelShape shape = SHAPE;
+        CacheConfig config = CacheConfig.of(SHAPE, Preset.byId("vidkv-1.5/1.58")).withPageBytes(4096).withCapacity(2048);
+        Path file = dir.resolve("p.vkv");
+        SplittableRandom rnd = TestSeeds.random(15);
+        try (Arena arena = Arena.ofConfined(); KvCache cache = KvCache.create(SHAPE, config)) {
+            append(cache, KvData.keys(arena, rnd, 900, 2, 64), KvData.values(arena, rnd, 900, 2, 64), 0, 900, 300);
+            cache.saveTo(file);
+        }
+        byte[] bytes = Files.readAllBytes(file);
+        long pages = SnapshotBytes.sectionOffset(bytes, 5), length = SnapshotBytes.sectionLength(bytes, 5);
+        assertTrue(length >= 16 * 4096, "several pages per head: " + length);
+        try (ParallelRunner runner = new ParallelRunner(2)) {
+            KvCache.openSnapshot(file, shape, config, null, runner, SnapshotMode.MAPPED).close();
+            for (long p = pages; p < pages + length; p += 4096) {
+                byte[] b = bytes.clone();
+                b[(int) (p + 4095 - (p / 4096) % 7)] ^= 0x10;
+                Files.write(file, b);
+                SnapshotFormatException e = assertThrows(SnapshotFormatException.class,
+                        () -> KvCache.openSnapshot(file, shape, config, null, runner, SnapshotMode.MAPPED).close());
+                assertEquals("PAGE", e.section(), e.getMessage());
+            }
+        }
+    }
+
     @Test
     void wrongMagicVersionShapeAndConfigAreNamed() throws IOException {
         CacheConfig config = smallConfig();

@@ -35,6 +35,23 @@ public final class SnapshotBytes {
         return (int) c.getValue();
     }
 
+    /** PAGE's checksum: the CRC32C of its pages' CRC32Cs as little-endian u32s (0 if the page size does not fit). */
+    private static int pagesCrc(byte[] file, long off, long len) {
+        long shap = sectionOffset(file, 0);
+        if (shap < 0 || shap > file.length - 20) {
+            return 0;
+        }
+        int pageBytes = le(file).getInt((int) shap + 16);
+        if (pageBytes < 4096 || len % pageBytes != 0) {
+            return 0;
+        }
+        ByteBuffer crcs = ByteBuffer.allocate((int) (len / pageBytes) * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (long p = 0; p < len; p += pageBytes) {
+            crcs.putInt(crc(file, off + p, pageBytes));
+        }
+        return crc(crcs.array(), 0, crcs.capacity());
+    }
+
     /** Recomputes every CRC whose range lies inside the file; leaves the rest as it is. */
     public static void fixChecksums(byte[] file) {
         if (file.length < 32) {
@@ -45,7 +62,7 @@ public final class SnapshotBytes {
             for (int i = 0; i < SECTIONS; i++) {
                 long off = sectionOffset(file, i), len = sectionLength(file, i);
                 if (off >= 0 && len >= 0 && off <= file.length && len <= file.length - off) {
-                    b.putInt(32 + 24 * i + 4, crc(file, off, len));
+                    b.putInt(32 + 24 * i + 4, i == 5 ? pagesCrc(file, off, len) : crc(file, off, len));
                 }
             }
             b.putInt(32 + 24 * SECTIONS, crc(file, 32, 24 * SECTIONS));
