@@ -110,6 +110,12 @@ public final class KvCache implements AutoCloseable {
     private volatile String failure;
 
     private KvCache(ModelShape shape, CacheConfig config, PagePool pool, boolean ownsPool, ParallelRunner runner) {
+        this(shape, config, pool, ownsPool, runner, null);
+    }
+
+    /** {@code calibrated}: layers that will get calibrated state (forks, restores), or null: see {@link LayerStore}. */
+    private KvCache(ModelShape shape, CacheConfig config, PagePool pool, boolean ownsPool, ParallelRunner runner,
+                    boolean[] calibrated) {
         if (config.layers().size() != shape.layers()) {
             throw new IllegalArgumentException("config has " + config.layers().size() + " layers, the model " + shape.layers());
         }
@@ -127,7 +133,7 @@ public final class KvCache implements AutoCloseable {
         int maxPagesPerAppend = 0;
         for (int l = 0; l < layers.length; l++) {
             LayerConfig lc = config.layer(l);
-            layers[l] = new LayerStore(l, lc, shape, maxTokens, arena);
+            layers[l] = new LayerStore(l, lc, shape, maxTokens, arena, calibrated != null && calibrated[l]);
             if (layers[l].maxBlockBytes() > config.pageBytes()) {
                 throw new IllegalArgumentException("layer " + l + ": a block of up to " + layers[l].maxBlockBytes()
                         + " bytes does not fit a page of " + config.pageBytes() + " bytes");
@@ -298,10 +304,29 @@ public final class KvCache implements AutoCloseable {
      * restores). An own pool gains one sequence's page budget and one holder.
      */
     KvCache emptySibling() {
+        boolean[] calibrated = new boolean[layers.length];
+        for (int l = 0; l < layers.length; l++) {
+            calibrated[l] = layers[l].calibrated;
+        }
         if (ownsPool) {
             pool.addHolder(pagesPerSequence(shape, config));
         }
-        return new KvCache(shape, config, pool, ownsPool, runner);
+        return new KvCache(shape, config, pool, ownsPool, runner, calibrated);
+    }
+
+    /**
+     * An empty sequence to restore a snapshot into: as {@link #create(ModelShape, CacheConfig, PagePool,
+     * ParallelRunner)} ({@code pool} null: a pool of its own), with the windows of the layers
+     * {@code calibrated} marks sized for calibrated state.
+     */
+    static KvCache emptyForRestore(ModelShape shape, CacheConfig config, PagePool pool, ParallelRunner runner,
+                                   boolean[] calibrated) {
+        if (pool != null) {
+            return new KvCache(shape, config, pool, false, runner, calibrated);
+        }
+        PagePool own = new PagePool(config.pageBytes(), pagesPerSequence(shape, config));
+        own.addHolder(0);
+        return new KvCache(shape, config, own, true, runner, calibrated);
     }
 
     /** Pages one sequence of this configuration may hold: an own pool's size. */

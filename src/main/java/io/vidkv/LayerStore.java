@@ -24,7 +24,12 @@ final class LayerStore {
     long payloadBytes;
     long metadataBytes;
 
-    LayerStore(int index, LayerConfig config, ModelShape shape, int maxTokens, Arena arena) {
+    /**
+     * {@code calibrated}: the layer will be given calibrated state (a fork or a restore of a
+     * calibrated layer), so its window never holds more than R + G - 1 tokens again and is allocated
+     * that size instead of R + C x G.
+     */
+    LayerStore(int index, LayerConfig config, ModelShape shape, int maxTokens, Arena arena, boolean calibrated) {
         this.index = index;
         this.name = presetName(config);
         this.config = config;
@@ -34,7 +39,8 @@ final class LayerStore {
         int maxBlocks = maxTokens / config.groupSize() + 1;
         this.heads = new HeadStore[shape.kvHeads()];
         for (int h = 0; h < heads.length; h++) {
-            heads[h] = new HeadStore(shape.headDim(), config.groupSize(), config.windowCapacity(), maxBlocks, arena);
+            heads[h] = new HeadStore(shape.headDim(), config.groupSize(),
+                    calibrated ? config.residual() + config.groupSize() : config.windowCapacity(), maxBlocks, arena);
         }
     }
 

@@ -276,6 +276,16 @@ final class SnapshotReader {
      * block directories and the protected positions) and records where each head's data is.
      */
     void check(CacheConfig config) {
+        check(config, null);
+    }
+
+    /** One head's window, checked after the walk over HEAD (in parallel when a runner is given). */
+    private record WindowCheck(long at, long floats, LayerConfig config, String where) {
+    }
+
+    /** As {@link #check(CacheConfig)}; {@code runner} (may be null) checks the windows' values in parallel. */
+    void check(CacheConfig config, ParallelRunner runner) {
+        List<WindowCheck> windows = new ArrayList<>();
         int d = shape.headDim();
         int maxTokens = config.capacity().maxTokens();
         Section prot = sections.get(SnapshotFormat.PROT);
@@ -350,6 +360,10 @@ final class SnapshotReader {
             if (calibrated != (quantized > 0)) {
                 throw bad("HEAD", "layer " + l + ": calibrated is " + calibrated + " with " + quantized + " tokens quantized");
             }
+            if (calibrated && windowTokens >= lc.residual() + g) { // quantization keeps a calibrated window below R + G
+                throw bad("HEAD", "layer " + l + ": " + windowTokens + " tokens in the residual window of a calibrated layer, "
+                        + "fewer than R + G = " + (lc.residual() + g) + " expected");
+            }
             int blocks = (quantized - evicted) / g;
             int maxBlocks = maxTokens / g + 1; // a HeadStore's block directory
             HeadPlan[] heads = new HeadPlan[shape.kvHeads()];
@@ -407,7 +421,7 @@ final class SnapshotReader {
                 if (windowEnd - window < windowBytes) {
                     throw bad("WIND", where + "the section ends before the head's " + n + " window tokens");
                 }
-                checkWindow(window, 2L * n * d, lc, where);
+                windows.add(new WindowCheck(window, 2L * n * d, lc, where));
                 heads[h] = new HeadPlan(at, window, n, pages, evictedBlocks, headCalibrated);
                 at += SnapshotFormat.headRecordBytes(d, pages);
                 window += windowBytes;
@@ -432,6 +446,15 @@ final class SnapshotReader {
         if (used.cardinality() != totalPages) {
             throw bad("PAGE", "file page " + used.nextClearBit(0) + " of " + totalPages + " is listed by no head");
         }
+        ParallelRunner.Task task = (i, worker) -> {
+            WindowCheck w = windows.get(i);
+            checkWindow(w.at, w.floats, w.config, w.where);
+        };
+        if (runner == null || !runner.canAccess(map) || !runner.tryRun(windows.size(), task)) {
+            for (int i = 0; i < windows.size(); i++) {
+                task.run(i, 0);
+            }
+        }
     }
 
     /** The key order is a permutation of [0, d); super-scales finite and positive. */
@@ -454,13 +477,13 @@ final class SnapshotReader {
         }
     }
 
-    /** Chunk of window floats checked at a time (bulk-copied: element-wise reads of a mapping are slower). */
-    private final float[] windowChunk = new float[4096];
-
-    /** Window values finite, and within FP16 range where the layer stores FP16 (as an append checks). */
+    /**
+     * Window values finite, and within FP16 range where the layer stores FP16 (as an append checks).
+     * Read in chunks of bulk-copied floats (element-wise reads of a mapping are slower).
+     */
     private void checkWindow(long at, long floats, LayerConfig lc, String where) {
         float limit = lc.needsFp16Range() ? 65504f : Float.MAX_VALUE;
-        float[] chunk = windowChunk;
+        float[] chunk = new float[(int) Math.min(4096, Math.max(1, floats))];
         for (long i0 = 0; i0 < floats; i0 += chunk.length) {
             int n = (int) Math.min(chunk.length, floats - i0);
             MemorySegment.copy(map, F32, at + 4 * i0, chunk, 0, n);
@@ -484,10 +507,14 @@ final class SnapshotReader {
     int savedCount(long first, int count) {
         Section prot = sections.get(SnapshotFormat.PROT);
         long limit = savedConfig.capacity().maxTokens();
+        long end = Math.min(first + count, limit);
         int n = 0;
-        for (long p = first; p < first + count && p < limit; p++) {
+        for (long p = first; p < end; ) { // whole words at a time: a group lies in at most two
             long word = map.get(U64, prot.offset + 8 + 8 * (p >>> 6));
-            n += (int) (word >>> (p & 63) & 1);
+            int from = (int) (p & 63), to = (int) Math.min(64, from + (end - p));
+            long mask = (to == 64 ? -1L : (1L << to) - 1) & (-1L << from);
+            n += Long.bitCount(word & mask);
+            p += to - from;
         }
         return n;
     }

@@ -42,8 +42,12 @@ final class SnapshotRestore {
         try {
             SnapshotReader r = SnapshotReader.parse(file, arena, runner);
             r.expect(shape, config);
-            r.check(config);
-            cache = pool == null ? KvCache.create(shape, config, runner) : KvCache.create(shape, config, pool, runner);
+            r.check(config, runner);
+            boolean[] calibrated = new boolean[r.layers.length];
+            for (int l = 0; l < calibrated.length; l++) {
+                calibrated[l] = r.layers[l].calibrated();
+            }
+            cache = KvCache.emptyForRestore(shape, config, pool, runner, calibrated);
             Page[] pages = new Page[r.totalPages];
             long pageSection = r.sections.get(SnapshotFormat.PAGE).offset();
             int pageBytes = config.pageBytes();
