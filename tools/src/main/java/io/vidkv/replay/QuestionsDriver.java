@@ -170,15 +170,14 @@ public final class QuestionsDriver {
                     }
                     done.await(); // every question has decoded and still holds its cache: measure the memory now
                     PoolReport pool1 = pool.report();
-                    long windows = pr.residualBytes(), own = 0, unshared = 0;
-                    long ownTokenBytes = (long) (o.questionTokens() + o.decodeSteps()) * shape.tokenElements() * 2 * Float.BYTES
-                            * shape.layers();
+                    long windows = pr.residualBytes(), unshared = 0;
                     for (KvCache c : forks) {
                         MemoryReport m = c.memoryReport();
                         windows += m.residualBytes();
-                        own += m.privatePageBytes() + ownTokenBytes;
                         unshared += m.pageBytes() + m.residualBytes();
                     }
+                    // what the questions' own tokens cost: each unshared question beyond the prefix
+                    long own = unshared - (long) o.questions() * prefixBytes;
                     long held = pool1.bytesInUse() + windows;
                     done.await(); // let them close
                     long heap = 0, steps = 0, allocating = 0;
