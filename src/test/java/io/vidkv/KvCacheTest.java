@@ -351,18 +351,7 @@ class KvCacheTest {
                 for (int l = 0; l < 2; l++) {
                     cache.append(l, k, v, 1000, InputType.F32);
                 }
-                MemorySegment[] kt = new MemorySegment[2200];
-                MemorySegment[] vt = new MemorySegment[2200];
-                for (int t = 0; t < 2200; t++) {
-                    kt[t] = slice(k, 1000 + t, 1, shape);
-                    vt[t] = slice(v, 1000 + t, 1, shape);
-                }
-                java.util.function.IntConsumer step = t -> {
-                    for (int l = 0; l < 2; l++) {
-                        cache.append(l, kt[t], vt[t], 1, InputType.F32);
-                        attn.attend(l, q, out);
-                    }
-                };
+                java.util.function.IntConsumer step = io.vidkv.testing.Tokens.decodeSteps(cache, attn, k, v, 1000, 2200, q, out);
                 for (int t = 0; t < 1000; t++) { // warm-up: C2 must have compiled the Vector API paths (interpreted they box)
                     step.accept(t);
                 }
