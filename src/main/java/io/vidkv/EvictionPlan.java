@@ -9,7 +9,9 @@ package io.vidkv;
  * more at a time while the pool has no free page for the rest. Nothing is dropped until
  * {@link #commit}, which the caller runs only after {@link #reserve} succeeded, so a rejected append
  * changes nothing. The dropped pages join the reservation, so an evicting append reuses the pages
- * it freed and never competes with other sequences for them; surplus ones go back to the pool.
+ * it freed and never competes with other sequences for them; surplus ones go back to the pool. A
+ * dropped page that another sequence (a fork) still references is not freed: this sequence only
+ * releases its reference, and the plan reserves a fresh page in its place.
  * Reused for every append of the sequence (no allocation per append).
  */
 final class EvictionPlan {
@@ -57,8 +59,14 @@ final class EvictionPlan {
             // dropping every page also drops the partly filled one, so the first block opens a page
             boolean freshPage = evict > 0 && evict == h0.pageCount();
             int needed = ls.pagesPerHead(tokenCount, freshPage, protectedTokens, pageBytes) * kvHeads;
+            // only pages this sequence holds alone come back for reuse; one a fork still references
+            // is just released (its count can only fall before commit: no fork while we write)
+            int reusable = 0;
+            for (HeadStore hs : ls.heads) {
+                reusable += hs.reusableInOldestPages(evict);
+            }
             try {
-                reservation.reserve(Math.max(0, needed - evict * kvHeads));
+                reservation.reserve(Math.max(0, needed - reusable));
                 break;
             } catch (CapacityExceededException e) {
                 if (!capacity.evicts() || evict >= h0.pageCount()) {

@@ -21,6 +21,19 @@ import java.lang.foreign.ValueLayout;
  * the page and block directories are rings, so eviction moves no data and allocates nothing. Block
  * indices stay relative to the oldest retained block: block {@code i} covers positions
  * {@code firstPosition() + i * G ..}, and the window starts at {@code firstPosition() + blockCount() * G}.
+ *
+ * <p>Sharing ({@link KvCache#fork()}): pages are reference-counted ({@link Page}). A fork copies the
+ * directories and the window and adds a reference to every page; it also <em>seals</em> the partly
+ * filled tail page on both sides, so that neither writes into a page the other reads: the next
+ * block of each side opens a page of its own. The cost is the sealed page's unused tail (less than
+ * one block's worth below a page, held once for all sides); the alternative, copying the tail page
+ * into the child, would cost a page per head and fork at once and still leave the parent's tail
+ * shared. Pages restored from a snapshot are sealed the same way (a mapped page is read-only). A
+ * sealed tail that every head of the layer holds alone again (the other side closed or evicted it)
+ * is unsealed at the layer's next append ({@link LayerStore#reclaimTails}), so forks that come and
+ * go do not leave every later block in a page of its own.
+ * Eviction drops this head's reference to its oldest pages; a page another sequence still
+ * references stays where it is (only pages held alone are reused for the evicting append).
  */
 final class HeadStore implements HeadStream {
 
@@ -28,7 +41,7 @@ final class HeadStore implements HeadStream {
     private final int groupSize;
     private final int windowCapacity;
     /** Ring of held pages: pages[(pageHead + i) % pageCap] is the i-th oldest. */
-    private final MemorySegment[] pages;
+    private final Page[] pages;
     /** Blocks in each held page (same ring index as {@link #pages}). */
     private final int[] pageBlocks;
     /** Ring of retained blocks: the page ring index and byte offset of block i are at (blockHead + i) % blockCap. */
@@ -45,12 +58,14 @@ final class HeadStore implements HeadStream {
     private int evictedBlocks;
     private int windowStart;
     private int windowCount;
+    /** The tail page is shared or read-only: the next block opens a new page (see the class comment). */
+    private boolean sealed;
 
     HeadStore(int headDim, int groupSize, int windowCapacity, int maxBlocks, Arena arena) {
         this.headDim = headDim;
         this.groupSize = groupSize;
         this.windowCapacity = windowCapacity;
-        this.pages = new MemorySegment[maxBlocks + 1];
+        this.pages = new Page[maxBlocks + 1];
         this.pageBlocks = new int[maxBlocks + 1];
         this.blockPage = new int[maxBlocks];
         this.blockOffset = new int[maxBlocks];
@@ -73,7 +88,7 @@ final class HeadStore implements HeadStream {
 
     @Override
     public MemorySegment page(int block) {
-        return pages[blockPage[blockSlot(block)]];
+        return pages[blockPage[blockSlot(block)]].segment;
     }
 
     @Override
@@ -126,9 +141,22 @@ final class HeadStore implements HeadStream {
         return windowCapacity;
     }
 
-    /** Bytes left in the current page (0 if there is none). */
+    /**
+     * Whether the tail page is sealed but referenced by this head alone in writable memory now (the
+     * other sequences that shared it closed or evicted it), so it could take blocks again.
+     */
+    boolean tailReclaimable() {
+        return sealed && pageCount > 0 && pages[pageSlot(pageCount - 1)].reusableBySoleHolder();
+    }
+
+    /** Unseals the tail page; the caller checked {@link #tailReclaimable} for every head of the layer. */
+    void unsealTail() {
+        sealed = false;
+    }
+
+    /** Bytes left in the current page (0 if there is none, or it is sealed). */
     long pageRoom(int pageBytes) {
-        return pageCount == 0 ? 0 : pageBytes - pageUsed;
+        return pageCount == 0 || sealed ? 0 : pageBytes - pageUsed;
     }
 
     /** Where the next block of {@code bytes} goes; takes a page from {@code reserved} if needed. */
@@ -141,11 +169,12 @@ final class HeadStore implements HeadStream {
             pages[slot] = reserved.take();
             pageBlocks[slot] = 0;
             pageUsed = 0;
+            sealed = false;
         }
         int b = blockSlot(blocks);
         blockPage[b] = pageSlot(pageCount - 1);
         blockOffset[b] = pageUsed;
-        return pages[blockPage[b]];
+        return pages[blockPage[b]].segment;
     }
 
     /** Commits the block placed by {@link #placeBlock}. */
@@ -165,13 +194,33 @@ final class HeadStore implements HeadStream {
     }
 
     /**
-     * Drops the oldest {@code n} pages and their blocks; the pages go to {@code into}, where the
-     * append that caused the eviction reuses them (or returns them to the pool).
+     * Of the oldest {@code n} pages, those this head holds alone in writable memory: what evicting
+     * them gives the append to reuse (a shared or mapped page is only released).
+     */
+    int reusableInOldestPages(int n) {
+        int sum = 0;
+        for (int i = 0; i < n; i++) {
+            if (pages[pageSlot(i)].reusableBySoleHolder()) {
+                sum++;
+            }
+        }
+        return sum;
+    }
+
+    /**
+     * Drops the oldest {@code n} pages and their blocks; the pages held alone go to {@code into},
+     * where the append that caused the eviction reuses them (or returns them to the pool); on a page
+     * another sequence references, only this head's reference is released.
      */
     void evictOldestPages(int n, PageReservation into) {
         for (int i = 0; i < n; i++) {
             int slot = pageHead;
-            into.addRecycled(pages[slot]);
+            Page page = pages[slot];
+            if (page.reusableBySoleHolder()) {
+                into.addRecycled(page);
+            } else {
+                page.release();
+            }
             pages[slot] = null;
             int nb = pageBlocks[slot];
             blockHead = blockSlot(nb);
@@ -209,13 +258,110 @@ final class HeadStore implements HeadStream {
         windowCount -= groupSize;
     }
 
-    /** Returns all pages to the pool. */
-    void releasePages(PagePool pool) {
+    /** Releases this head's reference to every page it holds (a page goes back when its last one does). */
+    void releasePages() {
         for (int i = 0; i < pageCount; i++) {
             int slot = pageSlot(i);
-            pool.release(pages[slot]);
+            pages[slot].release();
             pages[slot] = null;
         }
         pageCount = 0;
+    }
+
+    /**
+     * Makes this (empty, new) head a fork of {@code parent}: the same blocks in the same pages, one
+     * more reference on each, a copy of the window and the per-head state; both tail pages sealed.
+     * The parent is only read (its seal is a flag its own writer reads, published by the sequence's
+     * in-use word between the fork, a read, and the next write).
+     */
+    void forkFrom(HeadStore parent) {
+        System.arraycopy(parent.pages, 0, pages, 0, pages.length);
+        System.arraycopy(parent.pageBlocks, 0, pageBlocks, 0, pageBlocks.length);
+        System.arraycopy(parent.blockPage, 0, blockPage, 0, blockPage.length);
+        System.arraycopy(parent.blockOffset, 0, blockOffset, 0, blockOffset.length);
+        pageHead = parent.pageHead;
+        pageCount = parent.pageCount;
+        pageUsed = parent.pageUsed;
+        blockHead = parent.blockHead;
+        blocks = parent.blocks;
+        evictedBlocks = parent.evictedBlocks;
+        for (int i = 0; i < pageCount; i++) {
+            pages[pageSlot(i)].retain();
+        }
+        if (pageCount > 0) {
+            sealed = true;
+            parent.sealed = true;
+        }
+        windowStart = 0;
+        windowCount = 0;
+        for (int j = 0; j < parent.windowCount; j++) {
+            long from = (long) parent.windowSlot(j) * headDim * Float.BYTES;
+            long to = (long) j * headDim * Float.BYTES;
+            MemorySegment.copy(parent.windowKeys, from, windowKeys, to, (long) headDim * Float.BYTES);
+            MemorySegment.copy(parent.windowValues, from, windowValues, to, (long) headDim * Float.BYTES);
+        }
+        windowCount = parent.windowCount;
+        copyState(parent.state, state);
+    }
+
+    /** Copies the calibrated per-head state (channel order, super-scales). */
+    static void copyState(HeadState from, HeadState to) {
+        System.arraycopy(from.keyOrder, 0, to.keyOrder, 0, to.keyOrder.length);
+        System.arraycopy(from.keySuper, 0, to.keySuper, 0, to.keySuper.length);
+        System.arraycopy(from.valueSuper, 0, to.valueSuper, 0, to.valueSuper.length);
+        if (from.calibrated()) {
+            to.markCalibrated();
+        }
+    }
+
+    /** The i-th oldest held page (snapshot writer, memory report). */
+    Page heldPage(int i) {
+        return pages[pageSlot(i)];
+    }
+
+    /** Blocks in the i-th oldest held page. */
+    int blocksInPage(int i) {
+        return pageBlocks[pageSlot(i)];
+    }
+
+    /** Blocks evicted so far (the first retained block's index in the whole sequence). */
+    int evictedBlocks() {
+        return evictedBlocks;
+    }
+
+    /**
+     * Restores a head of a snapshot into this empty head: {@code held} pages (one reference each,
+     * now this head's), {@code blocksPerPage[i]} blocks in page i at {@code offsets} in order,
+     * {@code evicted} blocks before them; the tail page sealed. The reader checked every count.
+     */
+    void restore(Page[] held, int[] blocksPerPage, int[] offsets, int evicted, int usedInLastPage) {
+        int b = 0;
+        for (int i = 0; i < held.length; i++) {
+            pages[i] = held[i];
+            pageBlocks[i] = blocksPerPage[i];
+            for (int k = 0; k < blocksPerPage[i]; k++, b++) {
+                blockPage[b] = i;
+                blockOffset[b] = offsets[b];
+            }
+        }
+        pageHead = 0;
+        pageCount = held.length;
+        blockHead = 0;
+        blocks = b;
+        evictedBlocks = evicted;
+        pageUsed = usedInLastPage;
+        sealed = held.length > 0;
+    }
+
+    /**
+     * Restores the window: {@code n} tokens into slots 0..n-1, keys as n x d little-endian floats at
+     * {@code keysAt} of {@code src}, values at {@code valuesAt}.
+     */
+    void restoreWindow(MemorySegment src, long keysAt, long valuesAt, int n) {
+        long floats = (long) n * headDim;
+        MemorySegment.copy(src, SnapshotFormat.F32, keysAt, windowKeys, ValueLayout.JAVA_FLOAT, 0, floats);
+        MemorySegment.copy(src, SnapshotFormat.F32, valuesAt, windowValues, ValueLayout.JAVA_FLOAT, 0, floats);
+        windowStart = 0;
+        windowCount = n;
     }
 }

@@ -6,8 +6,10 @@ import io.vidkv.internal.CacheAccess;
 import io.vidkv.internal.HeadStream;
 import io.vidkv.codec.ValueCodec;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
 
 /**
  * The quantized KV cache of one sequence.
@@ -108,6 +110,12 @@ public final class KvCache implements AutoCloseable {
     private volatile String failure;
 
     private KvCache(ModelShape shape, CacheConfig config, PagePool pool, boolean ownsPool, ParallelRunner runner) {
+        this(shape, config, pool, ownsPool, runner, null);
+    }
+
+    /** {@code calibrated}: layers that will get calibrated state (forks, restores), or null: see {@link LayerStore}. */
+    private KvCache(ModelShape shape, CacheConfig config, PagePool pool, boolean ownsPool, ParallelRunner runner,
+                    boolean[] calibrated) {
         if (config.layers().size() != shape.layers()) {
             throw new IllegalArgumentException("config has " + config.layers().size() + " layers, the model " + shape.layers());
         }
@@ -125,7 +133,7 @@ public final class KvCache implements AutoCloseable {
         int maxPagesPerAppend = 0;
         for (int l = 0; l < layers.length; l++) {
             LayerConfig lc = config.layer(l);
-            layers[l] = new LayerStore(l, lc, shape, maxTokens, arena);
+            layers[l] = new LayerStore(l, lc, shape, maxTokens, arena, calibrated != null && calibrated[l]);
             if (layers[l].maxBlockBytes() > config.pageBytes()) {
                 throw new IllegalArgumentException("layer " + l + ": a block of up to " + layers[l].maxBlockBytes()
                         + " bytes does not fit a page of " + config.pageBytes() + " bytes");
@@ -182,11 +190,8 @@ public final class KvCache implements AutoCloseable {
      * @throws IllegalArgumentException if {@code config} does not fit {@code shape}
      */
     public static KvCache create(ModelShape shape, CacheConfig config, ParallelRunner runner) {
-        long blocks = 0;
-        for (LayerConfig lc : config.layers()) {
-            blocks += (long) (config.capacity().maxTokens() / lc.groupSize() + 2) * shape.kvHeads();
-        }
-        PagePool pool = new PagePool(config.pageBytes(), (int) Math.min(Integer.MAX_VALUE - 8, blocks));
+        PagePool pool = new PagePool(config.pageBytes(), pagesPerSequence(shape, config));
+        pool.addHolder(0);
         return new KvCache(shape, config, pool, true, runner);
     }
 
@@ -203,6 +208,144 @@ public final class KvCache implements AutoCloseable {
      */
     public static KvCache create(ModelShape shape, CacheConfig config, PagePool pool, ParallelRunner runner) {
         return new KvCache(shape, config, pool, false, runner);
+    }
+
+    /**
+     * A new sequence that shares every quantized block of this one: it references this sequence's
+     * pages (no block bytes are copied) and copies only the residual windows, the per-head state
+     * (channel split, super-scales), the protected positions and the counts. The fork attends
+     * exactly as this sequence does now, bit for bit; from then on both append, attend, evict and
+     * close independently, each on its own thread if wanted, drawing new pages from the same pool.
+     * A page goes back to the pool when the last sequence referencing it releases it (close, or
+     * eviction under {@link CapacityPolicy.OnFull#EVICT_OLDEST}, which never frees or reuses a page
+     * another sequence still references). Shared pages are never written again: the partly filled
+     * last page of every head is sealed on both sides, so each side's next block opens a page of its
+     * own. A sequence with a pool of its own ({@link #create(ModelShape, CacheConfig)}) shares that
+     * pool with its forks; it grows by one sequence's pages per fork and closes with the last of them.
+     *
+     * <p>Forking is a read of this sequence: it may run while other threads attend or fork it, and is
+     * refused ({@link IllegalStateException}, nothing changed) while one appends to it. It costs a
+     * copy of the residual windows plus one reference per page, independent of the prefix length
+     * beyond that.
+     *
+     * @return the new sequence, with the same shape, configuration, pool and runner; close it
+     * @throws IllegalStateException if the cache is closed or failed, another thread writes it, its
+     *                               pool is closed, or a layer is in the reference mode (its flushes
+     *                               re-quantize shared blocks in place)
+     */
+    public KvCache fork() {
+        beginRead("fork");
+        try {
+            return SequenceFork.fork(this);
+        } finally {
+            endRead();
+        }
+    }
+
+    /**
+     * Writes this sequence to {@code file} in the snapshot format (every offset stated in the
+     * internal class {@code SnapshotFormat} and in the README's "Snapshots"): shape, every layer's configuration, protected positions, per-head
+     * state, residual windows, block directory and pages, with a CRC32C per section. The write is
+     * atomic: a temporary file in the same directory, forced to disk, then renamed over {@code file}
+     * (a sequence mapped from the old file keeps reading the old contents). Saving is a read of the
+     * sequence (refused while another thread appends to it); it allocates a few heap objects per head.
+     *
+     * @param file where to write; its directory must exist and be writable
+     * @throws IOException           if writing fails (nothing is left at {@code file} but what was there)
+     * @throws IllegalStateException if the cache is closed or failed, or another thread writes it
+     */
+    public void saveTo(Path file) throws IOException {
+        beginRead("save a snapshot");
+        try {
+            SnapshotWriter.write(this, file);
+        } finally {
+            endRead();
+        }
+    }
+
+    /**
+     * Opens a snapshot written by {@link #saveTo} as a new sequence on {@code pool}. The file must be
+     * for {@code shape} and have exactly the layer configurations and page size of {@code config};
+     * the capacity is {@code config}'s (it must hold the snapshot's tokens and protected positions).
+     * The restored sequence attends bit for bit as the saved one did when it was saved, can be
+     * appended to (new blocks go into pool pages), forked and saved again.
+     *
+     * <p>{@link SnapshotMode#MAPPED}: the file is mapped read-only and its blocks are attended in
+     * place; the mapping lives until the last sequence referencing one of its pages (the restored one
+     * or a fork of it) releases it. Every checksum is verified at open, so a file changed on disk in
+     * place after that is not noticed: attention then reads the changed bytes (vidkv's own writer
+     * never changes a file in place: it renames a new file over it, which leaves a mapping of the old
+     * one intact); a file truncated under a mapping makes decode attention over the missing part fail
+     * with the JVM's {@code InternalError} for a fault in a mapped access, but a Vector API load from
+     * a missing page (a prefill key tile may read pages that way) crashes the JVM: never truncate or
+     * rewrite a mapped snapshot file. {@link SnapshotMode#LOADED}: the
+     * pages are copied into pool pages and the file is closed before this returns.
+     *
+     * @param file   the snapshot
+     * @param shape  the model shape the caller expects the file to be for
+     * @param config the configuration the caller expects (layers, page size) and its capacity
+     * @param pool   the pool new pages (and LOADED pages) come from, its page size {@code config}'s;
+     *               null for a pool of the sequence's own
+     * @param runner splits large appends across KV heads; may be null
+     * @param mode   mapped in place or loaded into the pool
+     * @return the restored sequence; close it
+     * @throws IOException                if the file cannot be read
+     * @throws SnapshotFormatException    if the file is truncated, corrupted, of another format or
+     *                                    version, or for another shape or configuration (the message
+     *                                    names the file and the section); nothing is allocated first
+     * @throws CapacityExceededException  if LOADED needs more pages than the pool has free
+     * @throws IllegalStateException      if the pool is closed, or MAPPED with a reference-mode layer
+     */
+    public static KvCache openSnapshot(Path file, ModelShape shape, CacheConfig config, PagePool pool,
+                                       ParallelRunner runner, SnapshotMode mode) throws IOException {
+        return SnapshotRestore.open(file, shape, config, pool, runner, mode);
+    }
+
+    /**
+     * A new empty sequence with this one's shape, configuration, pool and runner (for forks and
+     * restores). An own pool gains one sequence's page budget and one holder.
+     */
+    KvCache emptySibling() {
+        boolean[] calibrated = new boolean[layers.length];
+        for (int l = 0; l < layers.length; l++) {
+            calibrated[l] = layers[l].calibrated;
+        }
+        if (ownsPool) {
+            pool.addHolder(pagesPerSequence(shape, config));
+        }
+        return new KvCache(shape, config, pool, ownsPool, runner, calibrated);
+    }
+
+    /**
+     * An empty sequence to restore a snapshot into: as {@link #create(ModelShape, CacheConfig, PagePool,
+     * ParallelRunner)} ({@code pool} null: a pool of its own), with the windows of the layers
+     * {@code calibrated} marks sized for calibrated state.
+     */
+    static KvCache emptyForRestore(ModelShape shape, CacheConfig config, PagePool pool, ParallelRunner runner,
+                                   boolean[] calibrated) {
+        if (pool != null) {
+            return new KvCache(shape, config, pool, false, runner, calibrated);
+        }
+        PagePool own = new PagePool(config.pageBytes(), pagesPerSequence(shape, config));
+        own.addHolder(0);
+        return new KvCache(shape, config, own, true, runner, calibrated);
+    }
+
+    /** Pages one sequence of this configuration may hold: an own pool's size. */
+    static int pagesPerSequence(ModelShape shape, CacheConfig config) {
+        long blocks = 0;
+        for (LayerConfig lc : config.layers()) {
+            blocks += (long) (config.capacity().maxTokens() / lc.groupSize() + 2) * shape.kvHeads();
+        }
+        return (int) Math.min(Integer.MAX_VALUE - 8, blocks);
+    }
+
+    LayerStore[] layerStores() {
+        return layers;
+    }
+
+    ProtectedTokens protectedTokens() {
+        return protectedTokens;
     }
 
     /**
@@ -496,6 +639,7 @@ public final class KvCache implements AutoCloseable {
         AppendInput.checkValues(shape, "keys", layer, keys, elements, type, fp16);
         AppendInput.checkValues(shape, "values", layer, values, elements, type, fp16);
 
+        ls.reclaimTails(); // a tail page sealed by a fork that is gone takes blocks again (changes no content)
         eviction.reserve(ls, tokenCount); // the last step that may reject: nothing has changed so far
         try {
             eviction.commit();
@@ -628,7 +772,7 @@ public final class KvCache implements AutoCloseable {
             for (LayerStore ls : layers) {
                 for (HeadStore hs : ls.heads) {
                     released += hs.pageCount();
-                    hs.releasePages(pool);
+                    hs.releasePages();
                 }
             }
             pool.recordRelease(released);
@@ -643,7 +787,7 @@ public final class KvCache implements AutoCloseable {
                 } finally {
                     use.markClosed();
                     if (ownsPool) {
-                        pool.close();
+                        pool.releaseHolder(); // forks of this sequence keep an own pool open
                     }
                 }
             }

@@ -24,7 +24,12 @@ final class LayerStore {
     long payloadBytes;
     long metadataBytes;
 
-    LayerStore(int index, LayerConfig config, ModelShape shape, int maxTokens, Arena arena) {
+    /**
+     * {@code calibrated}: the layer will be given calibrated state (a fork or a restore of a
+     * calibrated layer), so its window never holds more than R + G - 1 tokens again and is allocated
+     * that size instead of R + C x G.
+     */
+    LayerStore(int index, LayerConfig config, ModelShape shape, int maxTokens, Arena arena, boolean calibrated) {
         this.index = index;
         this.name = presetName(config);
         this.config = config;
@@ -34,7 +39,38 @@ final class LayerStore {
         int maxBlocks = maxTokens / config.groupSize() + 1;
         this.heads = new HeadStore[shape.kvHeads()];
         for (int h = 0; h < heads.length; h++) {
-            heads[h] = new HeadStore(shape.headDim(), config.groupSize(), config.windowCapacity(), maxBlocks, arena);
+            heads[h] = new HeadStore(shape.headDim(), config.groupSize(),
+                    calibrated ? config.residual() + config.groupSize() : config.windowCapacity(), maxBlocks, arena);
+        }
+    }
+
+    /** Makes this (new, empty) layer a fork of {@code parent}: counts, and every head (see {@link HeadStore#forkFrom}). */
+    void forkFrom(LayerStore parent) {
+        tokens = parent.tokens;
+        quantizedTokens = parent.quantizedTokens;
+        evictedTokens = parent.evictedTokens;
+        calibrated = parent.calibrated;
+        payloadBytes = parent.payloadBytes;
+        metadataBytes = parent.metadataBytes;
+        for (int h = 0; h < heads.length; h++) {
+            heads[h].forkFrom(parent.heads[h]);
+        }
+    }
+
+    /**
+     * Unseals the tail pages if every head holds its own alone again; all or none, so that every
+     * head still places its blocks alike (page planning counts head 0 for all). Run by an append
+     * before it plans: references can only fall until it returns (nothing forks a sequence while it
+     * is written), so a tail found reclaimable stays so. Allocates nothing.
+     */
+    void reclaimTails() {
+        for (HeadStore hs : heads) {
+            if (!hs.tailReclaimable()) {
+                return;
+            }
+        }
+        for (HeadStore hs : heads) {
+            hs.unsealTail();
         }
     }
 

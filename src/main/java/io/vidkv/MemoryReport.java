@@ -31,10 +31,15 @@ import java.util.List;
  *                      quantized tokens cost; 0 before the first quantization
  * @param totalBits     (pageBytes + residualBytes + per-head state) x 8 / all retained elements,
  *                      residual window included; 0 while nothing is held
+ * @param sharedPageBytes bytes of the pages (part of {@code pageBytes}) that other sequences reference
+ *                      too, a parent and its forks ({@link KvCache#fork()}): each of them reports
+ *                      these, the pool holds them once ({@link PagePool#report()})
+ * @param mappedPageBytes bytes of the pages (part of {@code pageBytes}) read in place from a mapped
+ *                      snapshot file ({@link SnapshotMode#MAPPED}): file-backed, not pool memory
  */
 public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long payloadBytes, long metadataBytes,
                            long residualBytes, long pageBytes, double nominalBits, double effectiveBits,
-                           double totalBits) {
+                           double totalBits, long sharedPageBytes, long mappedPageBytes) {
 
     /**
      * One layer.
@@ -58,6 +63,7 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
     static MemoryReport of(KvCache cache, LayerStore[] stores, ModelShape shape, CacheConfig config) {
         List<Layer> out = new ArrayList<>();
         long payload = 0, meta = 0, resid = 0, pages = 0, fp16 = 0, quantElements = 0, allElements = 0;
+        long shared = 0, mapped = 0;
         double nominalWeighted = 0;
         long tokens = 0;
         for (int l = 0; l < stores.length; l++) {
@@ -77,6 +83,15 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
             long lPages = 0;
             for (HeadStore hs : ls.heads) {
                 lPages += (long) hs.pageCount() * config.pageBytes();
+                for (int i = 0; i < hs.pageCount(); i++) {
+                    Page p = hs.heldPage(i);
+                    if (p.references() > 1) {
+                        shared += config.pageBytes();
+                    }
+                    if (!p.owner.writable()) {
+                        mapped += config.pageBytes();
+                    }
+                }
             }
             long lMeta = ls.metadataBytes + headState;
             long lFp16 = (long) held * shape.tokenElements() * 2 * 2;
@@ -101,7 +116,8 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
         double nominal = nominalWeighted / weights;
         double effective = quantElements == 0 ? 0 : (payload + meta) * 8.0 / quantElements;
         double total = allElements == 0 ? 0 : (pages + resid + (meta - sumBlockMeta(stores))) * 8.0 / allElements;
-        return new MemoryReport(List.copyOf(out), tokens, fp16, payload, meta, resid, pages, nominal, effective, total);
+        return new MemoryReport(List.copyOf(out), tokens, fp16, payload, meta, resid, pages, nominal, effective, total,
+                shared, mapped);
     }
 
     /** Metadata inside blocks (already counted in page bytes), to avoid counting it twice. */
@@ -111,6 +127,16 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
             s += ls.metadataBytes;
         }
         return s;
+    }
+
+    /**
+     * Bytes of the pages only this sequence references (pool or mapped), the part that closing it
+     * gives back.
+     *
+     * @return {@code pageBytes - sharedPageBytes}
+     */
+    public long privatePageBytes() {
+        return pageBytes - sharedPageBytes;
     }
 
     /**

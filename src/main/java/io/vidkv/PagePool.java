@@ -2,6 +2,7 @@ package io.vidkv;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 /**
  * Fixed-size off-heap pages shared by many sequences. Pages are allocated lazily from one shared
@@ -14,15 +15,38 @@ import java.lang.foreign.MemorySegment;
  * pool after the sequences that use it. Sequences still holding pages then fail on use with
  * {@link IllegalStateException} (never a crash: the arena's segments refuse access once closed), an
  * append of theirs is rejected with nothing changed, and closing them still succeeds.
+ *
+ * <p>Sharing: a page is reference-counted ({@link KvCache#fork()} lets a child reference every page
+ * of its parent); it returns to the free stack when its last reference is released, and
+ * {@link #pagesInUse()} counts a shared page once. {@link #report()} says how many are shared.
  */
 public final class PagePool implements AutoCloseable {
 
     private final int pageBytes;
-    private final int maxPages;
+    private int maxPages;
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment[] free;
+    /** Every page allocated so far, in allocation order (for {@link #report()}). */
+    private Page[] all;
+    private Page[] free;
     private int freeCount;
     private int allocated;
+    /**
+     * Sequences created with a pool of their own ({@link KvCache#create(ModelShape, CacheConfig)})
+     * and their forks: the pool closes with the last of them. 0 for a pool the caller made.
+     */
+    private int holders;
+    /** Takes back pages whose last reference was released (kept private: the pool's API stays small). */
+    private final PageOwner owner = new PageOwner() {
+        @Override
+        public void reclaim(Page page) {
+            release(page);
+        }
+
+        @Override
+        public boolean writable() {
+            return true;
+        }
+    };
     /** Volatile so that {@link #isClosed} needs no monitor (a sequence checks it on every append). */
     private volatile boolean closed;
 
@@ -42,7 +66,9 @@ public final class PagePool implements AutoCloseable {
         }
         this.pageBytes = pageBytes;
         this.maxPages = maxPages;
-        this.free = new MemorySegment[maxPages];
+        int initial = Math.min(maxPages, 1024); // grows with allocation: maxPages may be a large budget
+        this.free = new Page[initial];
+        this.all = new Page[initial];
     }
 
     /**
@@ -66,22 +92,32 @@ public final class PagePool implements AutoCloseable {
         return pageBytes;
     }
 
-    /** A page (contents unspecified), from the free stack or newly allocated. */
-    synchronized MemorySegment acquire() {
+    /**
+     * A page (contents unspecified) with one reference, the caller's, from the free stack or newly
+     * allocated.
+     */
+    synchronized Page acquire() {
         if (closed) {
             throw new IllegalStateException("page pool is closed");
         }
         if (freeCount > 0) {
-            MemorySegment p = free[--freeCount];
+            Page p = free[--freeCount];
             free[freeCount] = null;
+            p.claim();
             return p;
         }
         if (allocated >= maxPages) {
             throw new CapacityExceededException("page pool exhausted: all " + maxPages + " pages of " + pageBytes
                     + " bytes are in use");
         }
-        allocated++;
-        MemorySegment page = arena.allocate(pageBytes, 64);
+        if (allocated == all.length) { // growth only: a warm pool hands out free pages
+            int n = (int) Math.min(maxPages, 2L * all.length);
+            all = Arrays.copyOf(all, n);
+            free = Arrays.copyOf(free, n);
+        }
+        Page page = new Page(arena.allocate(pageBytes, 64), owner);
+        all[allocated++] = page;
+        page.claim();
         io.vidkv.jfr.PageEvent ev = new io.vidkv.jfr.PageEvent();
         if (ev.shouldCommit()) {
             ev.action = "allocated";
@@ -115,15 +151,51 @@ public final class PagePool implements AutoCloseable {
         }
     }
 
-    /** Returns a page; it must have come from this pool and not be returned twice. */
-    synchronized void release(MemorySegment page) {
+    /** Puts a page whose last reference went back on the free stack (through {@link Page#release}). */
+    private synchronized void release(Page page) {
         if (closed) {
             return;
         }
-        if (page.byteSize() != pageBytes || freeCount >= allocated) {
+        if (page.owner != owner || freeCount >= allocated) {
             throw new IllegalArgumentException("page does not belong to this pool or was released twice");
         }
         free[freeCount++] = page;
+    }
+
+    /**
+     * Pages in use, how many of them more than one sequence references, and the references in all:
+     * a shared page counts once in {@code pagesInUse} and {@code bytesInUse}.
+     *
+     * @return the report, a moment's values
+     */
+    public synchronized PoolReport report() {
+        int shared = 0;
+        long references = 0;
+        for (int i = 0; i < allocated; i++) {
+            int r = all[i].references();
+            references += r;
+            if (r > 1) {
+                shared++;
+            }
+        }
+        int inUse = allocated - freeCount;
+        return new PoolReport(pageBytes, allocated, inUse, shared, references, (long) inUse * pageBytes,
+                (long) shared * pageBytes);
+    }
+
+    /** A new sequence with this pool as its own (or a fork of one) holds the pool open too. */
+    synchronized void addHolder(int morePages) {
+        holders++;
+        maxPages = (int) Math.min(Integer.MAX_VALUE - 8, (long) maxPages + morePages);
+    }
+
+    /** A holder closed; the last one closes the pool. Returns whether it did. */
+    synchronized boolean releaseHolder() {
+        if (--holders <= 0) {
+            close();
+            return true;
+        }
+        return false;
     }
 
     /**

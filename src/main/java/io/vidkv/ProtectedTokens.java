@@ -42,6 +42,16 @@ final class ProtectedTokens {
         return Long.bitCount(mask(first, count));
     }
 
+    /** Copies {@code other}'s positions (a fork; both have the same limit). */
+    void copyFrom(ProtectedTokens other) {
+        System.arraycopy(other.bits, 0, bits, 0, bits.length);
+    }
+
+    /** The positions as 64-bit words, bit p of word p / 64 (the snapshot writer's view; do not modify). */
+    long[] words() {
+        return bits;
+    }
+
     /** Protects {@code position}; the caller checked it is in [0, maxTokens) and not yet quantized. */
     void add(int position) {
         bits[position >>> 6] |= 1L << (position & 63);

@@ -328,7 +328,6 @@ class KvCacheTest {
     @Tag("allocation")
     @Test
     void steadyStateAppendAndDecodeAllocateNothing() {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         ModelShape shape = new ModelShape(2, 8, 2, 128);
         // the presets, and the least-squares options (their encoders sort and refit per group)
         for (String spec : new String[]{"vidkv-1.5/1.58", "fp16", "vidkv-1.5/1.66-stp", "kivi-2", "vidkv-2",
@@ -352,39 +351,16 @@ class KvCacheTest {
                 for (int l = 0; l < 2; l++) {
                     cache.append(l, k, v, 1000, InputType.F32);
                 }
-                MemorySegment[] kt = new MemorySegment[2200];
-                MemorySegment[] vt = new MemorySegment[2200];
-                for (int t = 0; t < 2200; t++) {
-                    kt[t] = slice(k, 1000 + t, 1, shape);
-                    vt[t] = slice(v, 1000 + t, 1, shape);
-                }
-                int t = 0;
-                for (; t < 1000; t++) { // warm-up: C2 must have compiled the Vector API paths (interpreted they box)
-                    for (int l = 0; l < 2; l++) {
-                        cache.append(l, kt[t], vt[t], 1, InputType.F32);
-                        attn.attend(l, q, out);
-                    }
+                java.util.function.IntConsumer step = io.vidkv.testing.Tokens.decodeSteps(cache, attn, k, v, 1000, 2200, q, out);
+                for (int t = 0; t < 1000; t++) { // warm-up: C2 must have compiled the Vector API paths (interpreted they box)
+                    step.accept(t);
                 }
                 // Steady state = a window of 200 decode steps (x 2 layers) with zero heap bytes; a late JIT
                 // recompilation may still run a method interpreted once, so up to 6 windows are tried.
-                long[] windows = new long[6];
-                int w = 0;
-                for (; w < windows.length; w++) {
-                    long before = mx.getCurrentThreadAllocatedBytes();
-                    for (int end = t + 200; t < end; t++) {
-                        for (int l = 0; l < 2; l++) {
-                            cache.append(l, kt[t], vt[t], 1, InputType.F32);
-                            attn.attend(l, q, out);
-                        }
-                    }
-                    windows[w] = mx.getCurrentThreadAllocatedBytes() - before;
-                    if (windows[w] == 0) {
-                        break;
-                    }
-                }
+                long[] windows = io.vidkv.testing.HeapWindows.untilQuiet(step, 1000, 200, 6);
                 attn.close();
                 cache.close();
-                assertTrue(w < windows.length, spec + ": no allocation-free window of 200 decode steps; bytes per window "
+                assertTrue(io.vidkv.testing.HeapWindows.quiet(windows), spec + ": no allocation-free window of 200 decode steps; bytes per window "
                         + Arrays.toString(windows));
             }
         }

@@ -88,6 +88,66 @@ public final class Seeds {
         write(root.resolve("io/vidkv/fuzz/ConfigFuzzTestInputs/layerConfig"), layerConfigs());
         write(root.resolve("io/vidkv/fuzz/KvCacheFuzzTestInputs/appendAndAttend"), caches());
         write(root.resolve("io/vidkv/nativelib/NativeManifestFuzzTestInputs/parse"), manifests());
+        write(root.resolve("io/vidkv/fuzz/SnapshotReaderFuzzTestInputs/open"), snapshots());
+    }
+
+    // ---------------------------------------------------------------- snapshots
+
+    /** A snapshot of a small sequence (1-2 layers, d = 16, 4 KiB pages), as saveTo writes it. */
+    static byte[] snapshot(io.vidkv.LayerConfig layer, int layers, int tokens, io.vidkv.CapacityPolicy capacity,
+                           int... protect) throws IOException {
+        io.vidkv.ModelShape shape = new io.vidkv.ModelShape(layers, 2, 1, 16);
+        io.vidkv.CacheConfig config = io.vidkv.CacheConfig.uniform(shape, layer).withPageBytes(4096).withCapacity(capacity);
+        Path f = Files.createTempFile("vidkv-seed", ".vkv");
+        SplittableRandom rnd = new SplittableRandom(tokens * 31L + layers);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined();
+             io.vidkv.KvCache cache = io.vidkv.KvCache.create(shape, config)) {
+            cache.protect(protect);
+            java.lang.foreign.MemorySegment k = io.vidkv.testing.KvData.keys(arena, rnd, tokens, 1, 16);
+            java.lang.foreign.MemorySegment v = io.vidkv.testing.KvData.values(arena, rnd, tokens, 1, 16);
+            for (int t = 0; t < tokens; t += 100) {
+                int n = Math.min(100, tokens - t);
+                for (int l = 0; l < layers; l++) {
+                    cache.append(l, k.asSlice(t * 64L, n * 64L), v.asSlice(t * 64L, n * 64L), n, InputType.F32);
+                }
+            }
+            cache.saveTo(f);
+            return Files.readAllBytes(f);
+        } finally {
+            Files.deleteIfExists(f);
+        }
+    }
+
+    private static byte[] control(int c, byte[] file) {
+        byte[] b = new byte[file.length + 1];
+        b[0] = (byte) c;
+        System.arraycopy(file, 0, b, 1, file.length);
+        return b;
+    }
+
+    static List<Seed> snapshots() throws IOException {
+        List<Seed> s = new ArrayList<>();
+        io.vidkv.CapacityPolicy cap = new io.vidkv.CapacityPolicy(1024);
+        for (String id : new String[]{"vidkv-1.5/1.58", "vidkv-1.5/1.66-stp", "vidkv-1.5/1.58-compact", "kivi-2", "fp16",
+                "vidkv-2"}) {
+            byte[] f = snapshot(Preset.byId(id).layerConfig(), 1, 400, cap, id.contains("stp") ? new int[]{3, 9, 200} : new int[0]);
+            String name = id.replace('/', '-').replace('.', '_');
+            s.add(new Seed(name + "-loaded", control(0, f)));
+            s.add(new Seed(name + "-mapped-fixcrc", control(3, f)));
+        }
+        s.add(new Seed("two-layers-evicted", control(1, snapshot(Preset.byId("vidkv-1.5/1.58").layerConfig(), 2, 1500,
+                io.vidkv.CapacityPolicy.evictOldest(600)))));
+        s.add(new Seed("window-only", control(2, snapshot(Preset.byId("vidkv-1.5/1.58").layerConfig(), 1, 50, cap))));
+        s.add(new Seed("reference-loaded", control(1, snapshot(Preset.byId("vidkv-reference-1.5/1.58").layerConfig(), 1, 300,
+                cap))));
+        byte[] f = snapshot(Preset.byId("vidkv-1.5/1.58").layerConfig(), 1, 400, cap);
+        s.add(new Seed("truncated", control(0, Arrays.copyOf(f, f.length / 2))));
+        s.add(new Seed("header-only", control(1, Arrays.copyOf(f, 32))));
+        byte[] v2 = f.clone();
+        v2[8] = 2;
+        s.add(new Seed("version-2", control(1, v2)));
+        s.add(new Seed("empty", new byte[0]));
+        return s;
     }
 
     private record Seed(String name, byte[] bytes) {

@@ -2,6 +2,7 @@ package io.vidkv.cli;
 
 import io.vidkv.Preset;
 import io.vidkv.eval.SyntheticVideoKv;
+import io.vidkv.replay.QuestionsDriver;
 import io.vidkv.replay.ReplayDriver;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -44,6 +45,18 @@ final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Threads, 1 to 1024 (default: all cores).")
     int threads = Runtime.getRuntime().availableProcessors();
 
+    @Option(names = "--questions", description = "Many questions on one video: prefill the data once, fork this many question "
+            + "sequences from it (each its own --question-tokens, then --steps decode steps, on its own thread); report memory "
+            + "held vs unshared sequences and time to first token for a fork, a fresh prefill and a snapshot restored mapped "
+            + "and loaded (default: 0, the plain replay).")
+    int questions = 0;
+
+    @Option(names = "--question-tokens", description = "Tokens of each question with --questions (default: ${DEFAULT-VALUE}).")
+    int questionTokens = 24;
+
+    @Option(names = "--repeats", description = "Runs whose median --questions reports for each time (default: ${DEFAULT-VALUE}).")
+    int repeats = 5;
+
     @Spec
     CommandSpec spec;
 
@@ -82,7 +95,11 @@ final class ReplayCommand implements Callable<Integer> {
             throw Checks.error(spec, "--steps " + steps + " must be fewer than the data's " + source.tokens()
                     + " tokens (the rest are the prefill)" + (data.equals("synthetic") ? ": use more --frames or fewer --steps" : ""));
         }
+        Checks.between(spec, "--questions", questions, 0, Checks.MAX_THREADS); // one thread per question
         checkFootprint(source, ps);
+        if (questions > 0) {
+            return questions(source, ps);
+        }
         System.out.printf("replay: %d layers, %d cached tokens, %d decode steps (%d warm-up), %d sequence(s), %d thread(s)%n",
                 layers, source.tokens(), steps, warmup, sequences, threads);
         System.out.printf("%-24s %10s %9s %9s %12s %11s %11s %12s %5s%n", "preset", "prefill ms", "p50 ms", "p99 ms", "tokens/s",
@@ -95,6 +112,37 @@ final class ReplayCommand implements Callable<Integer> {
         }
         System.out.println("a step = append one token and attend all query heads, in every layer; prefill and native memory per sequence;");
         System.out.println("alloc steps = measured steps whose thread allocated any heap byte (ThreadMXBean)");
+        return 0;
+    }
+
+    private int questions(io.vidkv.eval.KvSource source, List<Preset> ps) throws Exception {
+        Checks.atLeast(spec, "--question-tokens", questionTokens, 1);
+        Checks.atLeast(spec, "--repeats", repeats, 1);
+        if (questionTokens + steps >= source.tokens()) {
+            throw Checks.error(spec, "--question-tokens + --steps (" + (questionTokens + steps) + ") must be fewer than the data's "
+                    + source.tokens() + " tokens");
+        }
+        System.out.printf(Locale.ROOT, "replay --questions: %d layers, a prefix of %d tokens prefilled once, %d questions of %d "
+                        + "tokens + %d decode steps (%d warm-up) forked from it, one thread each; times: medians of %d runs%n",
+                layers, source.tokens(), questions, questionTokens, steps, warmup, repeats);
+        for (Preset p : ps) {
+            QuestionsDriver.Report r = QuestionsDriver.run(source,
+                    new QuestionsDriver.Options(p, questions, questionTokens, steps, warmup, repeats, threads));
+            double mib = 1048576.0;
+            System.out.printf(Locale.ROOT, "%s:%n", r.preset());
+            System.out.printf(Locale.ROOT, "  memory: held %.1f MiB (pool pages once + every window) vs %d unshared sequences %.1f MiB"
+                            + " (%.2fx less); one prefix %.1f MiB + the questions' own tokens %.1f MiB (unshared minus %d prefixes) = "
+                            + "%.1f MiB -> held is %.2fx that (the forks' copied residual windows: %.1f MiB)%n", r.heldBytes() / mib, questions,
+                    r.unsharedBytes() / mib, (double) r.unsharedBytes() / r.heldBytes(), r.prefixBytes() / mib, r.ownBytes() / mib,
+                    questions, (r.prefixBytes() + r.ownBytes()) / mib, r.sharingRatio(), r.copiedWindowBytes() / mib);
+            System.out.printf(Locale.ROOT, "  prefix: prefill %.1f ms, fork %.3f ms, save %.1f ms (%.1f MiB file), restore mapped %.2f ms"
+                            + " (%.0fx faster than prefill), loaded %.1f ms%n", r.prefillMs(), r.forkMs(), r.saveMs(),
+                    r.snapshotBytes() / mib, r.mappedRestoreMs(), r.prefillMs() / r.mappedRestoreMs(), r.loadedRestoreMs());
+            System.out.printf(Locale.ROOT, "  time to first token: fork %.1f ms, fresh prefill %.1f ms, mapped snapshot %.1f ms, "
+                    + "loaded snapshot %.1f ms%n", r.ttftForkMs(), r.ttftPrefillMs(), r.ttftMappedMs(), r.ttftLoadedMs());
+            System.out.printf(Locale.ROOT, "  decode: %.1f heap bytes per step over %d measured steps (all questions), %d steps "
+                    + "allocated%n", r.heapBytesPerDecodeStep(), r.measuredSteps(), r.stepsThatAllocated());
+        }
         return 0;
     }
 

@@ -34,6 +34,10 @@ final class SoakCommand implements Callable<Integer> {
     @Option(names = "--sequences", description = "Short sequences through the shared pool (default: 2,000; --short: 240; 0 skips them).")
     Integer sequences;
 
+    @Option(names = "--fork-ops", description = "Random fork/append/evict/close operations on one pool (default: 20,000; --short: "
+            + "2,000; 0 skips them).")
+    Integer forkOps;
+
     @Option(names = "--capacity", description = "Capacity of the streaming sequence in tokens (default: ${DEFAULT-VALUE}; at least the "
             + "preset's residual window R + C x G, 256 for the default preset).")
     int capacity = 2048;
@@ -67,20 +71,23 @@ final class SoakCommand implements Callable<Integer> {
         SoakDriver.Options base = shortRun ? SoakDriver.Options.ci() : SoakDriver.Options.full();
         long streamTokens = tokens != null ? tokens : base.streamTokens();
         int seqs = sequences != null ? sequences : base.sequences();
+        int forks = forkOps != null ? forkOps : base.forkOps();
+        Checks.atLeast(spec, "--fork-ops", forks, 0);
         Preset p = Checks.presets(spec, "--preset", List.of(preset)).getFirst();
         ModelShape shape = Checks.shape(spec, layers, queryHeads, kvHeads, headDim);
         Checks.threads(spec, threads);
-        checkRun(p, shape, streamTokens, seqs, base);
+        checkRun(p, shape, streamTokens, seqs, forks, base);
         Checks.outputDirectory(spec, "--out", out);
         int sampleEvery = (int) Math.max(100, Math.min(base.sampleEvery(), streamTokens / 20));
         SoakDriver.Options o = new SoakDriver.Options(p, shape,
                 capacity, streamTokens, seqs, base.maxSequenceTokens(), base.openSequences(), sampleEvery,
-                (int) Math.max(1, Math.min(base.sequenceSampleEvery(), seqs / 10)), threads, base.seed());
+                (int) Math.max(1, Math.min(base.sequenceSampleEvery(), seqs / 10)), threads, base.seed(), forks);
         System.out.printf(Locale.ROOT, "soak: %s, %d layers x %d KV heads x d=%d (%d query heads); stream %,d tokens at capacity %,d "
-                        + "(evict oldest), then %,d short sequences (<= %d open, <= %d tokens); %d thread(s)%n", o.preset().id(),
-                layers, kvHeads, headDim, queryHeads, streamTokens, capacity, seqs, o.openSequences(), o.maxSequenceTokens(), threads);
+                        + "(evict oldest), then %,d short sequences (<= %d open, <= %d tokens), then %,d fork/append/evict/close operations; "
+                        + "%d thread(s)%n", o.preset().id(), layers, kvHeads, headDim, queryHeads, streamTokens, capacity, seqs,
+                o.openSequences(), o.maxSequenceTokens(), forks, threads);
         SoakDriver.Report report;
-        try (ProgressBar pb = new ProgressBarBuilder().setTaskName("soak").setInitialMax(streamTokens + seqs)
+        try (ProgressBar pb = new ProgressBarBuilder().setTaskName("soak").setInitialMax(streamTokens + seqs + forks)
                 .setStyle(ProgressBarStyle.ASCII).setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err))
                 .build()) {
             report = SoakDriver.run(o, pb::stepTo);
@@ -104,7 +111,7 @@ final class SoakCommand implements Callable<Integer> {
      * capacities) or no check has a sample; a capacity below the preset's residual window cannot
      * take a single-token append once the window is full.
      */
-    private void checkRun(Preset p, ModelShape shape, long streamTokens, int seqs, SoakDriver.Options base) {
+    private void checkRun(Preset p, ModelShape shape, long streamTokens, int seqs, int forks, SoakDriver.Options base) {
         int window = p.layerConfig().windowCapacity();
         if (capacity < window) {
             throw Checks.error(spec, "--capacity must be at least " + window + ", got " + capacity + ": "
@@ -113,8 +120,8 @@ final class SoakCommand implements Callable<Integer> {
         Checks.between(spec, "--capacity", capacity, window, Checks.MAX_TOKENS);
         Checks.atLeast(spec, "--tokens", streamTokens, 0);
         Checks.atLeast(spec, "--sequences", seqs, 0);
-        if (streamTokens == 0 && seqs == 0) {
-            throw Checks.error(spec, "--tokens 0 and --sequences 0 leave nothing to run");
+        if (streamTokens == 0 && seqs == 0 && forks == 0) {
+            throw Checks.error(spec, "--tokens 0, --sequences 0 and --fork-ops 0 leave nothing to run");
         }
         if (streamTokens > 0 && streamTokens <= 2L * capacity) {
             throw Checks.error(spec, "--tokens " + streamTokens + " ends within the warm-up (two capacities, 2 x --capacity "

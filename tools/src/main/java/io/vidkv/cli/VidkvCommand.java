@@ -9,6 +9,7 @@ import picocli.CommandLine.ScopeType;
 @Command(name = "vidkv", mixinStandardHelpOptions = true, version = "vidkv 0.1.0",
         description = "Off-heap 1.x-bit KV cache for video LLMs (VidKV).",
         subcommands = {EvalCommand.class, ReplayCommand.class, InfoCommand.class, SelfCheckCommand.class, MemoryCommand.class, FidelityCommand.class, SoakCommand.class,
+                SnapshotCommand.class,
                 CommandLine.HelpCommand.class})
 public final class VidkvCommand implements Runnable {
 

@@ -23,13 +23,15 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Long runs that must leave memory flat. Two phases:
+ * Long runs that must leave memory flat. Three phases:
  * <ol>
  *   <li><b>stream</b>: one sequence under {@link CapacityPolicy#evictOldest} takes {@code streamTokens}
  *   decode steps (append one token to every layer, attend with every query head), far past its
  *   capacity, so it keeps evicting its oldest pages;</li>
  *   <li><b>sequences</b>: many short sequences (random prefill length, a few decode steps) go through
- *   one shared pool, up to {@code openSequences} alive at once, closed in random order.</li>
+ *   one shared pool, up to {@code openSequences} alive at once, closed in random order;</li>
+ *   <li><b>forks</b> ({@link SoakForkPhase}): evicting sequences fork, append, evict and close in random
+ *   order on one pool, {@code forkOps} operations; references are checked against the pages held.</li>
  * </ol>
  * Every {@code sampleEvery} steps (or sequences) it samples the pool's accounting, Native Memory
  * Tracking (when the JVM runs with {@code -XX:NativeMemoryTracking=summary}; FFM arenas count under
@@ -50,9 +52,9 @@ public final class SoakDriver {
 
     public record Options(Preset preset, ModelShape shape, int capacity, long streamTokens, int sequences,
                           int maxSequenceTokens, int openSequences, int sampleEvery, int sequenceSampleEvery,
-                          int threads, long seed) {
+                          int threads, long seed, int forkOps) {
         public Options {
-            if (streamTokens < 0 || sequences < 0 || capacity <= 0 || sampleEvery <= 0 || sequenceSampleEvery <= 0
+            if (streamTokens < 0 || sequences < 0 || forkOps < 0 || capacity <= 0 || sampleEvery <= 0 || sequenceSampleEvery <= 0
                     || maxSequenceTokens < 64 || openSequences <= 0 || threads <= 0) {
                 throw new IllegalArgumentException("soak options out of range: " + this);
             }
@@ -61,13 +63,13 @@ public final class SoakDriver {
         /** The full soak of the reliability issue: 1,000,000 streamed tokens and 2,000 short sequences. */
         public static Options full() {
             return new Options(Preset.VIDKV_15_158, new ModelShape(2, 8, 4, 128), 2048, 1_000_000, 2000, 2048, 8, 20_000, 100,
-                    Runtime.getRuntime().availableProcessors(), 1);
+                    Runtime.getRuntime().availableProcessors(), 1, 20_000);
         }
 
         /** The shortened run for CI: the same checks on 24,000 tokens and 240 sequences. */
         public static Options ci() {
             return new Options(Preset.VIDKV_15_158, new ModelShape(2, 8, 4, 128), 2048, 24_000, 240, 2048, 8, 1_000, 20,
-                    Runtime.getRuntime().availableProcessors(), 1);
+                    Runtime.getRuntime().availableProcessors(), 1, 2_000);
         }
     }
 
@@ -227,6 +229,12 @@ public final class SoakDriver {
                 List<Sample> warmSeq = seqFirstSample < 0 ? List.of() : samples.subList(seqFirstSample, samples.size());
                 checks.add(flatNative("sequences", warmSeq));
             }
+
+            // Phase 3: forks, appends, evictions and closes in random order on one pool.
+            if (o.forkOps() > 0) {
+                SoakForkPhase.run(o, runner, new SoakForkPhase.Data(keys, values, kt, vt, q, out), rnd, started, samples, checks,
+                        progress, o.streamTokens() + o.sequences());
+            }
         }
         double stepMicros = streamSteps == 0 ? 0 : streamNanos / 1e3 / streamSteps;
         return new Report(o, nmtEnabled(), List.copyOf(samples), List.copyOf(checks),
@@ -248,7 +256,7 @@ public final class SoakDriver {
                 "allocated pages " + min + ".." + max + " over " + warm.size() + " samples");
     }
 
-    private static Check flatNative(String phase, List<Sample> warm) {
+    static Check flatNative(String phase, List<Sample> warm) {
         String name = phase + ": native memory outside the pool flat after warm-up (NMT)";
         if (warm.isEmpty()) {
             return new Check(name, false, "no samples after warm-up (run longer)");
@@ -263,7 +271,7 @@ public final class SoakDriver {
                         NATIVE_TOLERANCE_BYTES / 1048576.0));
     }
 
-    private static Sample sample(String phase, long step, long started, int retained, PagePool pool, long allocated) {
+    static Sample sample(String phase, long step, long started, int retained, PagePool pool, long allocated) {
         long[] nmt = nmt();
         long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
         return new Sample(phase, step, (System.nanoTime() - started) / 1_000_000, retained, pool.pagesInUse(),

@@ -140,7 +140,10 @@ class CliInputTest {
                         "would need about"}),
                 Arguments.of("soak --tokens -1", new String[]{"--tokens must be at least 0, got -1"}),
                 Arguments.of("soak --tokens 1000", new String[]{"--tokens 1000 ends within the warm-up", "2 x --capacity 2048"}),
-                Arguments.of("soak --tokens 0 --sequences 0", new String[]{"--tokens 0 and --sequences 0 leave nothing to run"}),
+                Arguments.of("soak --tokens 0 --sequences 0 --fork-ops 0",
+                        new String[]{"--tokens 0, --sequences 0 and --fork-ops 0 leave nothing to run"}),
+                Arguments.of("soak --fork-ops -1", new String[]{"--fork-ops must be at least 0, got -1"}),
+                Arguments.of("replay --questions -1", new String[]{"--questions must be between 0 and 1024, got -1"}),
                 Arguments.of("soak --sequences -1", new String[]{"--sequences must be at least 0, got -1"}),
                 Arguments.of("soak --layers 0", new String[]{"--layers must be at least 1, got 0"}),
                 Arguments.of("soak --query-heads 6", new String[]{"--query-heads (6) must be a multiple of --kv-heads (4)"}),
@@ -230,9 +233,38 @@ class CliInputTest {
         assertTrue(replay.out().contains("kivi-2"), replay.out());
 
         // the sequence phase alone: its checks do not depend on JIT warm-up, as the stream's heap check does
-        Run soak = run("soak", "--tokens", "0", "--sequences", "12", "--layers", "1", "--threads", "1", "--out",
+        Run soak = run("soak", "--tokens", "0", "--sequences", "12", "--fork-ops", "0", "--layers", "1", "--threads", "1", "--out",
                 dir.resolve("soak").toString());
         assertEquals(0, soak.code(), soak.out() + soak.err());
         assertTrue(Files.isRegularFile(dir.resolve("soak/soak.png")), soak.out());
+        Run forks = run("soak", "--tokens", "0", "--sequences", "0", "--fork-ops", "200", "--layers", "1", "--threads", "1",
+                "--out", dir.resolve("soak-forks").toString());
+        assertEquals(0, forks.code(), forks.out() + forks.err());
+        assertTrue(forks.out().contains("ok   forks: pool references = pages the open sequences hold"), forks.out());
+
+        Path file = dir.resolve("prefix.vkv");
+        Run snapshot = run("snapshot", "--frames", "2", "--layers", "2", "--preset", "kivi-2", "--threads", "1", "--out",
+                file.toString());
+        assertEquals(0, snapshot.code(), snapshot.err());
+        Run inspect = run("snapshot", "--inspect", file.toString());
+        assertEquals(0, inspect.code(), inspect.err());
+        assertTrue(inspect.out().contains("format version 1") && inspect.out().contains("checksums verified")
+                && inspect.out().contains("kivi-2") && inspect.out().contains("PAGE"), inspect.out());
+        assertTrue(inspect.out().contains("406"), "2 frames: 14 + 2 x 196 tokens\n" + inspect.out());
+        Run questions = run("replay", "--questions", "2", "--question-tokens", "4", "--frames", "2", "--layers", "1", "--steps",
+                "6", "--warmup", "2", "--repeats", "1", "--presets", "kivi-2", "--threads", "1");
+        assertEquals(0, questions.code(), questions.err());
+        assertTrue(questions.out().contains("time to first token: fork"), questions.out());
+    }
+
+    @Test
+    void snapshotErrorsAreOneLine(@TempDir Path dir) throws IOException {
+        Path bad = dir.resolve("bad.vkv");
+        Files.write(bad, new byte[100]);
+        Run r = run("snapshot", "--inspect", bad.toString());
+        assertEquals(1, r.code(), r.out() + r.err());
+        assertTrue(r.errLines().getFirst().contains("not a vidkv snapshot"), r.err());
+        assertUserError(run("snapshot", "--inspect", dir.resolve("missing").toString()), "snapshot", "no such file");
+        assertUserError(run("snapshot", "--frames", "0", "--out", dir.resolve("x").toString()), "snapshot", "--frames");
     }
 }

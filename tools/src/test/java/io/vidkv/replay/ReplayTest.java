@@ -47,6 +47,29 @@ class ReplayTest {
         assertTrue(r.nativeBytes() > 0);
     }
 
+    /**
+     * Questions forked from one prefix hold far less than unshared sequences (the pool counts the
+     * shared pages once), their decode steps allocate nothing after warm-up, and every way to the
+     * first token was timed.
+     */
+    @Tag("allocation")
+    @Test
+    void questionsForkedFromOnePrefixShareItsPagesAndDecodeWithoutAllocating() throws Exception {
+        QuestionsDriver.Report r = QuestionsDriver.run(source(2, 6), new QuestionsDriver.Options(Preset.VIDKV_15_158, 3, 8, 800,
+                600, 1, 1));
+        assertEquals(3, r.questions());
+        // Held = the pool's pages (the prefix's once, each question's own) + every window; unshared
+        // counts the prefix's pages in each of the 3 questions and no window of the prefix itself.
+        long prefixWindow = r.copiedWindowBytes() / 3, prefixPages = r.prefixBytes() - prefixWindow;
+        assertEquals(r.unsharedBytes() - 2 * prefixPages + prefixWindow, r.heldBytes(), "the prefix's pages are held once");
+        assertTrue(r.heldBytes() > r.prefixBytes(), "the questions hold something of their own");
+        assertTrue(r.stepsThatAllocated() <= r.measuredSteps() / 100, r.stepsThatAllocated() + " of " + r.measuredSteps()
+                + " decode steps allocated heap (" + r.heapBytesPerDecodeStep() + " bytes per step on average)");
+        assertTrue(r.forkMs() > 0 && r.prefillMs() > 0 && r.mappedRestoreMs() > 0 && r.loadedRestoreMs() > 0 && r.saveMs() > 0);
+        assertTrue(r.ttftForkMs() >= r.forkMs() && r.ttftPrefillMs() >= r.prefillMs() && r.ttftMappedMs() >= r.mappedRestoreMs());
+        assertTrue(r.snapshotBytes() > 0);
+    }
+
     @Test
     void severalSequencesShareOnePool() throws Exception {
         ReplayDriver.Report r = ReplayDriver.run(source(2, 2), new ReplayDriver.Options(Preset.VIDKV_15_158, 40, 8, 3, 2));
