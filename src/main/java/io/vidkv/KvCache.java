@@ -275,10 +275,10 @@ public final class KvCache implements AutoCloseable {
      * or a fork of it) releases it. Every checksum is verified at open, so a file changed on disk in
      * place after that is not noticed: attention then reads the changed bytes (vidkv's own writer
      * never changes a file in place: it renames a new file over it, which leaves a mapping of the old
-     * one intact); a file truncated under a mapping makes decode attention over the missing part fail
-     * with the JVM's {@code InternalError} for a fault in a mapped access, but a Vector API load from
-     * a missing page (a prefill key tile may read pages that way) crashes the JVM: never truncate or
-     * rewrite a mapped snapshot file. {@link SnapshotMode#LOADED}: the
+     * one intact); a file truncated under a mapping makes decode and prefill attention over the
+     * missing part fail with the JVM's {@code InternalError} for a fault in a mapped access (the
+     * kernels never load vectors straight from pages, which would crash the JVM instead): do not
+     * truncate or rewrite a mapped snapshot file. {@link SnapshotMode#LOADED}: the
      * pages are copied into pool pages and the file is closed before this returns.
      *
      * @param file   the snapshot

@@ -131,11 +131,11 @@ class SnapshotTest {
     }
 
     /**
-     * A mapped file truncated by another program under the mapping: attention over the missing
-     * pages fails with the JVM's InternalError for a fault in a mapped access (the kernels read
-     * pages with MemorySegment accesses, which the JVM turns into that error; a Vector API load from
-     * a mapping would crash the JVM instead, so the kernels must keep reading pages the way they do),
-     * and the sequence still closes.
+     * A mapped file truncated by another program under the mapping: decode and prefill attention
+     * over the missing pages fail with the JVM's InternalError for a fault in a mapped access (the
+     * kernels read pages with scalar MemorySegment accesses, which the JVM turns into that error; a
+     * Vector API load from a mapping would crash the JVM instead, so no kernel loads a vector from a
+     * page), and the sequence still closes.
      */
     @Test
     void aFileTruncatedUnderItsMappingFailsReadsWithAnErrorNotACrash() throws IOException {
@@ -157,6 +157,11 @@ class SnapshotTest {
             }
             try (io.vidkv.kernel.DecodeAttention attn = new io.vidkv.kernel.DecodeAttention(restored, null)) {
                 assertThrows(InternalError.class, () -> attn.attend(0, q, out));
+            }
+            MemorySegment q4 = KvData.queries(arena, rnd, 4, SHAPE, 0.3);
+            MemorySegment out4 = arena.allocate(4L * SHAPE.queryHeads() * 64 * 4);
+            try (io.vidkv.kernel.PrefillAttention prefill = new io.vidkv.kernel.PrefillAttention(restored, 4, 512)) {
+                assertThrows(InternalError.class, () -> prefill.attend(0, q4, out4, 4, 2996));
             }
             restored.close();
             assertEquals(0, pool.pagesInUse());
