@@ -63,12 +63,11 @@ public final class PrefillAttention implements AutoCloseable {
     private final MemorySegment vTile;
     private final MemorySegment scores;
     private final MemorySegment outTile;
-    /** Zeros for the masked tail of a score row (a bulk copy, not an allocating slice fill). */
+    /** Zeros for a one-token tile's second key and value (a bulk copy, not an allocating slice fill). */
     private final MemorySegment zeros;
-    /** Per query row, the exp shift so far: its largest visible score + {@link #HEADROOM} when last raised. */
-    private final float[] rowShift;
-    private final float[] rowSum;
-    /** Codec scratch, a block of floats, the layers' key tiles, the softmax's partial sums. */
+    /** The online softmax between the two matmuls, with each query row's running shift and sum. */
+    private final TileSoftmax softmax;
+    /** Codec scratch, a block of floats, the layers' key tiles. */
     private final Scratch work;
     /** The call's query rows (n gq of them) in channel space and in row space: one batched transform per KV head. */
     private final float[] query;
@@ -82,13 +81,6 @@ public final class PrefillAttention implements AutoCloseable {
     private static final int IDLE = 0;
     private static final int IN_USE = 1;
     private static final int CLOSED = 2;
-    /**
-     * How far above a row's largest score its exp shift is set: weights are exp(s - shift) <=
-     * e^-16, so a later tile's scores may grow by up to 16 before the shift must be raised, and a
-     * weight underflows to 0 only 71 below the largest score (e^-71 ~ 1e-31 of it, far below float
-     * precision). Float32 weights have the same relative precision at e^-16 as at 1.
-     */
-    static final float HEADROOM = 16f;
 
     /**
      * Prefill attention over {@code cache}, on a oneDNN CPU engine of its own (closed with this
@@ -140,9 +132,8 @@ public final class PrefillAttention implements AutoCloseable {
         this.vTile = arena.allocate((long) tileTokens * d * 4, 64);
         this.scores = arena.allocate((long) rows * tileTokens * 4, 64);
         this.outTile = arena.allocate((long) rows * d * 4, 64);
-        this.rowShift = new float[rows];
-        this.rowSum = new float[rows];
-        this.zeros = arena.allocate((long) Math.max(tileTokens, d) * 4, 64);
+        this.zeros = arena.allocate((long) d * 4, 64);
+        this.softmax = new TileSoftmax(math, scores, outTile, arena.allocate((long) tileTokens * 4, 64), rows, tileTokens, d, gq);
         this.query = new float[rows * d];
         this.queryRows = new float[rows * d];
         this.work = new Scratch(cache, shape, math, rows);
@@ -327,85 +318,13 @@ public final class PrefillAttention implements AutoCloseable {
         dnnl.matmul(qk).execute(qTile, k, scores);
         matmulNanos += System.nanoTime() - start;
         start = System.nanoTime();
-        for (int r = 0; r < rows; r++) {
-            softmaxRow(r, t0, count, valid, firstPosition, first);
-        }
+        softmax.rows(rows, t0, count, valid, firstPosition, first);
         softmaxNanos += System.nanoTime() - start;
         start = System.nanoTime();
         MatmulShape pv = new MatmulShape(rows, count, d, DnnlDataType.F32, DnnlDataType.F32, DnnlDataType.F32, false, false,
                 tileTokens, ld, d, 1f, first ? 0f : 1f);
         dnnl.matmul(pv).execute(scores, v, outTile);
         matmulNanos += System.nanoTime() - start;
-    }
-
-    /** The online softmax of query row r of the tile at t0 (count tokens, valid real), its causal mask and rescale. */
-    private void softmaxRow(int r, int t0, int count, int valid, int firstPosition, boolean first) {
-        int lastVisible = firstPosition + r / gq;
-        int visible = Math.max(0, Math.min(valid, lastVisible - t0 + 1));
-        long rowOff = (long) r * tileTokens * 4;
-        float old = rowSum[r];
-        float rescale = rowWeights(rowOff, visible, r, first, work.partial);
-        if (visible < count) { // causal mask
-            MemorySegment.copy(zeros, 0, scores, rowOff + 4L * visible, 4L * (count - visible));
-        }
-        rowSum[r] += first ? 0f : old * rescale;
-        if (!first && rescale != 1f) {
-            math.tileRowScale(outTile, (long) r * d * 4, d, rescale);
-        }
-    }
-
-    /**
-     * The online softmax of score row r of the tile, in place on the native tile that oneDNN wrote,
-     * one vectorized pass: p = exp(s - shift) for the first {@code visible} scores, their sum (in a
-     * fixed order) to rowSum[r]. The shift is the row's largest score so far plus {@link #HEADROOM},
-     * so exp sees arguments <= 0 and no max pass is needed per tile; it is raised (and the weights
-     * done so far rescaled) only when a score goes above it: on the row's first tile, and rarely
-     * later. Returns the factor by which the row's earlier sum and output must be rescaled. No row
-     * is copied to the heap and back.
-     */
-    private float rowWeights(long rowOff, int visible, int r, boolean first, float[] partial) {
-        float shift = first ? Float.NEGATIVE_INFINITY : rowShift[r];
-        float rescale = 1f;
-        float sum = 0f;
-        if (visible > 0) {
-            if (shift == Float.NEGATIVE_INFINITY) {
-                shift = math.tileRowMax(scores, rowOff, visible) + HEADROOM;
-                rescale = 0f;
-            }
-            java.util.Arrays.fill(partial, 0f);
-            int whole = visible & -16;
-            int i = 0;
-            while ((i = math.tileRowExp(scores, rowOff, i, whole, shift, partial)) < whole) {
-                float raised = math.tileRowMax(scores, rowOff + 4L * i, visible - i) + HEADROOM;
-                float f = ExpApprox.exp(shift - raised);
-                math.tileRowScale(scores, rowOff, i, f);
-                for (int k = 0; k < 16; k++) {
-                    partial[k] *= f;
-                }
-                rescale *= f;
-                shift = raised;
-            }
-            sum = ((partial[0] + partial[8]) + (partial[1] + partial[9])) + ((partial[2] + partial[10]) + (partial[3] + partial[11]))
-                    + (((partial[4] + partial[12]) + (partial[5] + partial[13])) + ((partial[6] + partial[14]) + (partial[7] + partial[15])));
-            for (i = whole; i < visible; i++) { // the last scores, in index order
-                long at = rowOff + 4L * i;
-                float x = scores.get(ValueLayout.JAVA_FLOAT, at);
-                if (x > shift) {
-                    float raised = math.tileRowMax(scores, at, visible - i) + HEADROOM;
-                    float f = ExpApprox.exp(shift - raised);
-                    math.tileRowScale(scores, rowOff, i, f);
-                    sum *= f;
-                    rescale *= f;
-                    shift = raised;
-                }
-                float e = ExpApprox.exp(x - shift);
-                scores.set(ValueLayout.JAVA_FLOAT, at, e);
-                sum += e;
-            }
-        }
-        rowShift[r] = shift;
-        rowSum[r] = sum;
-        return rescale;
     }
 
     /**
@@ -430,7 +349,7 @@ public final class PrefillAttention implements AutoCloseable {
 
     private void storeOutput(MemorySegment out, int n, int h) {
         for (int r = 0; r < n * gq; r++) {
-            float inv = 1f / rowSum[r];
+            float inv = 1f / softmax.sum(r);
             long dst = ((long) (r / gq) * shape.queryHeads() + (long) h * gq + r % gq) * d * 4;
             for (int c = 0; c < d; c++) {
                 out.set(ValueLayout.JAVA_FLOAT_UNALIGNED, dst + 4L * c, outTile.get(ValueLayout.JAVA_FLOAT, ((long) r * d + c) * 4) * inv);
@@ -483,14 +402,13 @@ public final class PrefillAttention implements AutoCloseable {
         use.set(IDLE);
     }
 
-    /** The call's scratch: codec scratch (FFTW buffers and plans), a block of floats, the layers' key tiles. */
+    /** The call's scratch: codec scratch (FFTW buffers and plans), a block of floats, the layers' key and value tiles. */
     private static final class Scratch {
         final CodecScratch scratch;
         final float[] block;
         final float[] rows;
         final KeyTile[] keyTiles;
         final ValueTile[] valueTiles;
-        final float[] partial = new float[16];
 
         Scratch(KvCache cache, ModelShape shape, KernelMath math, int maxQueries) {
             int d = shape.headDim();
