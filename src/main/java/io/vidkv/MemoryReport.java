@@ -70,10 +70,13 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
             LayerStore ls = stores[l];
             long headState = 0;
             boolean compact = ls.config.metadata() == MetadataFormat.COMPACT8;
+            // the per-token ternary values keep a channel normalizer (one half per channel) in either format
+            boolean normalizers = ls.config.values().kind() == ValueSpec.Kind.TERNARY
+                    && ls.config.values().axis() == QuantAxis.PER_TOKEN;
             if (ls.calibrated) {
                 for (HeadStore hs : ls.heads) {
                     headState += hs.state.metadataBytes(ls.config.keys().kind() == KeySpec.Kind.VIDKV
-                            || ls.config.keys().kind() == KeySpec.Kind.REFERENCE, compact);
+                            || ls.config.keys().kind() == KeySpec.Kind.REFERENCE, compact, normalizers);
                 }
             }
             int window = ls.tokens - ls.quantizedTokens;

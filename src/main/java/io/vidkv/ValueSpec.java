@@ -10,8 +10,11 @@ package io.vidkv;
  * @param kind              FP16, UNIFORM (k-bit min/max), TERNARY ({-1, 0, +1} per channel) or
  *                          REFERENCE (the reference code's values)
  * @param bits              UNIFORM: bits per code, 1, 2, 3, 4 or 8 (checked when the cache is created)
- * @param axis              UNIFORM: parameter sharing; METHOD.md section 3 finds per-channel values
- *                          better for video LLMs than KIVI's per-token ones
+ * @param axis              UNIFORM and TERNARY: parameter sharing; METHOD.md section 3 finds per-channel
+ *                          values better for video LLMs than KIVI's per-token ones (a data property:
+ *                          measure it, {@code vidkv eval --experiments}). TERNARY per token: threshold
+ *                          and scale per token over channels normalized by their calibration mean |v|
+ *                          ({@link #withAxis}); BASE3 only, no protection
  * @param gamma             TERNARY: threshold factor (a = gamma * mean |v|), in [0, 10) (checked
  *                          when the cache is created); default {@link #DEFAULT_GAMMA}. Larger gamma
  *                          means more zero codes
@@ -39,7 +42,9 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
         /**
          * Ternary codes per channel over a group: sign(v) where |v| exceeds gamma x mean |v|, else 0;
          * reconstructed as code x scale, scale = mean |v| over the nonzero codes (the least-squares
-         * scale for those codes).
+         * scale for those codes). With {@link QuantAxis#PER_TOKEN} the same rule per token, over the
+         * token's channels divided by their normalizers n_c (mean |v| at calibration): v' = n_c x
+         * scale_t x code.
          */
         TERNARY,
         /**
@@ -171,6 +176,19 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      */
     public ValueSpec withPacking(TernaryPacking p) {
         return new ValueSpec(kind, bits, axis, gamma, p, protection, protectedFraction, threshold, fit);
+    }
+
+    /**
+     * This spec with another parameter-sharing axis (UNIFORM and TERNARY). Ternary values per token
+     * ({@link QuantAxis#PER_TOKEN}) need {@link TernaryPacking#BASE3} and no protection: other
+     * combinations make {@link KvCache#create} throw {@code IllegalArgumentException}.
+     *
+     * @param a the axis
+     * @return a new spec
+     * @throws IllegalArgumentException if {@code a} is null
+     */
+    public ValueSpec withAxis(QuantAxis a) {
+        return new ValueSpec(kind, bits, a, gamma, packing, protection, protectedFraction, threshold, fit);
     }
 
     /**

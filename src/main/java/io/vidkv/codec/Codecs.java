@@ -3,6 +3,8 @@ package io.vidkv.codec;
 import io.vidkv.KeySpec;
 import io.vidkv.LayerConfig;
 import io.vidkv.ParameterFit;
+import io.vidkv.QuantAxis;
+import io.vidkv.TernaryPacking;
 import io.vidkv.TernaryThreshold;
 import io.vidkv.ValueSpec;
 
@@ -33,8 +35,11 @@ public final class Codecs {
         return switch (v.kind()) {
             case FP16 -> new Fp16Codec(g, headDim);
             case UNIFORM -> new UniformCodec(v.bits(), v.axis(), false, meta, g, headDim, v.fit() == ParameterFit.LEAST_SQUARES);
-            case TERNARY -> new TernaryValueCodec(v.gamma(), v.threshold() == TernaryThreshold.LEAST_SQUARES, v.packing(),
-                    v.protection(), meta, g, headDim);
+            case TERNARY -> v.axis() == QuantAxis.PER_TOKEN
+                    ? new TernaryTokenCodec(v.gamma(), v.threshold() == TernaryThreshold.LEAST_SQUARES,
+                            v.packing() == TernaryPacking.BASE3, v.protection(), meta, g, headDim)
+                    : new TernaryValueCodec(v.gamma(), v.threshold() == TernaryThreshold.LEAST_SQUARES, v.packing(),
+                            v.protection(), meta, g, headDim);
             case REFERENCE -> new ReferenceValueCodec(g, headDim);
         };
     }

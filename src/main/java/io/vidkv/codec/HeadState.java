@@ -4,7 +4,8 @@ package io.vidkv.codec;
  * Per (layer, KV head) state that codecs fix once, at calibration, from the first groups they
  * quantize, and then never change (streaming is append-only, METHOD.md section 7):
  * the key channel order (anomalous channels first, each part in ascending channel order) and,
- * for {@link MetadataCodes#COMPACT8}, the per-row super-scales.
+ * for {@link MetadataCodes#COMPACT8}, the per-row super-scales; for ternary values per token, the
+ * value channel normalizers ({@link TernaryTokenCodec}).
  */
 public final class HeadState {
 
@@ -12,7 +13,7 @@ public final class HeadState {
     public final int[] keyOrder;
     /** Super-scales of the key rows (COMPACT8 metadata only). */
     public final float[] keySuper;
-    /** Super-scales of the value channels (COMPACT8 metadata only). */
+    /** Super-scales of the value channels (COMPACT8 metadata), or their normalizers (ternary values per token). */
     public final float[] valueSuper;
     private boolean calibrated;
 
@@ -37,10 +38,12 @@ public final class HeadState {
 
     /**
      * Bytes this state occupies in the memory report: the key order as 2-byte indices when a split
-     * is used, FP16 super-scales when metadata is compact.
+     * is used, FP16 super-scales when metadata is compact, and FP16 value channel normalizers (the
+     * per-token ternary values keep them in {@link #valueSuper}) in either format.
      */
-    public long metadataBytes(boolean split, boolean compact) {
-        return (split ? 2L * keyOrder.length : 0) + (compact ? 2L * (keySuper.length + valueSuper.length) : 0);
+    public long metadataBytes(boolean split, boolean compact, boolean valueNormalizers) {
+        return (split ? 2L * keyOrder.length : 0) + (compact ? 2L * keySuper.length : 0)
+                + (compact || valueNormalizers ? 2L * valueSuper.length : 0);
     }
 
     /** Super-scale from a calibration statistic: never zero, so later groups stay representable. */

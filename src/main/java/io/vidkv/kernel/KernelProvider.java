@@ -5,6 +5,7 @@ import io.vidkv.LayerConfig;
 import io.vidkv.QuantAxis;
 import io.vidkv.ValueSpec;
 import io.vidkv.codec.KeyCodec;
+import io.vidkv.codec.TernaryTokenCodec;
 import io.vidkv.codec.TernaryValueCodec;
 import io.vidkv.codec.UniformCodec;
 import io.vidkv.codec.ValueCodec;
@@ -41,7 +42,9 @@ final class KernelProvider {
         return switch (lc.values().kind()) {
             case FP16 -> new DenseKernel.Fp16Values(math, g, headDim);
             case UNIFORM -> new UniformKernel.Values(math, (UniformCodec) codec, g, headDim);
-            case TERNARY -> new VidkvKernel.TernaryValues(math, (TernaryValueCodec) codec, g, headDim);
+            case TERNARY -> lc.values().axis() == QuantAxis.PER_TOKEN
+                    ? new VidkvKernel.TernaryTokenValues(math, (TernaryTokenCodec) codec, g, headDim)
+                    : new VidkvKernel.TernaryValues(math, (TernaryValueCodec) codec, g, headDim);
             case REFERENCE -> new DenseKernel.DequantizedValues(math, codec, g, headDim);
         };
     }
@@ -60,11 +63,12 @@ final class KernelProvider {
 
     /**
      * How prefill writes the layer's value blocks into its native tile: ternary BASE3 values with
-     * G = 32 and no protected tokens from their trits ({@link VidkvKernel.TernaryTile32}), any other
+     * G = 32, per channel and no protected tokens from their trits ({@link VidkvKernel.TernaryTile32}), any other
      * layout through its codec's decoder.
      */
     static ValueTile valueTile(KernelMath math, LayerConfig lc, ValueCodec codec, int headDim) {
-        if (lc.values().kind() == ValueSpec.Kind.TERNARY && lc.groupSize() == 32 && headDim % 8 == 0) {
+        if (lc.values().kind() == ValueSpec.Kind.TERNARY && lc.values().axis() == QuantAxis.PER_CHANNEL
+                && lc.groupSize() == 32 && headDim % 8 == 0) {
             TernaryValueCodec tc = (TernaryValueCodec) codec;
             if (tc.layout().base3() && !tc.layout().protection()) {
                 return new VidkvKernel.TernaryTile32(math, tc, headDim);

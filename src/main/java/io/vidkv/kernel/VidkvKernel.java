@@ -4,6 +4,7 @@ import io.vidkv.codec.CodecScratch;
 import io.vidkv.codec.HeadState;
 import io.vidkv.codec.KeyCodec;
 import io.vidkv.codec.MetadataCodes;
+import io.vidkv.codec.TernaryTokenCodec;
 import io.vidkv.codec.TernaryValueCodec;
 import io.vidkv.codec.VidkvKeyCodec;
 import io.vidkv.layout.TernaryLayout;
@@ -166,6 +167,39 @@ final class VidkvKernel {
         public void values(MemorySegment page, long off, HeadState state, MemorySegment tile, long dst, CodecScratch scratch) {
             format.decodeScales(page, off + layout.scale(0), d, state.valueSuper, 0, scales, 0);
             math.ternaryTile32(page, off, off + layout.tail(), scales, bytes, tile, dst, d);
+        }
+    }
+
+    /**
+     * Ternary values per token ({@link TernaryTokenCodec}): the per-channel kernel above with each
+     * token's probability weighted by its scale in the token tables, and the head's channel
+     * normalizers as the channel scales: out[c] += n_c (S+ - S-) with S+- sums of p_t s_t.
+     */
+    static final class TernaryTokenValues implements ValueKernel {
+        private final KernelMath math;
+        private final TernaryLayout layout;
+        private final MetadataCodes format;
+        private final int d;
+        private final int g;
+        /** {@link TernaryLayout#TOKEN_SUPER} for each token: the super-scales of COMPACT8 token scales. */
+        private final float[] tokenSupers;
+
+        TernaryTokenValues(KernelMath math, TernaryTokenCodec codec, int groupSize, int headDim) {
+            this.math = math;
+            this.layout = codec.layout();
+            this.format = codec.format();
+            this.d = headDim;
+            this.g = groupSize;
+            this.tokenSupers = new float[groupSize];
+            java.util.Arrays.fill(tokenSupers, TernaryLayout.TOKEN_SUPER);
+        }
+
+        @Override
+        public void accumulate(MemorySegment page, long off, HeadState state, BlockScratch s, float[] out, int outOff) {
+            format.decodeScales(page, off + layout.scale(0), g, tokenSupers, 0, s.perToken, 0);
+            math.tokenTables(s.scores, s.perToken, g, s.tokenTables);
+            math.ternaryBase3(page, off, layout.fullBytes(), off + layout.tail(), layout.tailBits(), d, s.tokenTables,
+                    state.valueSuper, s.rescale, out, outOff);
         }
     }
 

@@ -14,7 +14,11 @@ package io.vidkv.layout;
  *         (G = 32: 6 bytes and a 4-bit tail = 52 bits per channel, 1.625 bits per value)
  * codes, PLANES: channel c's nonzero plane (G bits, bit t = token t) at 2c G/8, its negative plane
  *         at (2c + 1) G/8 (2 bits per value).
- * scales: d scales (channel c at codes + c paramBytes).
+ * scales: d scales (channel c at codes + c paramBytes); v = scale_c * trit.
+ * with token scales instead (ternary codes per token, {@link #tokenScales()}): G scales (token t at
+ *         codes + t paramBytes), COMPACT8 ones relative to {@link #TOKEN_SUPER}; the channel
+ *         normalizer n_c is per (layer, head) state fixed at calibration (HeadState.valueSuper);
+ *         v = n_c * scale_t * trit. Never with protection.
  * with protection:
  *   mask:  G / 8 bytes, bit t = token t protected (its trit is 0).
  *   if P = popcount(mask) > 0: the P protected tokens in token order, each as two bit planes of its
@@ -26,6 +30,14 @@ package io.vidkv.layout;
  */
 public final class TernaryLayout {
 
+    /**
+     * The super-scale of COMPACT8 token scales: a token scale is relative to the channel normalizer
+     * (mean |v| at calibration), so its values sit near 1 whatever the data's magnitude; 16 puts the
+     * 8-bit log range at [0.051, 78] channel means (loud tokens such as attention sinks matter more
+     * than quiet ones, so the range leans up).
+     */
+    public static final float TOKEN_SUPER = 16f;
+
     /** Bits of a tail of r trits, r < 5: ceil(log2(3^r)). */
     private static final int[] TAIL_BITS = {0, 2, 4, 5, 7};
 
@@ -34,8 +46,18 @@ public final class TernaryLayout {
     private final int groupSize;
     private final int headDim;
     private final int paramBytes;
+    private final boolean tokenScales;
 
     public TernaryLayout(boolean base3, boolean protection, int groupSize, int headDim, int paramBytes) {
+        this(base3, protection, false, groupSize, headDim, paramBytes);
+    }
+
+    /** With {@code tokenScales}: one scale per token instead of one per channel (no protection). */
+    public TernaryLayout(boolean base3, boolean protection, boolean tokenScales, int groupSize, int headDim, int paramBytes) {
+        if (tokenScales && protection) {
+            throw new IllegalArgumentException("ternary token scales do not combine with protected tokens");
+        }
+        this.tokenScales = tokenScales;
         this.base3 = base3;
         this.protection = protection;
         this.groupSize = groupSize;
@@ -49,6 +71,16 @@ public final class TernaryLayout {
 
     public boolean protection() {
         return protection;
+    }
+
+    /** Whether the block has G token scales (ternary codes per token) instead of d channel scales. */
+    public boolean tokenScales() {
+        return tokenScales;
+    }
+
+    /** How many scales the block stores: G token scales or d channel scales. */
+    public int scaleCount() {
+        return tokenScales ? groupSize : headDim;
     }
 
     /** Whole 5-trit bytes per channel (BASE3). */
@@ -90,12 +122,13 @@ public final class TernaryLayout {
         return base3 ? tail() + ((long) headDim * tailBits() + 7) / 8 : 2L * headDim * (groupSize / 8);
     }
 
-    public long scale(int c) {
-        return codeBytes() + (long) c * paramBytes;
+    /** Scale i: of channel i, or of token i with {@link #tokenScales()}. */
+    public long scale(int i) {
+        return codeBytes() + (long) i * paramBytes;
     }
 
     public long mask() {
-        return codeBytes() + (long) headDim * paramBytes;
+        return codeBytes() + (long) scaleCount() * paramBytes;
     }
 
     /** Protected token i's plane p. */
@@ -112,7 +145,7 @@ public final class TernaryLayout {
     }
 
     public long metadataBytes(int protectedTokens) {
-        long m = (long) headDim * paramBytes;
+        long m = (long) scaleCount() * paramBytes;
         if (protection) {
             m += groupSize / 8;
             if (protectedTokens > 0) {

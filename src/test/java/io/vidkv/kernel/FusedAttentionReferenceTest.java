@@ -80,7 +80,13 @@ class FusedAttentionReferenceTest {
             "vidkv-1.5/1.58-compact, 700, 64, 2, 1, 1, NEAR_FP16_MAX, 1",
             "vidkv-1.5/1.58, 400, 64, 2, 1, 1, TINY, 1",
             "fp16, 400, 64, 2, 1, 2, TINY, 1",
-            "vidkv-1.5/1.58-compact+planes, 500, 96, 3, 1, 1, TINY, 1"})
+            "vidkv-1.5/1.58-compact+planes, 500, 96, 3, 1, 1, TINY, 1",
+            "vidkv-1.5/1.58+terntok, 300, 128, 7, 2, 2, NORMAL, 0.5",
+            "vidkv-1.5/1.58+terntok+lsternary+compact+G=64+C=2, 700, 128, 5, 1, 2, NORMAL, 0.5",
+            "vidkv-2+terntok+lsternary+G=24, 333, 96, 3, 1, 1, NORMAL, 0.5",
+            "vidkv-1.5/1.58+terntok+G=16+R=0, 290, 64, 12, 1, 1, NORMAL, 8",
+            "vidkv-1.5/1.58+terntok, 600, 64, 3, 1, 1, NEAR_FP16_MAX, 1",
+            "vidkv-1.5/1.58+terntok+compact, 500, 64, 2, 1, 2, TINY, 1"})
     void fusedEqualsReferenceBlocksThenAttend(String spec, int tokens, int d, int gq, int kvHeads, int threads,
                                               CacheFill.Scale scale, double queryScale) {
         LayerConfig lc = TestConfigs.layer(spec);

@@ -82,7 +82,7 @@ public final class ReferenceBlocks {
             case UNIFORM -> uniform(uniformLayout(lc.values().bits(), lc.values().axis(), lc, d), false, g, d, f,
                     state.valueSuper, seg, off);
             case TERNARY -> ternary(new TernaryLayout(lc.values().packing() == TernaryPacking.BASE3, lc.values().protection(),
-                    g, d, f.bytes()), g, d, f, state.valueSuper, seg, off);
+                    lc.values().axis() == QuantAxis.PER_TOKEN, g, d, f.bytes()), g, d, f, state.valueSuper, seg, off);
             case REFERENCE -> throw new UnsupportedOperationException("reference mode blocks are not covered");
         };
     }
@@ -255,15 +255,21 @@ public final class ReferenceBlocks {
 
     /**
      * Ternary values: trit digits 0, 1, 2 mean 0, +1, -1 and decode to scale_c * trit; protected
-     * tokens (mask bit set) take zero_c + scale_c * code of their 2-bit planes instead.
+     * tokens (mask bit set) take zero_c + scale_c * code of their 2-bit planes instead. Per token
+     * (token scales): n_c * scale_t * trit, n_c the head's channel normalizer.
      */
     private static double[][] ternary(TernaryLayout layout, int g, int d, MetadataCodes f, float[] sup, MemorySegment seg,
                                       long off) {
         double[][] x = new double[g][d];
         int q = layout.fullBytes();
+        double[] tokenScale = new double[g];
+        for (int t = 0; t < g && layout.tokenScales(); t++) {
+            tokenScale[t] = scale(f, seg, off + layout.scale(t), TernaryLayout.TOKEN_SUPER);
+        }
         for (int c = 0; c < d; c++) {
-            double scale = scale(f, seg, off + layout.scale(c), sup[c]);
+            double channelScale = layout.tokenScales() ? sup[c] : scale(f, seg, off + layout.scale(c), sup[c]);
             for (int t = 0; t < g; t++) {
+                double scale = layout.tokenScales() ? channelScale * tokenScale[t] : channelScale;
                 int trit;
                 if (layout.base3()) {
                     int packed = t < 5 * q ? seg.get(ValueLayout.JAVA_BYTE, off + layout.trits(c, t / 5)) & 0xFF

@@ -16,7 +16,7 @@ import io.vidkv.TernaryPacking;
  * {@code v=BITS:AXIS} uniform keys or values ({@code AXIS} = {@code ch} or {@code tok}),
  * {@code G=N}, {@code R=N}, {@code C=N} group size, residual window, calibration groups,
  * {@code fit} least-squares parameters for uniform keys and values, {@code lsternary} the
- * least-squares ternary threshold.
+ * least-squares ternary threshold, {@code terntok} ternary values per token.
  */
 public final class TestConfigs {
 
@@ -37,6 +37,7 @@ public final class TestConfigs {
                 case "fit" -> lc.withKeys(k.withFit(io.vidkv.ParameterFit.LEAST_SQUARES))
                         .withValues(v.withFit(io.vidkv.ParameterFit.LEAST_SQUARES));
                 case "lsternary" -> lc.withValues(v.withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES));
+                case "terntok" -> lc.withValues(v.withAxis(QuantAxis.PER_TOKEN));
                 case "flat" -> lc.withKeys(k.withSpectral(false));
                 case "pergroup" -> lc.withKeys(k.withSplitPerGroup(true));
                 case "planes" -> lc.withValues(v.withPacking(TernaryPacking.PLANES));

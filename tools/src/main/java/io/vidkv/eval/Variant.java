@@ -56,6 +56,9 @@ public record Variant(String name, LayerConfig config, Protection protection) {
         v.add(new Variant("exp:ternary-gamma", base, Protection.SALIENT));
         v.add(new Variant("exp:ternary-least-squares",
                 base.withValues(base.values().withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES)), Protection.SALIENT));
+        // ternary values with threshold and scale per token (channels normalized at calibration) vs per channel
+        v.add(new Variant("exp:ternary-per-token-ls", base.withValues(base.values()
+                .withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES).withAxis(QuantAxis.PER_TOKEN)), Protection.SALIENT));
         LayerConfig compact = Preset.VIDKV_15_158_COMPACT.layerConfig();
         v.add(new Variant("exp:compact+ternary-ls",
                 compact.withValues(compact.values().withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES)), Protection.SALIENT));
@@ -69,6 +72,11 @@ public record Variant(String name, LayerConfig config, Protection protection) {
         v.add(new Variant("exp:k2fit+ternls-compact-g64", new LayerConfig(
                 KeySpec.uniform(2, QuantAxis.PER_CHANNEL).withFit(io.vidkv.ParameterFit.LEAST_SQUARES),
                 io.vidkv.ValueSpec.ternary(io.vidkv.TernaryPacking.BASE3).withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES),
+                64, LayerConfig.DEFAULT_RESIDUAL, 2, io.vidkv.MetadataFormat.COMPACT8), Protection.SALIENT));
+        v.add(new Variant("exp:k2fit+terntok-compact-g64", new LayerConfig(
+                KeySpec.uniform(2, QuantAxis.PER_CHANNEL).withFit(io.vidkv.ParameterFit.LEAST_SQUARES),
+                io.vidkv.ValueSpec.ternary(io.vidkv.TernaryPacking.BASE3).withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES)
+                        .withAxis(QuantAxis.PER_TOKEN),
                 64, LayerConfig.DEFAULT_RESIDUAL, 2, io.vidkv.MetadataFormat.COMPACT8), Protection.SALIENT));
         LayerConfig stp = Preset.VIDKV_15_166_STP.layerConfig();
         v.add(new Variant("exp:protect-salient", stp, Protection.SALIENT));

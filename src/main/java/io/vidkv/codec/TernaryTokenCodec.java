@@ -1,0 +1,245 @@
+package io.vidkv.codec;
+
+import io.vidkv.layout.TernaryLayout;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Ternary values with the threshold and scale per token instead of per channel (values "per token",
+ * METHOD.md section 3's other axis, at 1.58 bits): each channel is first divided by its normalizer
+ * n_c (mean |v| of the channel over the calibration tokens, fixed per (layer, head)), then each
+ * token's d normalized values x_c = v_c / n_c get a threshold (gamma x mean |x|, or the least-squares
+ * choice), codes sign(x) where |x| exceeds it, and one scale s_t = mean |x| over its nonzero codes
+ * (the least-squares scale for those codes). Reconstruction v' = n_c x s_t x code. (A token whose
+ * scale lies below the 8-bit log format's range stores the smallest scale and keeps only the codes
+ * of values above half of it.)
+ *
+ * <p>Why: data whose values vary more along tokens than across channels (the synthetic video data,
+ * and most of a real layer's energy sits in a few loud tokens) lose less with a scale per token; the
+ * normalizer keeps a loud channel from taking every token's threshold. The codes stay channel-major
+ * ({@link TernaryLayout} BASE3) so the value kernel is the per-channel one with each token's
+ * probability weighted by its scale.
+ *
+ * <p>BASE3 packing only; no protected tokens (both are rejected at construction).
+ */
+public final class TernaryTokenCodec implements ValueCodec {
+
+    private final double gamma;
+    private final boolean leastSquares;
+    private final MetadataCodes format;
+    private final int groupSize;
+    private final int headDim;
+    private final TernaryLayout layout;
+
+    /**
+     * @param gamma        threshold factor for the gamma rule, in [0, 10)
+     * @param leastSquares threshold by least squares (per token) instead of gamma x mean |x|
+     * @param base3        must be true (BASE3 packing)
+     * @param protection   must be false
+     */
+    public TernaryTokenCodec(double gamma, boolean leastSquares, boolean base3, boolean protection, MetadataCodes format,
+                             int groupSize, int headDim) {
+        if (!(gamma >= 0 && gamma < 10)) {
+            throw new IllegalArgumentException("ternary gamma must be in [0, 10), got " + gamma);
+        }
+        if (!base3) {
+            throw new IllegalArgumentException("ternary values per token need BASE3 packing, got PLANES");
+        }
+        if (protection) {
+            throw new IllegalArgumentException("ternary values per token do not support protected tokens"
+                    + " (use per-channel ternary values for semantic token protection)");
+        }
+        this.gamma = gamma;
+        this.leastSquares = leastSquares;
+        this.format = format;
+        this.groupSize = groupSize;
+        this.headDim = headDim;
+        this.layout = new TernaryLayout(true, false, true, groupSize, headDim, format.bytes());
+    }
+
+    /** The block layout this codec writes and the kernel reads. */
+    public TernaryLayout layout() {
+        return layout;
+    }
+
+    public MetadataCodes format() {
+        return format;
+    }
+
+    @Override
+    public long blockBytes(int protectedTokens) {
+        return layout.blockBytes(0);
+    }
+
+    @Override
+    public long metadataBytes(int protectedTokens) {
+        return layout.metadataBytes(0);
+    }
+
+    @Override
+    public boolean supportsProtection() {
+        return false;
+    }
+
+    /**
+     * The channel normalizers n_c = mean |v| over the calibration tokens, rounded to FP16 (the memory
+     * report counts them as halves); a channel that is all zero takes the mean over all channels.
+     */
+    @Override
+    public void calibrate(float[] x, int tokens, HeadState state, CodecScratch scratch) {
+        double all = 0;
+        for (int c = 0; c < headDim; c++) {
+            double sum = 0;
+            for (int t = 0; t < tokens; t++) {
+                sum += Math.abs(x[t * headDim + c]);
+            }
+            state.valueSuper[c] = (float) (sum / tokens);
+            all += sum;
+        }
+        float global = half((float) (all / ((double) tokens * headDim)));
+        for (int c = 0; c < headDim; c++) {
+            state.valueSuper[c] = HeadState.superScale(half(state.valueSuper[c]), global);
+        }
+    }
+
+    /** x rounded to FP16, clamped into its positive normal range (0 and non-finite stay, for superScale). */
+    private static float half(float x) {
+        if (!(x > 0f) || !Float.isFinite(x)) {
+            return x;
+        }
+        return Float.float16ToFloat(Float.floatToFloat16(Math.max(0x1p-14f, Math.min(x, MetadataCodes.FP16_MAX))));
+    }
+
+    @Override
+    public long encode(float[] x, long protectedMask, HeadState state, MemorySegment dst, long off, CodecScratch s) {
+        int d = headDim;
+        int[] codes = s.codes; // codes[t * d + c] in {-1, 0, 1}; codes[G d ..) the sorted magnitudes
+        float[] norm = s.f1;   // the normalized values x_c / n_c
+        for (int t = 0; t < groupSize; t++) {
+            int row = t * d;
+            double sumAbs = 0;
+            for (int c = 0; c < d; c++) {
+                float v = x[row + c] / state.valueSuper[c];
+                norm[row + c] = v;
+                sumAbs += Math.abs(v);
+            }
+            double threshold = leastSquares ? leastSquaresThreshold(norm, row, codes, groupSize * d) : gamma * sumAbs / d;
+            double nzSum = 0;
+            int nz = 0;
+            for (int c = 0; c < d; c++) {
+                float av = Math.abs(norm[row + c]);
+                boolean kept = av > threshold;
+                nzSum += kept ? av : 0.0;
+                nz += kept ? 1 : 0;
+            }
+            float scale = nz == 0 ? 0f : (float) (nzSum / nz);
+            int raw = format.encodeScale(scale, TernaryLayout.TOKEN_SUPER);
+            format.writeRaw(dst, off + layout.scale(t), raw);
+            // A token far quieter than its channels' calibration means gets the 8-bit log format's
+            // smallest scale, several times its own: then only values above half of it keep a code
+            // (the better code for that scale), not a quiet token reconstructed several times too loud.
+            float stored = format.decodeScale(raw, TernaryLayout.TOKEN_SUPER);
+            double floor = stored > CLIPPED * scale ? stored / 2.0 : -1;
+            for (int c = 0; c < d; c++) {
+                float v = norm[row + c];
+                float av = Math.abs(v);
+                int kept = av > threshold && av > floor ? 1 : 0;
+                codes[row + c] = kept * (v > 0 ? 1 : -1);
+            }
+        }
+        pack(codes, dst, off, s.bytes);
+        return layout.blockBytes(0);
+    }
+
+    /**
+     * The least-squares threshold of one token (as {@link TernaryValueCodec}'s per channel): keeping
+     * the k largest |x| saves (S_k)^2 / k of the token's sum of squares, so the best k maximizes
+     * that; ties go to the smaller k. Magnitudes are sorted as their float bits (non-negative floats
+     * order like their bits) in {@code work[at ..)}, by a Shell sort that allocates nothing.
+     */
+    private double leastSquaresThreshold(float[] norm, int row, int[] work, int at) {
+        int n = headDim;
+        for (int c = 0; c < n; c++) {
+            work[at + c] = Float.floatToRawIntBits(Math.abs(norm[row + c]));
+        }
+        for (int gap : SHELL_GAPS) { // ascending
+            for (int i = gap; i < n; i++) {
+                int m = work[at + i];
+                int j = i;
+                while (j >= gap && work[at + j - gap] > m) {
+                    work[at + j] = work[at + j - gap];
+                    j -= gap;
+                }
+                work[at + j] = m;
+            }
+        }
+        double best = 0, sum = 0;
+        int bestK = 0;
+        for (int k = 1; k <= n; k++) {
+            sum += Float.intBitsToFloat(work[at + n - k]);
+            double saved = sum * sum / k;
+            if (saved > best) {
+                best = saved;
+                bestK = k;
+            }
+        }
+        return bestK == n ? -1 : Float.intBitsToFloat(work[at + n - bestK - 1]);
+    }
+
+    /** A stored scale above this multiple of its token's scale was clipped up to the format's smallest. */
+    private static final float CLIPPED = 1.05f;
+
+    /** Ciura's gaps, descending, ending in 1 (d is at most a few hundred). */
+    private static final int[] SHELL_GAPS = {132, 57, 23, 10, 4, 1};
+
+    /** The codes into the BASE3 channel-major bytes and tail bits of {@link TernaryLayout}, staged then copied once. */
+    private void pack(int[] codes, MemorySegment dst, long off, byte[] staged) {
+        int q = layout.fullBytes(), w = layout.tailBits(), d = headDim;
+        int codeBytes = (int) layout.codeBytes();
+        java.util.Arrays.fill(staged, 0, codeBytes, (byte) 0);
+        for (int c = 0; c < d; c++) {
+            for (int i = 0; i <= q; i++) {
+                int t0 = 5 * i, n = Math.min(5, groupSize - t0);
+                int trits = 0;
+                for (int k = n - 1; k >= 0; k--) {
+                    int code = codes[(t0 + k) * d + c];
+                    trits = 3 * trits + (code == 0 ? 0 : code > 0 ? 1 : 2);
+                }
+                if (i < q) {
+                    staged[c * q + i] = (byte) trits;
+                } else {
+                    for (int k = 0; k < w; k++) {
+                        int bit = c * w + k;
+                        staged[d * q + (bit >>> 3)] |= (byte) ((trits >>> k & 1) << (bit & 7));
+                    }
+                }
+            }
+        }
+        MemorySegment.copy(staged, 0, dst, ValueLayout.JAVA_BYTE, off, codeBytes);
+    }
+
+    @Override
+    public void decode(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch s) {
+        float[] scales = s.work;
+        for (int t = 0; t < groupSize; t++) {
+            scales[t] = format.decodeScale(format.readRaw(src, off + layout.scale(t)), TernaryLayout.TOKEN_SUPER);
+        }
+        int q = layout.fullBytes();
+        for (int c = 0; c < headDim; c++) {
+            float n = state.valueSuper[c];
+            for (int i = 0; i <= q; i++) {
+                int t0 = 5 * i, count = Math.min(5, groupSize - t0);
+                if (count <= 0) {
+                    break;
+                }
+                int v = i < q ? src.get(ValueLayout.JAVA_BYTE, off + layout.trits(c, i)) & 0xFF
+                        : BitStrings.getField(src, off + layout.tail(), (long) c * layout.tailBits(), layout.tailBits());
+                for (int k = 0; k < count; k++, v /= 3) {
+                    int digit = v % 3;
+                    out[outOff + (t0 + k) * headDim + c] = n * scales[t0 + k] * (digit == 0 ? 0 : digit == 1 ? 1 : -1);
+                }
+            }
+        }
+    }
+}

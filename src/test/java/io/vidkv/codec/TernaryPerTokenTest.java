@@ -1,0 +1,216 @@
+package io.vidkv.codec;
+
+import io.vidkv.CacheConfig;
+import io.vidkv.InputType;
+import io.vidkv.KvCache;
+import io.vidkv.LayerConfig;
+import io.vidkv.MetadataFormat;
+import io.vidkv.ModelShape;
+import io.vidkv.Preset;
+import io.vidkv.QuantAxis;
+import io.vidkv.TernaryPacking;
+import io.vidkv.TernaryThreshold;
+import io.vidkv.ValueSpec;
+import io.vidkv.internal.CacheAccess;
+import io.vidkv.layout.TernaryLayout;
+import io.vidkv.testing.ReferenceBlocks;
+import io.vidkv.testing.TestSeeds;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Ternary values per token ({@link TernaryTokenCodec}) against a float64 transcription of their
+ * definition, read back through the independent decoder {@link ReferenceBlocks}:
+ * <ul>
+ *   <li>the channel normalizers are the FP16-rounded mean |v| of each channel over the calibration
+ *       tokens (the first C groups);
+ *   <li>per token, with x_c = v_c / n_c: the gamma rule keeps exactly the channels with |x| above
+ *       gamma x mean |x| (a value within 1e-6 of the threshold may go either way: the codec divides in
+ *       float32), the least-squares rule reaches the brute-force minimum of the squared error over all
+ *       top-k sets, and the stored scale is mean |x| over the kept channels (to FP16 rounding; the
+ *       8-bit log format rounds up by at most one 2.9 % step).
+ * </ul>
+ * Values vary along tokens (a magnitude per token) and across channels, with ties in one case.
+ */
+class TernaryPerTokenTest {
+
+    @ParameterizedTest(name = "G={0} d={1} {2} {3} {4}")
+    @CsvSource({"32, 64, MEAN_ABS, FP16, GAUSS", "32, 128, LEAST_SQUARES, FP16, GAUSS", "64, 64, LEAST_SQUARES, COMPACT8, GAUSS",
+            "24, 96, MEAN_ABS, COMPACT8, TIES", "16, 32, LEAST_SQUARES, FP16, TIES", "40, 64, MEAN_ABS, FP16, HEAVY_TAIL"})
+    void codesScalesAndNormalizersFollowTheDefinition(int g, int d, TernaryThreshold rule, MetadataFormat meta, String dist) {
+        int calibration = 2;
+        LayerConfig lc = new LayerConfig(Preset.VIDKV_15_158.layerConfig().keys(),
+                ValueSpec.ternary(TernaryPacking.BASE3).withThreshold(rule).withAxis(QuantAxis.PER_TOKEN), g, 0, calibration, meta);
+        ModelShape shape = new ModelShape(1, 2, 2, d);
+        int groups = 10, tokens = groups * g;
+        for (int seed = 0; seed < 3; seed++) {
+            SplittableRandom rnd = TestSeeds.random(g, d, rule.ordinal(), meta.ordinal(), dist.hashCode(), seed);
+            try (Arena arena = Arena.ofConfined();
+                 KvCache cache = KvCache.create(shape, CacheConfig.uniform(shape, lc).withCapacity(tokens + 64))) {
+                MemorySegment k = arena.allocate(4L * tokens * 2 * d), v = arena.allocate(4L * tokens * 2 * d);
+                double[][][] x = new double[2][tokens][d];
+                double[] channel = new double[d];
+                for (int c = 0; c < d; c++) {
+                    channel[c] = 0.2 + 3 * rnd.nextDouble();
+                }
+                for (int t = 0; t < tokens; t++) {
+                    double token = Math.exp(1.5 * rnd.nextGaussian());
+                    for (int h = 0; h < 2; h++) {
+                        for (int c = 0; c < d; c++) {
+                            double val = switch (dist) {
+                                case "TIES" -> (rnd.nextInt(5) - 2) * 0.5 * (1 + c % 3);
+                                case "HEAVY_TAIL" -> rnd.nextGaussian() / Math.max(0.05, rnd.nextDouble());
+                                default -> token * channel[c] * rnd.nextGaussian();
+                            };
+                            float f = (float) val;
+                            x[h][t][c] = f;
+                            v.setAtIndex(ValueLayout.JAVA_FLOAT, ((long) t * 2 + h) * d + c, f);
+                            k.setAtIndex(ValueLayout.JAVA_FLOAT, ((long) t * 2 + h) * d + c, (float) rnd.nextGaussian());
+                        }
+                    }
+                }
+                cache.append(0, k, v, tokens, InputType.F32);
+                int quantized = cache.quantizedTokenCount(0);
+                assertTrue(quantized >= calibration * g, "nothing quantized");
+                for (int h = 0; h < 2; h++) {
+                    String at = "G=" + g + " d=" + d + " " + rule + " " + meta + " " + dist + " seed " + seed + " head " + h
+                            + TestSeeds.replay();
+                    float[] normalizers = CacheAccess.stream(cache, 0, h).state().valueSuper;
+                    for (int c = 0; c < d; c++) {
+                        double mean = 0;
+                        for (int t = 0; t < calibration * g; t++) {
+                            mean += Math.abs(x[h][t][c]) / (calibration * g);
+                        }
+                        assertEquals(Float.float16ToFloat(Float.floatToFloat16((float) mean)), normalizers[c], 0f,
+                                "normalizer of channel " + c + ": " + at);
+                    }
+                    double[][] y = ReferenceBlocks.dequantize(cache, 0, h)[1];
+                    for (int t = 0; t < quantized; t++) {
+                        checkToken(x[h][t], y[t], normalizers, rule, meta, at + " token " + t);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void checkToken(double[] v, double[] y, float[] n, TernaryThreshold rule, MetadataFormat meta, String at) {
+        int d = v.length;
+        double[] x = new double[d];
+        double meanAbs = 0;
+        for (int c = 0; c < d; c++) {
+            x[c] = v[c] / n[c];
+            meanAbs += Math.abs(x[c]) / d;
+        }
+        boolean[] kept = new boolean[d];
+        double scale = 0, keptSum = 0;
+        int nonzero = 0;
+        for (int c = 0; c < d; c++) {
+            if (y[c] != 0) {
+                kept[c] = true;
+                nonzero++;
+                keptSum += Math.abs(x[c]);
+                scale = Math.abs(y[c]) / n[c];
+                assertTrue(Math.signum(y[c]) == Math.signum(x[c]), "sign of channel " + c + ": " + at);
+            }
+        }
+        // the rule's own set, then whether its scale lies below the 8-bit log format's range
+        double[] sorted = new double[d];
+        for (int c = 0; c < d; c++) {
+            sorted[c] = Math.abs(x[c]);
+        }
+        java.util.Arrays.sort(sorted);
+        double sumSq = 0;
+        for (double s : sorted) {
+            sumSq += s * s;
+        }
+        double best = sumSq, sum = 0, ruleScale = 0;
+        int bestK = 0;
+        for (int kk = 1; kk <= d; kk++) {
+            sum += sorted[d - kk];
+            if (sumSq - sum * sum / kk < best) {
+                best = sumSq - sum * sum / kk;
+                bestK = kk;
+                ruleScale = sum / kk;
+            }
+        }
+        double threshold = ValueSpec.DEFAULT_GAMMA * meanAbs;
+        if (rule == TernaryThreshold.MEAN_ABS) {
+            double s = 0;
+            int k = 0;
+            for (int c = 0; c < d; c++) {
+                if (Math.abs(x[c]) > threshold) {
+                    s += Math.abs(x[c]);
+                    k++;
+                }
+            }
+            ruleScale = k == 0 ? 0 : s / k;
+        }
+        double smallest = TernaryLayout.TOKEN_SUPER * Math.pow(2, (1 - 200) / 24.0); // COMPACT8 code 1
+        if (meta == MetadataFormat.COMPACT8 && ruleScale > 0 && smallest > 1.05 * ruleScale) {
+            // clipped up to the format's smallest scale: of the rule's set, the values above half of it keep a code
+            double lsFloor = bestK == 0 ? Double.POSITIVE_INFINITY : sorted[d - bestK];
+            for (int c = 0; c < d; c++) {
+                double ax = Math.abs(x[c]);
+                boolean inRule = rule == TernaryThreshold.MEAN_ABS ? ax > threshold : ax >= lsFloor;
+                assertEquals(inRule && ax > smallest / 2, kept[c], "clipped token, channel " + c + " |x| " + ax + ": " + at);
+            }
+            if (nonzero > 0) {
+                assertEquals(smallest, scale, 1e-6 * smallest, "clipped token's scale: " + at);
+            }
+            return;
+        }
+        if (nonzero > 0) {
+            double exact = keptSum / nonzero;
+            double step = meta == MetadataFormat.FP16 ? 0x1p-10 : Math.pow(2, 1 / 24.0) - 1 + 1e-6;
+            double largest = TernaryLayout.TOKEN_SUPER * Math.pow(2, (255 - 200) / 24.0); // COMPACT8 code 255
+            boolean formatEnd = meta == MetadataFormat.COMPACT8
+                    && (Math.abs(scale - smallest) <= 1e-6 * smallest || Math.abs(scale - largest) <= 1e-6 * largest);
+            assertTrue(scale >= exact * (1 - 0x1p-10) && scale <= exact * (1 + step) || formatEnd, "stored scale " + scale
+                    + " vs mean |x| over the kept channels " + exact + ": " + at);
+        }
+        if (rule == TernaryThreshold.MEAN_ABS) {
+            for (int c = 0; c < d; c++) {
+                double ax = Math.abs(x[c]);
+                if (Math.abs(ax - threshold) > 1e-6 * threshold) {
+                    assertEquals(ax > threshold, kept[c], "channel " + c + " |x| " + ax + " threshold " + threshold + ": " + at);
+                }
+            }
+            return;
+        }
+        // least squares: a top-k set whose error (at the exact LS scale) is the brute-force minimum
+        double minKept = Double.POSITIVE_INFINITY, maxZero = 0;
+        for (int c = 0; c < d; c++) {
+            if (kept[c]) {
+                minKept = Math.min(minKept, Math.abs(x[c]));
+            } else {
+                maxZero = Math.max(maxZero, Math.abs(x[c]));
+            }
+        }
+        assertTrue(nonzero == 0 || minKept >= maxZero, "not a top-k set: " + at);
+        double err = sumSq - (nonzero == 0 ? 0 : keptSum * keptSum / nonzero);
+        assertTrue(err <= best + 1e-9 * sumSq, "error " + err + " above the least-squares minimum " + best + ": " + at);
+    }
+
+    @Test
+    void planesAndProtectionAreRejected() {
+        ModelShape shape = new ModelShape(1, 1, 1, 64);
+        LayerConfig base = Preset.VIDKV_15_158.layerConfig();
+        LayerConfig planes = base.withValues(ValueSpec.ternary(TernaryPacking.PLANES).withAxis(QuantAxis.PER_TOKEN));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> KvCache.create(shape, CacheConfig.uniform(shape, planes)).close());
+        assertTrue(e.getMessage().contains("BASE3"), e.getMessage());
+        LayerConfig protectedTokens = base.withValues(ValueSpec.ternaryProtected(TernaryPacking.BASE3, 0.2).withAxis(QuantAxis.PER_TOKEN));
+        e = assertThrows(IllegalArgumentException.class, () -> KvCache.create(shape, CacheConfig.uniform(shape, protectedTokens)).close());
+        assertTrue(e.getMessage().contains("protected"), e.getMessage());
+    }
+}
