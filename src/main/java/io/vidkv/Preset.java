@@ -34,7 +34,7 @@ public enum Preset {
     /**
      * {@code vidkv-1.5/1.58-compact}: as {@link #VIDKV_15_158} with {@link MetadataFormat#COMPACT8}
      * metadata, G = 64 and 2 calibration groups: the only preset under 2 effective bits (about
-     * 1.72 at d = 128, see {@link MemoryReport#effectiveBits()}).
+     * 1.72 at d = 128, see {@link MemoryReport#effectiveBits()}) of the paper's rules.
      */
     VIDKV_15_158_COMPACT("vidkv-1.5/1.58-compact", "vidkv-1.5/1.58 with 8-bit log scales under FP16 super-scales, G = 64"),
     /**
@@ -43,7 +43,16 @@ public enum Preset {
      * whole layer quantized again whenever the window reaches R ({@link LayerConfig#referenceMode()}).
      */
     VIDKV_REFERENCE("vidkv-reference-1.5/1.58", "the public reference code's behaviour: complex FFT (2n bits), {0, s} signs, "
-            + "unscaled ternary (gamma 0.5) in 2-bit fields, FP16 metadata, one split per layer, re-quantization whenever the window reaches 128 tokens");
+            + "unscaled ternary (gamma 0.5) in 2-bit fields, FP16 metadata, one split per layer, re-quantization whenever the window reaches 128 tokens"),
+    /**
+     * {@code vidkv-2/1.58-lsq}: keys 2-bit per channel with least-squares scale and zero point
+     * ({@link ParameterFit#LEAST_SQUARES}), values ternary per token with the least-squares
+     * threshold (channels normalized by their calibration mean |v|, {@link QuantAxis#PER_TOKEN}),
+     * {@link MetadataFormat#COMPACT8} metadata, G = 64, 2 calibration groups: beyond the paper, about
+     * 1.96 effective bits at d = 128 (each token scale is 8 / d bits, so 2.06 at d = 32).
+     */
+    VIDKV_2_158_LSQ("vidkv-2/1.58-lsq", "keys 2-bit per channel (least-squares fit), values ternary per token (least-squares "
+            + "threshold, channels normalized at calibration), 8-bit log metadata, G = 64");
 
     private final String id;
     private final String description;
@@ -122,6 +131,9 @@ public enum Preset {
             case VIDKV_15_158_COMPACT -> new LayerConfig(KeySpec.vidkv(1.5), ValueSpec.ternary(packing), 64, r, 2,
                     MetadataFormat.COMPACT8);
             case VIDKV_REFERENCE -> new LayerConfig(KeySpec.reference(1.5), ValueSpec.reference(), g, r, 1, fp16);
+            case VIDKV_2_158_LSQ -> new LayerConfig(KeySpec.uniform(2, QuantAxis.PER_CHANNEL).withFit(ParameterFit.LEAST_SQUARES),
+                    ValueSpec.ternary(packing).withThreshold(TernaryThreshold.LEAST_SQUARES).withAxis(QuantAxis.PER_TOKEN), 64, r, 2,
+                    MetadataFormat.COMPACT8);
         };
     }
 }

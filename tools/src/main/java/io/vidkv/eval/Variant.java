@@ -67,16 +67,11 @@ public record Variant(String name, LayerConfig config, Protection protection) {
         v.add(new Variant("exp:uniform-min-max", kivi, Protection.SALIENT));
         v.add(new Variant("exp:uniform-least-squares", kivi.withKeys(kivi.keys().withFit(io.vidkv.ParameterFit.LEAST_SQUARES))
                 .withValues(kivi.values().withFit(io.vidkv.ParameterFit.LEAST_SQUARES)), Protection.SALIENT));
-        // both least-squares choices together, near 2 bits: 2-bit keys per channel and ternary values,
-        // 8-bit log metadata, G = 64 (a candidate for a 2-bit preset, METHOD-level in the README)
+        // both least-squares choices together, near 2 bits: 2-bit keys per channel and ternary values per
+        // channel, 8-bit log metadata, G = 64: the preset vidkv-2/1.58-lsq with its values per token instead
         v.add(new Variant("exp:k2fit+ternls-compact-g64", new LayerConfig(
                 KeySpec.uniform(2, QuantAxis.PER_CHANNEL).withFit(io.vidkv.ParameterFit.LEAST_SQUARES),
                 io.vidkv.ValueSpec.ternary(io.vidkv.TernaryPacking.BASE3).withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES),
-                64, LayerConfig.DEFAULT_RESIDUAL, 2, io.vidkv.MetadataFormat.COMPACT8), Protection.SALIENT));
-        v.add(new Variant("exp:k2fit+terntok-compact-g64", new LayerConfig(
-                KeySpec.uniform(2, QuantAxis.PER_CHANNEL).withFit(io.vidkv.ParameterFit.LEAST_SQUARES),
-                io.vidkv.ValueSpec.ternary(io.vidkv.TernaryPacking.BASE3).withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES)
-                        .withAxis(QuantAxis.PER_TOKEN),
                 64, LayerConfig.DEFAULT_RESIDUAL, 2, io.vidkv.MetadataFormat.COMPACT8), Protection.SALIENT));
         LayerConfig stp = Preset.VIDKV_15_166_STP.layerConfig();
         v.add(new Variant("exp:protect-salient", stp, Protection.SALIENT));
