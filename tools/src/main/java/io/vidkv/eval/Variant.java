@@ -73,6 +73,17 @@ public record Variant(String name, LayerConfig config, Protection protection) {
                 KeySpec.uniform(2, QuantAxis.PER_CHANNEL).withFit(io.vidkv.ParameterFit.LEAST_SQUARES),
                 io.vidkv.ValueSpec.ternary(io.vidkv.TernaryPacking.BASE3).withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES),
                 64, LayerConfig.DEFAULT_RESIDUAL, 2, io.vidkv.MetadataFormat.COMPACT8), Protection.SALIENT));
+        // the frontier around the new preset: VidKV 1.5-bit keys with per-token ternary values (toward
+        // 1.75 bits), the preset at G = 32 (toward 2.25 bits), and 8-bit log metadata on kivi-2's
+        // least-squares codes (toward 2.5 bits)
+        v.add(new Variant("exp:compact+terntok-ls", compact.withValues(compact.values()
+                .withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES).withAxis(QuantAxis.PER_TOKEN)), Protection.SALIENT));
+        v.add(new Variant("exp:lsq-g32", Preset.VIDKV_2_158_LSQ.layerConfig().withGroupSize(32).withCalibrationGroups(4),
+                Protection.SALIENT));
+        LayerConfig kiviLs = kivi.withKeys(kivi.keys().withFit(io.vidkv.ParameterFit.LEAST_SQUARES))
+                .withValues(kivi.values().withFit(io.vidkv.ParameterFit.LEAST_SQUARES));
+        v.add(new Variant("exp:uniform-ls-compact", new LayerConfig(kiviLs.keys(), kiviLs.values(), kiviLs.groupSize(),
+                kiviLs.residual(), kiviLs.calibrationGroups(), io.vidkv.MetadataFormat.COMPACT8), Protection.SALIENT));
         LayerConfig stp = Preset.VIDKV_15_166_STP.layerConfig();
         v.add(new Variant("exp:protect-salient", stp, Protection.SALIENT));
         v.add(new Variant("exp:protect-random", stp, Protection.RANDOM));
