@@ -124,7 +124,7 @@ public final class TernaryTokenCodec implements ValueCodec {
                 norm[row + c] = v;
                 sumAbs += Math.abs(v);
             }
-            double threshold = leastSquares ? leastSquaresThreshold(norm, row, codes, groupSize * d) : gamma * sumAbs / d;
+            double threshold = leastSquares ? leastSquaresThreshold(norm, row, sumAbs / d, codes, groupSize * d) : gamma * sumAbs / d;
             double nzSum = 0;
             int nz = 0;
             for (int c = 0; c < d; c++) {
@@ -155,15 +155,21 @@ public final class TernaryTokenCodec implements ValueCodec {
     /**
      * The least-squares threshold of one token (as {@link TernaryValueCodec}'s per channel): keeping
      * the k largest |x| saves (S_k)^2 / k of the token's sum of squares, so the best k maximizes
-     * that; ties go to the smaller k. Magnitudes are sorted as their float bits (non-negative floats
-     * order like their bits) in {@code work[at ..)}, by a Shell sort that allocates nothing.
+     * that; ties go to the smaller k. Only magnitudes above half the token's mean |x| can be kept
+     * (the smallest kept value a of the best set exceeds half its mean s: with a <= s / 2, k - 1
+     * saves at least as much; and s is at least the mean of all), so only those are sorted, as their
+     * float bits (non-negative floats order like their bits) in {@code work[at ..)}, by a Shell sort
+     * that allocates nothing: the same threshold as sorting all d, at a third less work measured.
      */
-    private double leastSquaresThreshold(float[] norm, int row, int[] work, int at) {
-        int n = headDim;
-        for (int c = 0; c < n; c++) {
-            work[at + c] = Float.floatToRawIntBits(Math.abs(norm[row + c]));
+    private double leastSquaresThreshold(float[] norm, int row, double meanAbs, int[] work, int at) {
+        double floor = meanAbs / 2;
+        int n = 0;
+        for (int c = 0; c < headDim; c++) {
+            float a = Math.abs(norm[row + c]);
+            work[at + n] = Float.floatToRawIntBits(a);
+            n += a > floor ? 1 : 0;
         }
-        for (int gap : SHELL_GAPS) { // ascending
+        for (int gap : SHELL_GAPS) { // descending gaps, ascending order
             for (int i = gap; i < n; i++) {
                 int m = work[at + i];
                 int j = i;
@@ -184,7 +190,8 @@ public final class TernaryTokenCodec implements ValueCodec {
                 bestK = k;
             }
         }
-        return bestK == n ? -1 : Float.intBitsToFloat(work[at + n - bestK - 1]);
+        // every candidate kept: codes are |x| > threshold, and no candidate is at or below the floor
+        return bestK == n ? floor : Float.intBitsToFloat(work[at + n - bestK - 1]);
     }
 
     /** A stored scale above this multiple of its token's scale was clipped up to the format's smallest. */
