@@ -33,8 +33,8 @@ public enum Preset {
     VIDKV_175_166_STP("vidkv-1.75/1.66-stp", "VidKV keys 1.75-bit, values ternary with 20 % protected tokens at 2 bits"),
     /**
      * {@code vidkv-1.5/1.58-compact}: as {@link #VIDKV_15_158} with {@link MetadataFormat#COMPACT8}
-     * metadata, G = 64 and 2 calibration groups: the only preset under 2 effective bits (about
-     * 1.72 at d = 128, see {@link MemoryReport#effectiveBits()}) of the paper's rules.
+     * metadata, G = 64 and 2 calibration groups: the only preset of the paper's rules under 2
+     * effective bits (about 1.72 at d = 128, see {@link MemoryReport#effectiveBits()}).
      */
     VIDKV_15_158_COMPACT("vidkv-1.5/1.58-compact", "vidkv-1.5/1.58 with 8-bit log scales under FP16 super-scales, G = 64"),
     /**
