@@ -41,7 +41,7 @@ import java.util.concurrent.TimeUnit;
 @State(Scope.Benchmark)
 public class DecodeAttentionBenchmark {
 
-    @Param({"vidkv-1.5/1.58", "fp16", "kivi-2", "vidkv-1.5/1.58-compact", "vidkv-1.5/1.66-stp"})
+    @Param({"vidkv-1.5/1.58", "fp16", "kivi-2", "vidkv-1.5/1.58-compact", "vidkv-1.5/1.66-stp", "vidkv-2/1.58-lsq"})
     public String preset;
 
     @Param({"4096", "6272", "16384", "32768"})
