@@ -296,6 +296,9 @@ class KvCacheTest {
                     assertEquals((r.payloadBytes() + r.metadataBytes()) * 8 / elements, r.effectiveBits(), 1e-9, p.id());
                     assertEquals(2176L * 4 * 128 * 2 * 2, r.fp16Bytes());
                     assertEquals((long) (2176 - q) * 4 * 128 * 2 * 4, r.residualBytes());
+                    if (p == Preset.VIDKV_2_158_LSQ) { // its per-token value scales cost 8 / d bits: 1.96 at d = 128
+                        assertTrue(r.effectiveBits() <= 2.0, "vidkv-2/1.58-lsq effective bits " + r.effectiveBits());
+                    }
                     if (p == Preset.VIDKV_15_158_COMPACT) {
                         assertTrue(r.effectiveBits() <= 1.75, "compact effective bits " + r.effectiveBits());
                     }

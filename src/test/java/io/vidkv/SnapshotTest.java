@@ -41,7 +41,7 @@ class SnapshotTest {
     @CsvSource({"vidkv-1.5/1.58, MAPPED, false", "vidkv-1.5/1.58, LOADED, false", "vidkv-1.5/1.66-stp, MAPPED, false",
             "vidkv-1.5/1.66-stp, LOADED, false", "vidkv-1.5/1.58-compact, MAPPED, false", "kivi-2, LOADED, false",
             "fp16, MAPPED, false", "vidkv-1.5/1.58, MAPPED, true", "vidkv-1.5/1.66-stp, LOADED, true",
-            "vidkv-reference-1.5/1.58, LOADED, false"})
+            "vidkv-reference-1.5/1.58, LOADED, false", "vidkv-2/1.58-lsq, MAPPED, false", "vidkv-2/1.58-lsq, LOADED, true"})
     void aRestoredSequenceAttendsAndContinuesBitForBitLikeTheOriginal(String spec, SnapshotMode mode, boolean evict)
             throws IOException {
         SplittableRandom rnd = TestSeeds.random(spec.hashCode(), mode.ordinal(), evict ? 1 : 0);
