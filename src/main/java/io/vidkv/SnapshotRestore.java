@@ -3,6 +3,7 @@ package io.vidkv;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
 
 import static io.vidkv.SnapshotFormat.F32;
@@ -37,7 +38,7 @@ final class SnapshotRestore {
             throw new IllegalStateException("page pool is closed (nothing was opened)");
         }
         Arena arena = Arena.ofShared();
-        boolean handedOver = false;
+        SnapshotMapping mapping = null;
         KvCache cache = null;
         try {
             SnapshotReader r = SnapshotReader.parse(file, arena, runner);
@@ -52,10 +53,9 @@ final class SnapshotRestore {
             long pageSection = r.sections.get(SnapshotFormat.PAGE).offset();
             int pageBytes = config.pageBytes();
             if (mode == SnapshotMode.MAPPED) {
-                SnapshotMapping mapping = new SnapshotMapping(file, arena, pages.length);
-                // from here the pages own the mapping, which closes with the last of them (a file
-                // without pages is closed below, like a loaded one)
-                handedOver = pages.length > 0;
+                // from here the pages and window chunks own the mapping, which closes with the last
+                // of them (one that hands none out is closed below)
+                mapping = new SnapshotMapping(file, arena);
                 for (int i = 0; i < pages.length; i++) {
                     pages[i] = mapping.page(r.map, pageSection + (long) i * pageBytes, pageBytes);
                 }
@@ -79,7 +79,7 @@ final class SnapshotRestore {
                     throw t;
                 }
             }
-            install(r, cache, pages);
+            install(r, cache, pages, mapping);
             return cache;
         } catch (Throwable t) {
             if (cache != null) {
@@ -87,7 +87,9 @@ final class SnapshotRestore {
             }
             throw t;
         } finally {
-            if (!handedOver) {
+            if (mapping != null) {
+                mapping.closeIfUnused();
+            } else {
                 arena.close(); // LOADED copied what it needs; a failed open keeps nothing
             }
         }
@@ -96,9 +98,12 @@ final class SnapshotRestore {
     /**
      * Gives every head its pages (the one reference each page has is the head's; the installed
      * count is what {@link KvCache#close} releases, so a failure part way still releases them all:
-     * pages not yet installed are released here).
+     * pages not yet installed are released here). With a {@code mapping}, the windows are read in
+     * place from it too (where the platform's float order is the file's, little-endian); otherwise
+     * they are copied into window chunks of the sequence's own.
      */
-    private static void install(SnapshotReader r, KvCache cache, Page[] pages) {
+    private static void install(SnapshotReader r, KvCache cache, Page[] pages, SnapshotMapping mapping) {
+        boolean mapWindows = mapping != null && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
         MemorySegment m = r.map;
         int d = cache.shape().headDim();
         ProtectedTokens protectedTokens = cache.protectedTokens();
@@ -156,8 +161,10 @@ final class SnapshotRestore {
                         }
                     }
                     hs.restore(held, blocksPerPage, offsets, hp.evictedBlocks(), (int) used);
-                    hs.restoreWindow(m, hp.window(), hp.window() + (long) hp.windowTokens() * d * Float.BYTES,
-                            hp.windowTokens());
+                    long keysAt = hp.window(), valuesAt = keysAt + (long) hp.windowTokens() * d * Float.BYTES;
+                    WindowChunk mapped = mapWindows && hp.windowTokens() > 0
+                            ? mapping.windowChunk(m, keysAt, valuesAt, hp.windowTokens(), d) : null;
+                    hs.restoreWindow(mapped, m, keysAt, valuesAt, hp.windowTokens());
                 }
             }
         } catch (Throwable t) {

@@ -1,0 +1,80 @@
+package io.vidkv;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * A run of residual-window slots (float32 keys and values, {@code headDim} floats a slot) and how
+ * many heads reference it, so that a fork shares its parent's window instead of copying it (see
+ * {@link ResidualWindow}). Reference-counted like a {@link Page}: the head that takes it from its
+ * {@link WindowChunkOwner} holds the first reference, a fork adds one, and the last release hands it
+ * back. Only the head that took a chunk writes it, and only into slots no other head references
+ * (those past the ones filled when it was shared), so a shared slot is never written again.
+ *
+ * <p>The count is an atomic int (a fork on one thread and a close on another may change it at once).
+ * {@link #next} links free chunks and is guarded by the owner's monitor.
+ */
+final class WindowChunk {
+
+    private static final VarHandle REFS;
+
+    static {
+        try {
+            REFS = MethodHandles.lookup().findVarHandle(WindowChunk.class, "refs", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Keys: [capacity][headDim] float32. */
+    final MemorySegment keys;
+    /** Values: [capacity][headDim] float32. */
+    final MemorySegment values;
+    /** Slots in {@link #keys} and {@link #values}. */
+    final int capacity;
+    final WindowChunkOwner owner;
+    /** Next free chunk of the owner's free list (the owner's monitor guards it). */
+    WindowChunk next;
+    @SuppressWarnings("unused") // through REFS
+    private volatile int refs;
+
+    WindowChunk(MemorySegment keys, MemorySegment values, int capacity, WindowChunkOwner owner) {
+        this.keys = keys;
+        this.values = values;
+        this.capacity = capacity;
+        this.owner = owner;
+    }
+
+    /** Hands a free chunk out with one reference (its owner calls this, the chunk being free). */
+    void claim() {
+        if (!REFS.compareAndSet(this, 0, 1)) {
+            throw new IllegalStateException("internal error: a window chunk handed out while referenced (" + refs + ")");
+        }
+    }
+
+    /** One more reference; the caller holds one already, so the chunk is live. */
+    void retain() {
+        int r = (int) REFS.getAndAdd(this, 1);
+        if (r <= 0) {
+            REFS.getAndAdd(this, -1);
+            throw new IllegalStateException("internal error: retaining a window chunk that is not referenced (" + r + ")");
+        }
+    }
+
+    /** Drops one reference; the last one returns the chunk to its owner. */
+    void release() {
+        int r = (int) REFS.getAndAdd(this, -1) - 1;
+        if (r == 0) {
+            owner.reclaim(this);
+        } else if (r < 0) {
+            REFS.getAndAdd(this, 1);
+            throw new IllegalStateException("internal error: a window chunk released more often than referenced");
+        }
+    }
+
+    /** References now (a moment's value when other sequences fork or close concurrently). */
+    int references() {
+        return refs;
+    }
+}
