@@ -425,6 +425,11 @@ public final class KvCache implements AutoCloseable {
         return layer(layer).quantizedTokens;
     }
 
+    /** The residual-window chunks of this sequence's family (tests). */
+    WindowChunks windowChunks() {
+        return windowChunks;
+    }
+
     /** The stream of (layer, kvHead), for the attention kernels (through {@link CacheAccess}) and tests. */
     HeadStore stream(int layer, int kvHead) {
         LayerStore ls = layer(layer);

@@ -154,6 +154,9 @@ final class ResidualWindow {
             }
             chunks[j] = c;
             slots[j] = parent.slots[from];
+            if (j == parent.count - 1 || parent.chunks[parent.ring(j + 1)] != c) {
+                c.markShared(slots[j] + 1); // the run's end: the parent may fill the slots past it for itself
+            }
         }
         start = 0;
         count = parent.count;
@@ -184,12 +187,13 @@ final class ResidualWindow {
         }
     }
 
-    /** Tokens in chunks that other heads (of other sequences) reference too, a moment's count. */
+    /** Tokens that other heads (of other sequences) reference too, a moment's count ({@link WindowChunk#sharedAt}). */
     int sharedTokens() {
         int n = 0;
         for (int j = 0; j < count; j++) {
-            WindowChunk c = chunks[ring(j)];
-            if (c.references() > (c == open ? 2 : 1)) { // the open chunk's writer reference is this head's too
+            int r = ring(j);
+            WindowChunk c = chunks[r];
+            if (c.sharedAt(slots[r], c == open ? 2 : 1)) { // the open chunk's writer reference is this head's too
                 n++;
             }
         }

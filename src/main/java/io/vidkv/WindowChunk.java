@@ -18,10 +18,12 @@ import java.lang.invoke.VarHandle;
 final class WindowChunk {
 
     private static final VarHandle REFS;
+    private static final VarHandle SHARED;
 
     static {
         try {
             REFS = MethodHandles.lookup().findVarHandle(WindowChunk.class, "refs", int.class);
+            SHARED = MethodHandles.lookup().findVarHandle(WindowChunk.class, "sharedSlots", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -38,6 +40,12 @@ final class WindowChunk {
     WindowChunk next;
     @SuppressWarnings("unused") // through REFS
     private volatile int refs;
+    /**
+     * The slots [0, sharedSlots) some fork referenced (for the memory report: the writer fills the
+     * slots past them for itself alone). Only grows; a moment's value.
+     */
+    @SuppressWarnings("unused") // through SHARED
+    private volatile int sharedSlots;
 
     WindowChunk(MemorySegment keys, MemorySegment values, int capacity, WindowChunkOwner owner) {
         this.keys = keys;
@@ -51,6 +59,7 @@ final class WindowChunk {
         if (!REFS.compareAndSet(this, 0, 1)) {
             throw new IllegalStateException("internal error: a window chunk handed out while referenced (" + refs + ")");
         }
+        sharedSlots = 0; // a reused chunk starts unshared
     }
 
     /** One more reference; the caller holds one already, so the chunk is live. */
@@ -71,6 +80,23 @@ final class WindowChunk {
             REFS.getAndAdd(this, 1);
             throw new IllegalStateException("internal error: a window chunk released more often than referenced");
         }
+    }
+
+    /** A fork references slots [0, slots) (forks of one sequence may run at once: a max, not a store). */
+    void markShared(int slots) {
+        int s;
+        do {
+            s = sharedSlots;
+        } while (s < slots && !SHARED.compareAndSet(this, s, slots));
+    }
+
+    /**
+     * Whether slot {@code slot} is referenced by another head than the caller, who holds
+     * {@code own} references on the chunk: by the references now and the slots forks referenced
+     * (exact unless the chunk was shared at two fill levels and the later sharer let it go).
+     */
+    boolean sharedAt(int slot, int own) {
+        return refs > own && slot < sharedSlots;
     }
 
     /** References now (a moment's value when other sequences fork or close concurrently). */
