@@ -127,8 +127,12 @@ final class SnapshotRestore {
                 ls.quantizedTokens = lp.quantized();
                 ls.evictedTokens = lp.evicted();
                 ls.calibrated = lp.calibrated();
-                for (int b = 0; b < (lp.quantized() - lp.evicted()) / g; b++) {
-                    ls.countBlocks(protectedTokens.count(lp.evicted() + b * g, g), ls.heads.length);
+                int blocks = (lp.quantized() - lp.evicted()) / g;
+                long[] blockBytes = new long[blocks]; // the same for every head: protection is per position
+                for (int b = 0; b < blocks; b++) {
+                    int protectedCount = protectedTokens.count(lp.evicted() + b * g, g);
+                    ls.countBlocks(protectedCount, ls.heads.length);
+                    blockBytes[b] = ls.blockBytes(protectedCount);
                 }
                 for (int h = 0; h < ls.heads.length; h++) {
                     SnapshotReader.HeadPlan hp = lp.heads()[h];
@@ -144,7 +148,6 @@ final class SnapshotRestore {
                     }
                     Page[] held = new Page[hp.pages()];
                     int[] blocksPerPage = new int[hp.pages()];
-                    int blocks = (lp.quantized() - lp.evicted()) / g;
                     int[] offsets = new int[blocks];
                     long entries = at + 10L * d;
                     int b = 0;
@@ -157,7 +160,7 @@ final class SnapshotRestore {
                         used = 0;
                         for (int k = 0; k < blocksPerPage[i]; k++, b++) {
                             offsets[b] = (int) used;
-                            used += ls.blockBytes(protectedTokens.count(lp.evicted() + b * g, g));
+                            used += blockBytes[b];
                         }
                     }
                     hs.restore(held, blocksPerPage, offsets, hp.evictedBlocks(), (int) used);
