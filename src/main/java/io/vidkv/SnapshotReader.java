@@ -162,7 +162,7 @@ final class SnapshotReader {
                 }
                 crc = pagesCrc(m, s.offset, (int) (s.length / pageBytes), pageBytes, runner);
             } else {
-                crc = SnapshotFormat.crc(m, s.offset, s.length);
+                crc = sectionCrc(m, s.offset, s.length, runner);
             }
             if (crc != s.crc) {
                 throw bad(file, s.tag, "checksum mismatch (the section's " + s.length + " bytes are corrupted)");
@@ -214,6 +214,32 @@ final class SnapshotReader {
             }
         }
         return SnapshotFormat.pagesCrc(crcs);
+    }
+
+    /**
+     * CRC32C of a section: a long one (the windows) in pieces on {@code runner} if given, the pieces'
+     * CRCs combined ({@link Crc32cCombine}), so it is still the CRC32C of the section's bytes.
+     */
+    private static int sectionCrc(MemorySegment m, long at, long length, ParallelRunner runner) {
+        int pieces = runner == null || length < (1 << 20) || !runner.canAccess(m) ? 1 : 8 * runner.threads();
+        if (pieces == 1) {
+            return SnapshotFormat.crc(m, at, length);
+        }
+        int[] crcs = new int[pieces];
+        ParallelRunner.Task task = (i, worker) -> {
+            long from = length * i / pieces, to = length * (i + 1) / pieces;
+            crcs[i] = SnapshotFormat.crc(m, at + from, to - from);
+        };
+        if (!runner.tryRun(pieces, task)) {
+            for (int i = 0; i < pieces; i++) {
+                task.run(i, 0);
+            }
+        }
+        int crc = crcs[0];
+        for (int i = 1; i < pieces; i++) {
+            crc = Crc32cCombine.combine(crc, crcs[i], length * (i + 1) / pieces - length * i / pieces);
+        }
+        return crc;
     }
 
     private static <E extends Enum<E>> E enumAt(E[] values, int ordinal, String what) {
