@@ -23,9 +23,9 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>Sharing ({@link KvCache#fork()}): pages are reference-counted ({@link Page}), and so are the
  * window's chunks ({@link WindowChunk}). A fork copies the directories and the window's token
- * entries and adds a reference to every page and window chunk (no window byte is copied); it also <em>seals</em> the partly
- * filled tail page on both sides, so that neither writes into a page the other reads: the next
- * block of each side opens a page of its own. The cost is the sealed page's unused tail (less than
+ * entries and adds a reference to every page and window chunk (no window byte is copied); it also
+ * <em>seals</em> the partly filled tail page on both sides, so that neither writes into a page the
+ * other reads: the next block of each side opens a page of its own. The cost is the sealed page's unused tail (less than
  * one block's worth below a page, held once for all sides); the alternative, copying the tail page
  * into the child, would cost a page per head and fork at once and still leave the parent's tail
  * shared. Pages restored from a snapshot are sealed the same way (a mapped page is read-only). A

@@ -217,21 +217,23 @@ public final class KvCache implements AutoCloseable {
 
     /**
      * A new sequence that shares every quantized block of this one: it references this sequence's
-     * pages (no block bytes are copied) and copies only the residual windows, the per-head state
-     * (channel split, super-scales), the protected positions and the counts. The fork attends
+     * pages (no block bytes are copied) and the chunks of its residual windows (no window bytes
+     * are copied either), and copies only the per-head state (channel split, super-scales), the
+     * protected positions and the counts. The fork attends
      * exactly as this sequence does now, bit for bit; from then on both append, attend, evict and
      * close independently, each on its own thread if wanted, drawing new pages from the same pool.
      * A page goes back to the pool when the last sequence referencing it releases it (close, or
      * eviction under {@link CapacityPolicy.OnFull#EVICT_OLDEST}, which never frees or reuses a page
      * another sequence still references). Shared pages are never written again: the partly filled
      * last page of every head is sealed on both sides, so each side's next block opens a page of its
-     * own. A sequence with a pool of its own ({@link #create(ModelShape, CacheConfig)}) shares that
-     * pool with its forks; it grows by one sequence's pages per fork and closes with the last of them.
+     * own; likewise each side's new window tokens go into window chunks of its own. A sequence with
+     * a pool of its own ({@link #create(ModelShape, CacheConfig)}) shares that pool with its forks;
+     * it grows by one sequence's pages per fork and closes with the last of them.
      *
      * <p>Forking is a read of this sequence: it may run while other threads attend or fork it, and is
-     * refused ({@link IllegalStateException}, nothing changed) while one appends to it. It costs a
-     * copy of the residual windows plus one reference per page, independent of the prefix length
-     * beyond that.
+     * refused ({@link IllegalStateException}, nothing changed) while one appends to it. It costs one
+     * reference per page and per window chunk and a copy of the directories, independent of the
+     * prefix length beyond the capacity's directories.
      *
      * @return the new sequence, with the same shape, configuration, pool and runner; close it
      * @throws IllegalStateException if the cache is closed or failed, another thread writes it, its

@@ -13,8 +13,9 @@ import static io.vidkv.SnapshotFormat.U64;
 
 /**
  * {@link KvCache#openSnapshot}: a new sequence from a checked snapshot file ({@link SnapshotReader}),
- * holding what the saved one held: the same blocks (in place from the file's mapping, or copied into
- * pool pages), windows, per-head state, protected positions and counts, so it attends bit for bit
+ * holding what the saved one held: the same blocks and residual windows (in place from the file's
+ * mapping, or copied into pool pages and window chunks), per-head state, protected positions and
+ * counts, so it attends bit for bit
  * as the saved sequence did. Its tail pages are sealed like a fork's (a mapped page is read-only;
  * a loaded one could be appended to, but one rule for both keeps the layout the same), so its first
  * new block of each head opens a pool page.

@@ -12,17 +12,15 @@ import java.lang.invoke.VarHandle;
  * back. Only the head that took a chunk writes it, and only into slots no other head references
  * (those past the ones filled when it was shared), so a shared slot is never written again.
  *
- * <p>The count is an atomic int (a fork on one thread and a close on another may change it at once).
- * {@link #next} links free chunks and is guarded by the owner's monitor.
+ * <p>The count is {@link ReferenceCounted}'s. {@link #next} links free chunks and is guarded by the
+ * owner's monitor.
  */
-final class WindowChunk {
+final class WindowChunk extends ReferenceCounted {
 
-    private static final VarHandle REFS;
     private static final VarHandle SHARED;
 
     static {
         try {
-            REFS = MethodHandles.lookup().findVarHandle(WindowChunk.class, "refs", int.class);
             SHARED = MethodHandles.lookup().findVarHandle(WindowChunk.class, "sharedSlots", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -38,13 +36,10 @@ final class WindowChunk {
     final WindowChunkOwner owner;
     /** Next free chunk of the owner's free list (the owner's monitor guards it). */
     WindowChunk next;
-    @SuppressWarnings("unused") // through REFS
-    private volatile int refs;
     /**
      * The slots [0, sharedSlots) some fork referenced (for the memory report: the writer fills the
      * slots past them for itself alone). Only grows; a moment's value.
      */
-    @SuppressWarnings("unused") // through SHARED
     private volatile int sharedSlots;
 
     WindowChunk(MemorySegment keys, MemorySegment values, int capacity, WindowChunkOwner owner) {
@@ -54,32 +49,21 @@ final class WindowChunk {
         this.owner = owner;
     }
 
-    /** Hands a free chunk out with one reference (its owner calls this, the chunk being free). */
+    @Override
+    String noun() {
+        return "window chunk";
+    }
+
+    @Override
+    void lastReleased() {
+        owner.reclaim(this);
+    }
+
+    /** As {@link ReferenceCounted#claim}; a reused chunk starts unshared. */
+    @Override
     void claim() {
-        if (!REFS.compareAndSet(this, 0, 1)) {
-            throw new IllegalStateException("internal error: a window chunk handed out while referenced (" + refs + ")");
-        }
-        sharedSlots = 0; // a reused chunk starts unshared
-    }
-
-    /** One more reference; the caller holds one already, so the chunk is live. */
-    void retain() {
-        int r = (int) REFS.getAndAdd(this, 1);
-        if (r <= 0) {
-            REFS.getAndAdd(this, -1);
-            throw new IllegalStateException("internal error: retaining a window chunk that is not referenced (" + r + ")");
-        }
-    }
-
-    /** Drops one reference; the last one returns the chunk to its owner. */
-    void release() {
-        int r = (int) REFS.getAndAdd(this, -1) - 1;
-        if (r == 0) {
-            owner.reclaim(this);
-        } else if (r < 0) {
-            REFS.getAndAdd(this, 1);
-            throw new IllegalStateException("internal error: a window chunk released more often than referenced");
-        }
+        super.claim();
+        sharedSlots = 0;
     }
 
     /** A fork references slots [0, slots) (forks of one sequence may run at once: a max, not a store). */
@@ -96,11 +80,6 @@ final class WindowChunk {
      * (exact unless the chunk was shared at two fill levels and the later sharer let it go).
      */
     boolean sharedAt(int slot, int own) {
-        return refs > own && slot < sharedSlots;
-    }
-
-    /** References now (a moment's value when other sequences fork or close concurrently). */
-    int references() {
-        return refs;
+        return references() > own && slot < sharedSlots;
     }
 }
