@@ -61,10 +61,10 @@ final class AppendTask implements ParallelRunner.Task {
         float[] vx = valueGroup[worker];
         for (int t = 0; t < tokenCount; t++) {
             long src = ((long) t * shape.kvHeads() + head) * d;
-            int slot = hs.windowSlot(hs.windowCount());
-            copyToken(keys, src, hs.windowKeys(), (long) slot * d, d);
-            copyToken(values, src, hs.windowValues(), (long) slot * d, d);
-            hs.pushWindowSlotFilled();
+            int slot = hs.window.nextSlot();
+            copyToken(keys, src, hs.window.openKeys(), (long) slot * d, d);
+            copyToken(values, src, hs.window.openValues(), (long) slot * d, d);
+            hs.window.push();
             int groups = ls.schedule.groupsDue(hs.windowCount(), calibrated);
             if (groups == 0) {
                 continue;

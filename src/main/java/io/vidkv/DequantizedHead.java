@@ -73,8 +73,8 @@ public record DequantizedHead(int layer, int kvHead, int firstPosition, int toke
         for (int j = 0; j < hs.windowCount(); j++) {
             int row = (hs.blockCount() * g + j) * d;
             long base = (long) hs.windowSlot(j) * d * Float.BYTES;
-            MemorySegment.copy(hs.windowKeys(), ValueLayout.JAVA_FLOAT, base, k, row, d);
-            MemorySegment.copy(hs.windowValues(), ValueLayout.JAVA_FLOAT, base, v, row, d);
+            MemorySegment.copy(hs.windowKeys(j), ValueLayout.JAVA_FLOAT, base, k, row, d);
+            MemorySegment.copy(hs.windowValues(j), ValueLayout.JAVA_FLOAT, base, v, row, d);
         }
         return new DequantizedHead(layer, kvHead, hs.firstPosition(), n, d, k, v);
     }

@@ -3,29 +3,29 @@ package io.vidkv;
 import io.vidkv.codec.HeadState;
 import io.vidkv.internal.HeadStream;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * The cache of one (layer, KV head): a sequence of quantized blocks of G tokens in pages from the
- * pool, then the residual window of the newest tokens in full precision (float32).
+ * pool, then the residual window of the newest tokens in full precision (float32,
+ * {@link ResidualWindow}).
  *
  * <p>Read access for kernels is zero-copy and allocation-free: block {@code i} covers tokens
  * [i * G, (i + 1) * G) and lives in {@link #page(int)} at {@link #offset(int)}; the window's token
  * {@code j} (position {@code blockCount() * G + j}) is at slot {@link #windowSlot(int)} of
- * {@link #windowKeys()} / {@link #windowValues()}, each slot d floats. The window is a ring so
- * quantizing a group never moves the remaining tokens.
+ * {@link #windowKeys(int)} / {@link #windowValues(int)}, each slot d floats. Quantizing a group
+ * never moves the remaining tokens.
  *
  * <p>Under {@link CapacityPolicy.OnFull#EVICT_OLDEST} whole pages of the oldest blocks are dropped;
  * the page and block directories are rings, so eviction moves no data and allocates nothing. Block
  * indices stay relative to the oldest retained block: block {@code i} covers positions
  * {@code firstPosition() + i * G ..}, and the window starts at {@code firstPosition() + blockCount() * G}.
  *
- * <p>Sharing ({@link KvCache#fork()}): pages are reference-counted ({@link Page}). A fork copies the
- * directories and the window and adds a reference to every page; it also <em>seals</em> the partly
- * filled tail page on both sides, so that neither writes into a page the other reads: the next
- * block of each side opens a page of its own. The cost is the sealed page's unused tail (less than
+ * <p>Sharing ({@link KvCache#fork()}): pages are reference-counted ({@link Page}), and so are the
+ * window's chunks ({@link WindowChunk}). A fork copies the directories and the window's token
+ * entries and adds a reference to every page and window chunk (no window byte is copied); it also
+ * <em>seals</em> the partly filled tail page on both sides, so that neither writes into a page the
+ * other reads: the next block of each side opens a page of its own. The cost is the sealed page's unused tail (less than
  * one block's worth below a page, held once for all sides); the alternative, copying the tail page
  * into the child, would cost a page per head and fork at once and still leave the parent's tail
  * shared. Pages restored from a snapshot are sealed the same way (a mapped page is read-only). A
@@ -37,9 +37,7 @@ import java.lang.foreign.ValueLayout;
  */
 final class HeadStore implements HeadStream {
 
-    private final int headDim;
     private final int groupSize;
-    private final int windowCapacity;
     /** Ring of held pages: pages[(pageHead + i) % pageCap] is the i-th oldest. */
     private final Page[] pages;
     /** Blocks in each held page (same ring index as {@link #pages}). */
@@ -47,8 +45,8 @@ final class HeadStore implements HeadStream {
     /** Ring of retained blocks: the page ring index and byte offset of block i are at (blockHead + i) % blockCap. */
     private final int[] blockPage;
     private final int[] blockOffset;
-    private final MemorySegment windowKeys;
-    private final MemorySegment windowValues;
+    /** The residual window (its own file: chunks shared with forks). */
+    final ResidualWindow window;
     final HeadState state;
     private int pageHead;
     private int pageCount;
@@ -56,21 +54,17 @@ final class HeadStore implements HeadStream {
     private int blockHead;
     private int blocks;
     private int evictedBlocks;
-    private int windowStart;
-    private int windowCount;
     /** The tail page is shared or read-only: the next block opens a new page (see the class comment). */
     private boolean sealed;
 
-    HeadStore(int headDim, int groupSize, int windowCapacity, int maxBlocks, Arena arena) {
-        this.headDim = headDim;
+    /** A window of at most {@code windowCapacity} tokens in chunks from {@code windowChunks}. */
+    HeadStore(int headDim, int groupSize, int windowCapacity, int maxBlocks, WindowChunks windowChunks) {
         this.groupSize = groupSize;
-        this.windowCapacity = windowCapacity;
         this.pages = new Page[maxBlocks + 1];
         this.pageBlocks = new int[maxBlocks + 1];
         this.blockPage = new int[maxBlocks];
         this.blockOffset = new int[maxBlocks];
-        this.windowKeys = arena.allocate((long) windowCapacity * headDim * Float.BYTES, 64);
-        this.windowValues = arena.allocate((long) windowCapacity * headDim * Float.BYTES, 64);
+        this.window = new ResidualWindow(headDim, windowCapacity, windowChunks);
         this.state = new HeadState(headDim);
     }
 
@@ -103,24 +97,23 @@ final class HeadStore implements HeadStream {
 
     @Override
     public int windowCount() {
-        return windowCount;
+        return window.count();
     }
 
-    /** Ring slot of window token j (0 = oldest). */
+    /** Slot of window token j (0 = oldest) in its chunk. */
     @Override
     public int windowSlot(int j) {
-        int s = windowStart + j;
-        return s >= windowCapacity ? s - windowCapacity : s;
+        return window.slot(j);
     }
 
     @Override
-    public MemorySegment windowKeys() {
-        return windowKeys;
+    public MemorySegment windowKeys(int j) {
+        return window.keys(j);
     }
 
     @Override
-    public MemorySegment windowValues() {
-        return windowValues;
+    public MemorySegment windowValues(int j) {
+        return window.values(j);
     }
 
     private int blockSlot(int block) {
@@ -135,10 +128,6 @@ final class HeadStore implements HeadStream {
 
     int pageCount() {
         return pageCount;
-    }
-
-    int windowCapacity() {
-        return windowCapacity;
     }
 
     /**
@@ -235,42 +224,37 @@ final class HeadStore implements HeadStream {
         }
     }
 
-    /** Counts in the token the caller just wrote at slot {@code windowSlot(windowCount())}. */
-    void pushWindowSlotFilled() {
-        if (windowCount >= windowCapacity) {
-            throw new IllegalStateException("internal error: residual window overflow");
-        }
-        windowCount++;
-    }
-
     /** Copies the oldest {@code tokens} window tokens (keys or values) into dst[t * d + c]. */
     void readWindow(boolean keys, int firstToken, int tokens, float[] dst) {
-        MemorySegment src = keys ? windowKeys : windowValues;
-        for (int t = 0; t < tokens; t++) {
-            long base = (long) windowSlot(firstToken + t) * headDim * Float.BYTES;
-            MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, base, dst, t * headDim, headDim);
-        }
+        window.read(keys, firstToken, tokens, dst);
     }
 
     /** Drops the oldest G window tokens (after they were quantized). */
     void popGroup() {
-        windowStart = windowSlot(groupSize);
-        windowCount -= groupSize;
+        window.pop(groupSize);
     }
 
-    /** Releases this head's reference to every page it holds (a page goes back when its last one does). */
-    void releasePages() {
-        for (int i = 0; i < pageCount; i++) {
-            int slot = pageSlot(i);
-            pages[slot].release();
-            pages[slot] = null;
+    /**
+     * Releases this head's reference to every page and window chunk it holds (each goes back when its
+     * last reference does); the pages even if the window's release throws.
+     */
+    void release() {
+        try {
+            window.release();
+        } finally {
+            for (int i = 0; i < pageCount; i++) {
+                int slot = pageSlot(i);
+                pages[slot].release();
+                pages[slot] = null;
+            }
+            pageCount = 0;
         }
-        pageCount = 0;
     }
 
     /**
      * Makes this (empty, new) head a fork of {@code parent}: the same blocks in the same pages, one
-     * more reference on each, a copy of the window and the per-head state; both tail pages sealed.
+     * more reference on each, the window's chunks shared ({@link ResidualWindow#forkFrom}), a copy of
+     * the per-head state; both tail pages sealed.
      * The parent is only read (its seal is a flag its own writer reads, published by the sequence's
      * in-use word between the fork, a read, and the next write).
      */
@@ -292,15 +276,7 @@ final class HeadStore implements HeadStream {
             sealed = true;
             parent.sealed = true;
         }
-        windowStart = 0;
-        windowCount = 0;
-        for (int j = 0; j < parent.windowCount; j++) {
-            long from = (long) parent.windowSlot(j) * headDim * Float.BYTES;
-            long to = (long) j * headDim * Float.BYTES;
-            MemorySegment.copy(parent.windowKeys, from, windowKeys, to, (long) headDim * Float.BYTES);
-            MemorySegment.copy(parent.windowValues, from, windowValues, to, (long) headDim * Float.BYTES);
-        }
-        windowCount = parent.windowCount;
+        window.forkFrom(parent.window);
         copyState(parent.state, state);
     }
 
@@ -354,14 +330,11 @@ final class HeadStore implements HeadStream {
     }
 
     /**
-     * Restores the window: {@code n} tokens into slots 0..n-1, keys as n x d little-endian floats at
-     * {@code keysAt} of {@code src}, values at {@code valuesAt}.
+     * Restores the window's {@code n} tokens: in place from a mapped {@code chunk}, or ({@code chunk}
+     * null) copied from keys as n x d little-endian floats at {@code keysAt} of {@code src}, values
+     * at {@code valuesAt} (see {@link ResidualWindow#restore}).
      */
-    void restoreWindow(MemorySegment src, long keysAt, long valuesAt, int n) {
-        long floats = (long) n * headDim;
-        MemorySegment.copy(src, SnapshotFormat.F32, keysAt, windowKeys, ValueLayout.JAVA_FLOAT, 0, floats);
-        MemorySegment.copy(src, SnapshotFormat.F32, valuesAt, windowValues, ValueLayout.JAVA_FLOAT, 0, floats);
-        windowStart = 0;
-        windowCount = n;
+    void restoreWindow(WindowChunk chunk, MemorySegment src, long keysAt, long valuesAt, int n) {
+        window.restore(chunk, src, keysAt, valuesAt, n);
     }
 }

@@ -7,7 +7,6 @@ import io.vidkv.internal.HeadStream;
 import io.vidkv.codec.ValueCodec;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 
@@ -94,7 +93,8 @@ public final class KvCache implements AutoCloseable {
     private final PagePool pool;
     private final boolean ownsPool;
     private final ParallelRunner runner;
-    private final Arena arena = Arena.ofShared();
+    /** Where the residual windows' chunks come from: this sequence's family (it and its forks share them). */
+    private final WindowChunks windowChunks;
     private final LayerStore[] layers;
     private final ProtectedTokens protectedTokens;
     private final CodecScratch[] scratch;
@@ -110,12 +110,16 @@ public final class KvCache implements AutoCloseable {
     private volatile String failure;
 
     private KvCache(ModelShape shape, CacheConfig config, PagePool pool, boolean ownsPool, ParallelRunner runner) {
-        this(shape, config, pool, ownsPool, runner, null);
+        this(shape, config, pool, ownsPool, runner, null, null);
     }
 
-    /** {@code calibrated}: layers that will get calibrated state (forks, restores), or null: see {@link LayerStore}. */
+    /**
+     * {@code calibrated}: layers that will get calibrated state (forks, restores), or null: see
+     * {@link LayerStore}; {@code family}: a fork's parent's window chunks (this sequence joined them
+     * already), or null for a family of its own.
+     */
     private KvCache(ModelShape shape, CacheConfig config, PagePool pool, boolean ownsPool, ParallelRunner runner,
-                    boolean[] calibrated) {
+                    boolean[] calibrated, WindowChunks family) {
         if (config.layers().size() != shape.layers()) {
             throw new IllegalArgumentException("config has " + config.layers().size() + " layers, the model " + shape.layers());
         }
@@ -127,13 +131,14 @@ public final class KvCache implements AutoCloseable {
         this.pool = pool;
         this.ownsPool = ownsPool;
         this.runner = runner;
+        this.windowChunks = family != null ? family : new WindowChunks(shape.headDim());
         int maxTokens = config.capacity().maxTokens();
         this.layers = new LayerStore[shape.layers()];
         int maxG = 0;
         int maxPagesPerAppend = 0;
         for (int l = 0; l < layers.length; l++) {
             LayerConfig lc = config.layer(l);
-            layers[l] = new LayerStore(l, lc, shape, maxTokens, arena, calibrated != null && calibrated[l]);
+            layers[l] = new LayerStore(l, lc, shape, maxTokens, windowChunks, calibrated != null && calibrated[l]);
             if (layers[l].maxBlockBytes() > config.pageBytes()) {
                 throw new IllegalArgumentException("layer " + l + ": a block of up to " + layers[l].maxBlockBytes()
                         + " bytes does not fit a page of " + config.pageBytes() + " bytes");
@@ -212,21 +217,23 @@ public final class KvCache implements AutoCloseable {
 
     /**
      * A new sequence that shares every quantized block of this one: it references this sequence's
-     * pages (no block bytes are copied) and copies only the residual windows, the per-head state
-     * (channel split, super-scales), the protected positions and the counts. The fork attends
+     * pages (no block bytes are copied) and the chunks of its residual windows (no window bytes
+     * are copied either), and copies only the per-head state (channel split, super-scales), the
+     * protected positions and the counts. The fork attends
      * exactly as this sequence does now, bit for bit; from then on both append, attend, evict and
      * close independently, each on its own thread if wanted, drawing new pages from the same pool.
      * A page goes back to the pool when the last sequence referencing it releases it (close, or
      * eviction under {@link CapacityPolicy.OnFull#EVICT_OLDEST}, which never frees or reuses a page
      * another sequence still references). Shared pages are never written again: the partly filled
      * last page of every head is sealed on both sides, so each side's next block opens a page of its
-     * own. A sequence with a pool of its own ({@link #create(ModelShape, CacheConfig)}) shares that
-     * pool with its forks; it grows by one sequence's pages per fork and closes with the last of them.
+     * own; likewise each side's new window tokens go into window chunks of its own. A sequence with
+     * a pool of its own ({@link #create(ModelShape, CacheConfig)}) shares that pool with its forks;
+     * it grows by one sequence's pages per fork and closes with the last of them.
      *
      * <p>Forking is a read of this sequence: it may run while other threads attend or fork it, and is
-     * refused ({@link IllegalStateException}, nothing changed) while one appends to it. It costs a
-     * copy of the residual windows plus one reference per page, independent of the prefix length
-     * beyond that.
+     * refused ({@link IllegalStateException}, nothing changed) while one appends to it. It costs one
+     * reference per page and per window chunk and a copy of the directories, independent of the
+     * prefix length beyond the capacity's directories.
      *
      * @return the new sequence, with the same shape, configuration, pool and runner; close it
      * @throws IllegalStateException if the cache is closed or failed, another thread writes it, its
@@ -313,7 +320,13 @@ public final class KvCache implements AutoCloseable {
         if (ownsPool) {
             pool.addHolder(pagesPerSequence(shape, config));
         }
-        return new KvCache(shape, config, pool, ownsPool, runner, calibrated);
+        WindowChunks family = windowChunks.addHolder();
+        try {
+            return new KvCache(shape, config, pool, ownsPool, runner, calibrated, family);
+        } catch (Throwable t) {
+            family.releaseHolder();
+            throw t;
+        }
     }
 
     /**
@@ -324,11 +337,11 @@ public final class KvCache implements AutoCloseable {
     static KvCache emptyForRestore(ModelShape shape, CacheConfig config, PagePool pool, ParallelRunner runner,
                                    boolean[] calibrated) {
         if (pool != null) {
-            return new KvCache(shape, config, pool, false, runner, calibrated);
+            return new KvCache(shape, config, pool, false, runner, calibrated, null);
         }
         PagePool own = new PagePool(config.pageBytes(), pagesPerSequence(shape, config));
         own.addHolder(0);
-        return new KvCache(shape, config, own, true, runner, calibrated);
+        return new KvCache(shape, config, own, true, runner, calibrated, null);
     }
 
     /** Pages one sequence of this configuration may hold: an own pool's size. */
@@ -412,6 +425,11 @@ public final class KvCache implements AutoCloseable {
      */
     public int quantizedTokenCount(int layer) {
         return layer(layer).quantizedTokens;
+    }
+
+    /** The residual-window chunks of this sequence's family (tests). */
+    WindowChunks windowChunks() {
+        return windowChunks;
     }
 
     /** The stream of (layer, kvHead), for the attention kernels (through {@link CacheAccess}) and tests. */
@@ -772,7 +790,7 @@ public final class KvCache implements AutoCloseable {
             for (LayerStore ls : layers) {
                 for (HeadStore hs : ls.heads) {
                     released += hs.pageCount();
-                    hs.releasePages();
+                    hs.release();
                 }
             }
             pool.recordRelease(released);
@@ -783,7 +801,7 @@ public final class KvCache implements AutoCloseable {
                 }
             } finally {
                 try {
-                    arena.close();
+                    windowChunks.releaseHolder();
                 } finally {
                     use.markClosed();
                     if (ownsPool) {

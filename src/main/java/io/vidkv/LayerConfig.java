@@ -161,7 +161,8 @@ public record LayerConfig(KeySpec keys, ValueSpec values, int groupSize, int res
 
     /**
      * Most tokens the residual window holds, reached just before the first quantization. Each KV
-     * head's window is allocated at this size at creation, in float32, for keys and for values.
+     * head's window grows to this many float32 tokens (keys and values) in chunks as tokens arrive,
+     * and holds at most R + G - 1 once calibrated.
      *
      * @return R + C x G, in tokens
      */

@@ -3,8 +3,6 @@ package io.vidkv;
 import io.vidkv.codec.KeyCodec;
 import io.vidkv.codec.ValueCodec;
 
-import java.lang.foreign.Arena;
-
 /** One layer of a sequence: its configuration, codecs, the per-KV-head streams and byte counts. */
 final class LayerStore {
 
@@ -26,10 +24,11 @@ final class LayerStore {
 
     /**
      * {@code calibrated}: the layer will be given calibrated state (a fork or a restore of a
-     * calibrated layer), so its window never holds more than R + G - 1 tokens again and is allocated
-     * that size instead of R + C x G.
+     * calibrated layer), so its window never holds more than R + G - 1 tokens again and its token
+     * ring is that size instead of R + C x G. The windows' chunks come from {@code windowChunks}.
      */
-    LayerStore(int index, LayerConfig config, ModelShape shape, int maxTokens, Arena arena, boolean calibrated) {
+    LayerStore(int index, LayerConfig config, ModelShape shape, int maxTokens, WindowChunks windowChunks,
+               boolean calibrated) {
         this.index = index;
         this.name = presetName(config);
         this.config = config;
@@ -40,7 +39,7 @@ final class LayerStore {
         this.heads = new HeadStore[shape.kvHeads()];
         for (int h = 0; h < heads.length; h++) {
             heads[h] = new HeadStore(shape.headDim(), config.groupSize(),
-                    calibrated ? config.residual() + config.groupSize() : config.windowCapacity(), maxBlocks, arena);
+                    calibrated ? config.residual() + config.groupSize() : config.windowCapacity(), maxBlocks, windowChunks);
         }
     }
 

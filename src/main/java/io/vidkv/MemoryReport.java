@@ -36,10 +36,13 @@ import java.util.List;
  *                      these, the pool holds them once ({@link PagePool#report()})
  * @param mappedPageBytes bytes of the pages (part of {@code pageBytes}) read in place from a mapped
  *                      snapshot file ({@link SnapshotMode#MAPPED}): file-backed, not pool memory
+ * @param sharedResidualBytes float32 bytes of the residual-window tokens (part of {@code residualBytes})
+ *                      that other sequences reference too: a fork shares its parent's window tokens
+ *                      (each of them reports these; they are held once) until one side quantizes them
  */
 public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long payloadBytes, long metadataBytes,
                            long residualBytes, long pageBytes, double nominalBits, double effectiveBits,
-                           double totalBits, long sharedPageBytes, long mappedPageBytes) {
+                           double totalBits, long sharedPageBytes, long mappedPageBytes, long sharedResidualBytes) {
 
     /**
      * One layer.
@@ -63,7 +66,7 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
     static MemoryReport of(KvCache cache, LayerStore[] stores, ModelShape shape, CacheConfig config) {
         List<Layer> out = new ArrayList<>();
         long payload = 0, meta = 0, resid = 0, pages = 0, fp16 = 0, quantElements = 0, allElements = 0;
-        long shared = 0, mapped = 0;
+        long shared = 0, mapped = 0, sharedResid = 0;
         double nominalWeighted = 0;
         long tokens = 0;
         for (int l = 0; l < stores.length; l++) {
@@ -85,6 +88,7 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
             long lResid = (long) window * shape.tokenElements() * 2 * Float.BYTES;
             long lPages = 0;
             for (HeadStore hs : ls.heads) {
+                sharedResid += (long) hs.window.sharedTokens() * shape.headDim() * 2 * Float.BYTES;
                 lPages += (long) hs.pageCount() * config.pageBytes();
                 for (int i = 0; i < hs.pageCount(); i++) {
                     Page p = hs.heldPage(i);
@@ -120,7 +124,7 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
         double effective = quantElements == 0 ? 0 : (payload + meta) * 8.0 / quantElements;
         double total = allElements == 0 ? 0 : (pages + resid + (meta - sumBlockMeta(stores))) * 8.0 / allElements;
         return new MemoryReport(List.copyOf(out), tokens, fp16, payload, meta, resid, pages, nominal, effective, total,
-                shared, mapped);
+                shared, mapped, sharedResid);
     }
 
     /** Metadata inside blocks (already counted in page bytes), to avoid counting it twice. */
@@ -140,6 +144,16 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
      */
     public long privatePageBytes() {
         return pageBytes - sharedPageBytes;
+    }
+
+    /**
+     * Bytes of the residual-window tokens only this sequence references, the part of the windows
+     * that closing it gives back.
+     *
+     * @return {@code residualBytes - sharedResidualBytes}
+     */
+    public long privateResidualBytes() {
+        return residualBytes - sharedResidualBytes;
     }
 
     /**

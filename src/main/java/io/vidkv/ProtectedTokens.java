@@ -26,15 +26,14 @@ final class ProtectedTokens {
 
     /** Bit t of the result: token {@code first + t} is protected ({@code count} <= 64). */
     long mask(int first, int count) {
-        long m = 0;
-        for (int t = 0; t < count; t++) {
-            int p = first + t;
-            if (p >>> 6 >= bits.length) {
-                break; // positions past maxTokens (reachable only by evicting) are never protected
-            }
-            m |= (bits[p >>> 6] >>> (p & 63) & 1) << t;
+        // a group lies in at most two words; words past maxTokens (reachable only by evicting) are
+        // never protected, and no bit at or past maxTokens is ever set inside the last word
+        int w = first >>> 6, shift = first & 63;
+        long m = w < bits.length ? bits[w] >>> shift : 0;
+        if (shift != 0 && w + 1 < bits.length) {
+            m |= bits[w + 1] << (64 - shift);
         }
-        return m;
+        return count >= 64 ? m : m & ((1L << count) - 1);
     }
 
     /** Protected tokens among the {@code count} from {@code first}: what sizes the group's value block. */

@@ -94,10 +94,10 @@ final class ReferenceModeAppend {
             for (int h = 0; h < heads; h++) {
                 HeadStore hs = ls.heads[h];
                 long src = ((long) t * heads + h) * d;
-                long dst = (long) hs.windowSlot(hs.windowCount()) * d;
-                copy(keys, type, src, hs.windowKeys(), dst, d);
-                copy(values, type, src, hs.windowValues(), dst, d);
-                hs.pushWindowSlotFilled();
+                long dst = (long) hs.window.nextSlot() * d;
+                copy(keys, type, src, hs.window.openKeys(), dst, d);
+                copy(values, type, src, hs.window.openValues(), dst, d);
+                hs.window.push();
             }
         }
     }

@@ -2,11 +2,13 @@ package io.vidkv;
 
 /**
  * {@link KvCache#fork()}: a new sequence that shares every quantized block of its parent. The child
- * references the parent's pages (one more reference on each, no block bytes copied) and copies what
- * is small and changes: the block directories, the residual windows (float32), the per-head state
- * (channel split, super-scales), the protected positions and the counts. From then on the two are
- * independent sequences on the same pool: each appends into pages of its own (the shared tail pages
- * are sealed, see {@link HeadStore}), attends its own tokens, evicts and closes on its own.
+ * references the parent's pages (one more reference on each, no block bytes copied) and the chunks of
+ * its residual windows (likewise, see {@link ResidualWindow}), and copies what is small and changes:
+ * the block directories, the windows' token entries, the per-head state (channel split,
+ * super-scales), the protected positions and the counts. From then on the two are independent
+ * sequences on the same pool and window family: each appends into pages and window chunks of its own
+ * (the shared tail pages are sealed, see {@link HeadStore}), attends its own tokens, evicts and
+ * closes on its own.
  *
  * <p>A layer in the reference mode cannot be forked: its flushes re-quantize old blocks in place,
  * which would rewrite pages the other side reads.

@@ -162,7 +162,7 @@ final class SnapshotReader {
                 }
                 crc = pagesCrc(m, s.offset, (int) (s.length / pageBytes), pageBytes, runner);
             } else {
-                crc = SnapshotFormat.crc(m, s.offset, s.length);
+                crc = sectionCrc(m, s.offset, s.length, runner);
             }
             if (crc != s.crc) {
                 throw bad(file, s.tag, "checksum mismatch (the section's " + s.length + " bytes are corrupted)");
@@ -214,6 +214,32 @@ final class SnapshotReader {
             }
         }
         return SnapshotFormat.pagesCrc(crcs);
+    }
+
+    /**
+     * CRC32C of a section: a long one (the windows) in pieces on {@code runner} if given, the pieces'
+     * CRCs combined ({@link Crc32cCombine}), so it is still the CRC32C of the section's bytes.
+     */
+    private static int sectionCrc(MemorySegment m, long at, long length, ParallelRunner runner) {
+        int pieces = runner == null || length < (1 << 20) || !runner.canAccess(m) ? 1 : 8 * runner.threads();
+        if (pieces == 1) {
+            return SnapshotFormat.crc(m, at, length);
+        }
+        int[] crcs = new int[pieces];
+        ParallelRunner.Task task = (i, worker) -> {
+            long from = length * i / pieces, to = length * (i + 1) / pieces;
+            crcs[i] = SnapshotFormat.crc(m, at + from, to - from);
+        };
+        if (!runner.tryRun(pieces, task)) {
+            for (int i = 0; i < pieces; i++) {
+                task.run(i, 0);
+            }
+        }
+        int crc = crcs[0];
+        for (int i = 1; i < pieces; i++) {
+            crc = Crc32cCombine.combine(crc, crcs[i], length * (i + 1) / pieces - length * i / pieces);
+        }
+        return crc;
     }
 
     private static <E extends Enum<E>> E enumAt(E[] values, int ordinal, String what) {
@@ -479,26 +505,41 @@ final class SnapshotReader {
 
     /**
      * Window values finite, and within FP16 range where the layer stores FP16 (as an append checks).
-     * Read in chunks of bulk-copied floats (element-wise reads of a mapping are slower).
+     * Read in chunks of bulk-copied words (element-wise reads of a mapping are slower), two floats a
+     * word, tested on their bits: |x| <= limit (NaN and infinities fail) is (bits & 0x7FFFFFFF) <=
+     * bits(limit), and adding 0x7FFFFFFF - bits(limit) to each half sets its top bit exactly when it
+     * fails (no carry crosses the halves); only a chunk that fails is read again as floats, to name
+     * the element.
      */
     private void checkWindow(long at, long floats, LayerConfig lc, String where) {
         float limit = lc.needsFp16Range() ? 65504f : Float.MAX_VALUE;
-        float[] chunk = new float[(int) Math.min(4096, Math.max(1, floats))];
-        for (long i0 = 0; i0 < floats; i0 += chunk.length) {
-            int n = (int) Math.min(chunk.length, floats - i0);
-            MemorySegment.copy(map, F32, at + 4 * i0, chunk, 0, n);
-            boolean bad = false;
+        long c = 0x7FFFFFFFL - Float.floatToRawIntBits(limit);
+        long add = c | c << 32;
+        long words = floats / 2; // keys and values of whole tokens: an even count
+        long[] chunk = new long[(int) Math.min(2048, Math.max(1, words))];
+        for (long w0 = 0; w0 < words; w0 += chunk.length) {
+            int n = (int) Math.min(chunk.length, words - w0);
+            MemorySegment.copy(map, U64, at + 8 * w0, chunk, 0, n);
+            long over = 0;
             for (int i = 0; i < n; i++) {
-                bad |= !(Math.abs(chunk[i]) <= limit); // NaN compares false: caught too
+                over |= ((chunk[i] & 0x7FFFFFFF7FFFFFFFL) + add) & 0x8000000080000000L;
             }
-            if (bad) {
-                for (int i = 0; i < n; i++) {
-                    if (!(Math.abs(chunk[i]) <= limit)) {
-                        long e = i0 + i;
-                        throw bad("WIND", where + (e < floats / 2 ? "key" : "value") + " element " + (e % (floats / 2)) + " is "
-                                + chunk[i] + (limit < Float.MAX_VALUE ? ", expected finite and within FP16 range" : ", expected finite"));
-                    }
-                }
+            if (over != 0) {
+                nameBadWindowValue(at, 2 * w0, 2L * n, floats, limit, where);
+            }
+        }
+        if (floats % 2 != 0) {
+            nameBadWindowValue(at, floats - 1, 1, floats, limit, where);
+        }
+    }
+
+    /** Throws for the first window value among [from, from + count) that fails the limit, if any. */
+    private void nameBadWindowValue(long at, long from, long count, long floats, float limit, String where) {
+        for (long e = from; e < from + count; e++) {
+            float x = map.get(F32, at + 4 * e);
+            if (!(Math.abs(x) <= limit)) { // NaN compares false: caught too
+                throw bad("WIND", where + (e < floats / 2 ? "key" : "value") + " element " + (e % (floats / 2)) + " is "
+                        + x + (limit < Float.MAX_VALUE ? ", expected finite and within FP16 range" : ", expected finite"));
             }
         }
     }

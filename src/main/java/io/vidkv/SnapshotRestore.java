@@ -3,6 +3,7 @@ package io.vidkv;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
 
 import static io.vidkv.SnapshotFormat.F32;
@@ -12,8 +13,9 @@ import static io.vidkv.SnapshotFormat.U64;
 
 /**
  * {@link KvCache#openSnapshot}: a new sequence from a checked snapshot file ({@link SnapshotReader}),
- * holding what the saved one held: the same blocks (in place from the file's mapping, or copied into
- * pool pages), windows, per-head state, protected positions and counts, so it attends bit for bit
+ * holding what the saved one held: the same blocks and residual windows (in place from the file's
+ * mapping, or copied into pool pages and window chunks), per-head state, protected positions and
+ * counts, so it attends bit for bit
  * as the saved sequence did. Its tail pages are sealed like a fork's (a mapped page is read-only;
  * a loaded one could be appended to, but one rule for both keeps the layout the same), so its first
  * new block of each head opens a pool page.
@@ -37,7 +39,7 @@ final class SnapshotRestore {
             throw new IllegalStateException("page pool is closed (nothing was opened)");
         }
         Arena arena = Arena.ofShared();
-        boolean handedOver = false;
+        SnapshotMapping mapping = null;
         KvCache cache = null;
         try {
             SnapshotReader r = SnapshotReader.parse(file, arena, runner);
@@ -52,10 +54,9 @@ final class SnapshotRestore {
             long pageSection = r.sections.get(SnapshotFormat.PAGE).offset();
             int pageBytes = config.pageBytes();
             if (mode == SnapshotMode.MAPPED) {
-                SnapshotMapping mapping = new SnapshotMapping(file, arena, pages.length);
-                // from here the pages own the mapping, which closes with the last of them (a file
-                // without pages is closed below, like a loaded one)
-                handedOver = pages.length > 0;
+                // from here the pages and window chunks own the mapping, which closes with the last
+                // of them (one that hands none out is closed below)
+                mapping = new SnapshotMapping(file, arena);
                 for (int i = 0; i < pages.length; i++) {
                     pages[i] = mapping.page(r.map, pageSection + (long) i * pageBytes, pageBytes);
                 }
@@ -79,7 +80,7 @@ final class SnapshotRestore {
                     throw t;
                 }
             }
-            install(r, cache, pages);
+            install(r, cache, pages, mapping);
             return cache;
         } catch (Throwable t) {
             if (cache != null) {
@@ -87,7 +88,9 @@ final class SnapshotRestore {
             }
             throw t;
         } finally {
-            if (!handedOver) {
+            if (mapping != null) {
+                mapping.closeIfUnused();
+            } else {
                 arena.close(); // LOADED copied what it needs; a failed open keeps nothing
             }
         }
@@ -96,9 +99,12 @@ final class SnapshotRestore {
     /**
      * Gives every head its pages (the one reference each page has is the head's; the installed
      * count is what {@link KvCache#close} releases, so a failure part way still releases them all:
-     * pages not yet installed are released here).
+     * pages not yet installed are released here). With a {@code mapping}, the windows are read in
+     * place from it too (where the platform's float order is the file's, little-endian); otherwise
+     * they are copied into window chunks of the sequence's own.
      */
-    private static void install(SnapshotReader r, KvCache cache, Page[] pages) {
+    private static void install(SnapshotReader r, KvCache cache, Page[] pages, SnapshotMapping mapping) {
+        boolean mapWindows = mapping != null && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
         MemorySegment m = r.map;
         int d = cache.shape().headDim();
         ProtectedTokens protectedTokens = cache.protectedTokens();
@@ -122,8 +128,12 @@ final class SnapshotRestore {
                 ls.quantizedTokens = lp.quantized();
                 ls.evictedTokens = lp.evicted();
                 ls.calibrated = lp.calibrated();
-                for (int b = 0; b < (lp.quantized() - lp.evicted()) / g; b++) {
-                    ls.countBlocks(protectedTokens.count(lp.evicted() + b * g, g), ls.heads.length);
+                int blocks = (lp.quantized() - lp.evicted()) / g;
+                long[] blockBytes = new long[blocks]; // the same for every head: protection is per position
+                for (int b = 0; b < blocks; b++) {
+                    int protectedCount = protectedTokens.count(lp.evicted() + b * g, g);
+                    ls.countBlocks(protectedCount, ls.heads.length);
+                    blockBytes[b] = ls.blockBytes(protectedCount);
                 }
                 for (int h = 0; h < ls.heads.length; h++) {
                     SnapshotReader.HeadPlan hp = lp.heads()[h];
@@ -139,7 +149,6 @@ final class SnapshotRestore {
                     }
                     Page[] held = new Page[hp.pages()];
                     int[] blocksPerPage = new int[hp.pages()];
-                    int blocks = (lp.quantized() - lp.evicted()) / g;
                     int[] offsets = new int[blocks];
                     long entries = at + 10L * d;
                     int b = 0;
@@ -152,12 +161,14 @@ final class SnapshotRestore {
                         used = 0;
                         for (int k = 0; k < blocksPerPage[i]; k++, b++) {
                             offsets[b] = (int) used;
-                            used += ls.blockBytes(protectedTokens.count(lp.evicted() + b * g, g));
+                            used += blockBytes[b];
                         }
                     }
                     hs.restore(held, blocksPerPage, offsets, hp.evictedBlocks(), (int) used);
-                    hs.restoreWindow(m, hp.window(), hp.window() + (long) hp.windowTokens() * d * Float.BYTES,
-                            hp.windowTokens());
+                    long keysAt = hp.window(), valuesAt = keysAt + (long) hp.windowTokens() * d * Float.BYTES;
+                    WindowChunk mapped = mapWindows && hp.windowTokens() > 0
+                            ? mapping.windowChunk(m, keysAt, valuesAt, hp.windowTokens(), d) : null;
+                    hs.restoreWindow(mapped, m, keysAt, valuesAt, hp.windowTokens());
                 }
             }
         } catch (Throwable t) {

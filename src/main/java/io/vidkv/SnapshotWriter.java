@@ -185,8 +185,8 @@ final class SnapshotWriter {
                 head += SnapshotFormat.headRecordBytes(d, hs.pageCount());
                 for (int j = 0; j < hs.windowCount(); j++) {
                     long slot = (long) hs.windowSlot(j) * d * Float.BYTES;
-                    MemorySegment.copy(hs.windowKeys(), ValueLayout.JAVA_FLOAT, slot, m, F32, window + (long) j * d * 4, d);
-                    MemorySegment.copy(hs.windowValues(), ValueLayout.JAVA_FLOAT, slot, m, F32,
+                    MemorySegment.copy(hs.windowKeys(j), ValueLayout.JAVA_FLOAT, slot, m, F32, window + (long) j * d * 4, d);
+                    MemorySegment.copy(hs.windowValues(j), ValueLayout.JAVA_FLOAT, slot, m, F32,
                             window + ((long) hs.windowCount() + j) * d * 4, d);
                 }
                 window += 2L * hs.windowCount() * d * Float.BYTES;

@@ -54,8 +54,8 @@ class KvCacheTest {
                 }
                 for (int j = 0; j < hs.windowCount(); j++) {
                     long base = (long) hs.windowSlot(j) * shape.headDim() * 4;
-                    out.writeBytes(hs.windowKeys().asSlice(base, shape.headDim() * 4L).toArray(ValueLayout.JAVA_BYTE));
-                    out.writeBytes(hs.windowValues().asSlice(base, shape.headDim() * 4L).toArray(ValueLayout.JAVA_BYTE));
+                    out.writeBytes(hs.windowKeys(j).asSlice(base, shape.headDim() * 4L).toArray(ValueLayout.JAVA_BYTE));
+                    out.writeBytes(hs.windowValues(j).asSlice(base, shape.headDim() * 4L).toArray(ValueLayout.JAVA_BYTE));
                 }
                 for (int o : hs.state().keyOrder) {
                     writeInt(out, o);

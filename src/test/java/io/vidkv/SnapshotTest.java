@@ -182,6 +182,16 @@ class SnapshotTest {
         return Files.readAllBytes(file);
     }
 
+    /** The small snapshot written to {@code name}, with its configuration and shape, for tests that edit it. */
+    private record Small(CacheConfig config, ModelShape shape, Path file, byte[] bytes) {
+    }
+
+    private Small small(String name) throws IOException {
+        CacheConfig config = smallConfig();
+        Path file = dir.resolve(name);
+        return new Small(config, new ModelShape(1, 2, 1, 16), file, smallSnapshot(file, config));
+    }
+
     private static CacheConfig smallConfig() {
         return CacheConfig.uniform(new ModelShape(1, 2, 1, 16), Preset.byId("vidkv-1.5/1.66-stp").layerConfig())
                 .withPageBytes(4096).withCapacity(512);
@@ -279,12 +289,51 @@ class SnapshotTest {
     }
 
     /** Sizes far beyond the file, with correct checksums: rejected, nothing of that size allocated. */
+    /**
+     * A window value that is not finite (or beyond FP16 range, where the layer stores FP16) is
+     * rejected naming the head, key or value, and the element, at every position near the window's
+     * ends and the keys/values boundary and every 7th between (the check tests two floats a word:
+     * both halves, keys and values); values at the limit pass.
+     */
+    @Test
+    void everyNonFiniteWindowValueIsRejectedNamingTheElement() throws IOException {
+        Small small = small("w.vkv");
+        byte[] bytes = small.bytes();
+        long wind = SnapshotBytes.sectionOffset(bytes, 4);
+        int floats = (int) (SnapshotBytes.sectionLength(bytes, 4) / 4); // one head: its keys, then its values
+        assertTrue(floats > 64, "the small snapshot has a window");
+        float limit = small.config().layer(0).needsFp16Range() ? 65504f : Float.MAX_VALUE;
+        float over = limit < Float.MAX_VALUE ? 65520f : Float.POSITIVE_INFINITY;
+        float[] bad = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, over, -over};
+        for (int e = 0; e < floats; e += e < 64 || e >= floats - 64 || Math.abs(e - floats / 2) < 32 ? 1 : 7) {
+            byte[] b = bytes.clone();
+            float x = bad[e % bad.length];
+            SnapshotBytes.le(b).putFloat((int) (wind + 4L * e), x);
+            SnapshotBytes.fixChecksums(b);
+            SnapshotFormatException ex = rejected(small.file(), b, small.shape(), small.config(), e % 2 == 0 ? SnapshotMode.MAPPED : SnapshotMode.LOADED);
+            assertEquals("WIND", ex.section());
+            String want = (e < floats / 2 ? "key" : "value") + " element " + e % (floats / 2) + " is " + x;
+            assertTrue(ex.getMessage().contains(want), "want \"" + want + "\" in: " + ex.getMessage());
+        }
+        for (float ok : new float[]{limit, -limit, -0.0f, Float.MIN_VALUE}) {
+            byte[] b = bytes.clone();
+            SnapshotBytes.le(b).putFloat((int) wind, ok).putFloat((int) (wind + 4L * (floats - 1)), ok);
+            SnapshotBytes.fixChecksums(b);
+            Files.write(small.file(), b);
+            try (KvCache c = KvCache.openSnapshot(small.file(), small.shape(), small.config(), null, null, SnapshotMode.MAPPED)) {
+                assertEquals(Float.floatToRawIntBits(ok), Float.floatToRawIntBits(c.dequantize(0, 0).value(
+                        c.dequantize(0, 0).tokens() - 1, 15)), "the last window value reads back as written");
+            }
+        }
+    }
+
     @Test
     void hugeDeclaredSizesAreRejectedBeforeAllocation() throws IOException {
-        CacheConfig config = smallConfig();
-        ModelShape shape = new ModelShape(1, 2, 1, 16);
-        Path file = dir.resolve("h.vkv");
-        byte[] bytes = smallSnapshot(file, config);
+        Small small = small("h.vkv");
+        CacheConfig config = small.config();
+        ModelShape shape = small.shape();
+        Path file = small.file();
+        byte[] bytes = small.bytes();
         long head = SnapshotBytes.sectionOffset(bytes, 3);
         long headRecord = head + 16;
         int[][] edits = { // {offset, value}: u32 fields set to huge values

@@ -12,8 +12,9 @@ import java.lang.foreign.MemorySegment;
  * relative to the oldest retained block under eviction) and lives in {@link #page(int)} at
  * {@link #offset(int)}, laid out as {@code io.vidkv.layout} states. The window's token {@code j}
  * (position {@code firstPosition() + blockCount() * G + j}) is at slot {@link #windowSlot(int)} of
- * {@link #windowKeys()} / {@link #windowValues()}, {@code headDim} floats a slot; the window is a
- * ring, so quantizing a group never moves the remaining tokens.
+ * {@link #windowKeys(int) windowKeys(j)} / {@link #windowValues(int) windowValues(j)}, {@code headDim}
+ * floats a slot. The window is held in chunks that forks share (so consecutive tokens may lie in
+ * different segments): read it token by token; quantizing a group never moves the remaining tokens.
  *
  * <p>Read it only between a cache's {@link CacheAccess#beginRead} and {@link CacheAccess#endRead}:
  * an append moves the window and adds blocks.
@@ -38,12 +39,12 @@ public interface HeadStream {
     /** Tokens in the residual window. */
     int windowCount();
 
-    /** Ring slot of window token {@code j} (0 = oldest). */
+    /** Slot of window token {@code j} (0 = oldest) in {@link #windowKeys(int)} / {@link #windowValues(int)}. */
     int windowSlot(int j);
 
-    /** The window's keys: [slots][headDim] float32. */
-    MemorySegment windowKeys();
+    /** The keys holding window token {@code j}: [slots][headDim] float32, its key at slot {@link #windowSlot(int)}. */
+    MemorySegment windowKeys(int j);
 
-    /** The window's values: [slots][headDim] float32. */
-    MemorySegment windowValues();
+    /** The values holding window token {@code j}: [slots][headDim] float32, its value at slot {@link #windowSlot(int)}. */
+    MemorySegment windowValues(int j);
 }

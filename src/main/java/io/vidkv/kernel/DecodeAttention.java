@@ -355,17 +355,19 @@ public final class DecodeAttention implements AutoCloseable {
             int visible = (int) Math.max(0, Math.min(n, (long) lastVisible - firstPos + 1));
             for (int t0 = 0; t0 < visible; t0 += BlockScratch.WINDOW_TILE) {
                 int tile = Math.min(BlockScratch.WINDOW_TILE, visible - t0);
-                copyRows(hs.windowKeys(), hs, t0, tile, s.rows);
+                copyRows(true, hs, t0, tile, s.rows);
                 math.denseScores(s.rows, d, tile, windowQueries, at, s.scores);
                 math.softmax(s.scores, tile, tile, s.max, s.sum, s.rescale);
-                copyRows(hs.windowValues(), hs, t0, tile, s.rows);
+                copyRows(false, hs, t0, tile, s.rows);
                 math.denseValues(s.rows, d, tile, s.scores, s.rescale, s.out, 0);
             }
         }
 
-        private void copyRows(MemorySegment window, HeadStream hs, int t0, int n, float[] rows) {
+        private void copyRows(boolean keys, HeadStream hs, int t0, int n, float[] rows) {
             for (int t = 0; t < n; t++) {
-                MemorySegment.copy(window, ValueLayout.JAVA_FLOAT, (long) hs.windowSlot(t0 + t) * d * Float.BYTES, rows, t * d, d);
+                int j = t0 + t;
+                MemorySegment window = keys ? hs.windowKeys(j) : hs.windowValues(j);
+                MemorySegment.copy(window, ValueLayout.JAVA_FLOAT, (long) hs.windowSlot(j) * d * Float.BYTES, rows, t * d, d);
             }
         }
     }

@@ -248,9 +248,10 @@ public final class PrefillAttention implements AutoCloseable {
         }
         int count = Math.min(g, end - t);
         for (int i = 0; i < count; i++) {
-            long at = (long) hs.windowSlot(t + i - quantized) * d * 4;
-            MemorySegment.copy(hs.windowKeys(), ValueLayout.JAVA_FLOAT, at, wk.block, i * d, d);
-            MemorySegment.copy(hs.windowValues(), at, vTile, dst + (long) i * d * 4, d * 4L);
+            int j = t + i - quantized;
+            long at = (long) hs.windowSlot(j) * d * 4;
+            MemorySegment.copy(hs.windowKeys(j), ValueLayout.JAVA_FLOAT, at, wk.block, i * d, d);
+            MemorySegment.copy(hs.windowValues(j), at, vTile, dst + (long) i * d * 4, d * 4L);
         }
         float[] keys = wk.block;
         if (rowSpace) {

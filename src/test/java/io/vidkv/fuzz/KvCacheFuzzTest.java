@@ -194,13 +194,14 @@ class KvCacheFuzzTest {
                 assertEquals(cache.tokenCount(layer), hs.firstPosition() + hs.blockCount() * lc.groupSize() + hs.windowCount());
                 int m = Math.min(n, hs.windowCount());
                 for (int i = 0; i < m; i++) {
-                    long slot = (long) hs.windowSlot(hs.windowCount() - m + i) * shape.headDim();
+                    int j = hs.windowCount() - m + i;
+                    long slot = (long) hs.windowSlot(j) * shape.headDim();
                     long src = ((long) (n - m + i) * shape.kvHeads() + h) * shape.headDim();
                     for (int c = 0; c < shape.headDim(); c++) {
                         assertEquals(Float.floatToRawIntBits(type.get(keys, src + c)),
-                                Float.floatToRawIntBits(hs.windowKeys().getAtIndex(ValueLayout.JAVA_FLOAT, slot + c)), "window key");
+                                Float.floatToRawIntBits(hs.windowKeys(j).getAtIndex(ValueLayout.JAVA_FLOAT, slot + c)), "window key");
                         assertEquals(Float.floatToRawIntBits(type.get(values, src + c)),
-                                Float.floatToRawIntBits(hs.windowValues().getAtIndex(ValueLayout.JAVA_FLOAT, slot + c)), "window value");
+                                Float.floatToRawIntBits(hs.windowValues(j).getAtIndex(ValueLayout.JAVA_FLOAT, slot + c)), "window value");
                     }
                 }
             }
@@ -403,8 +404,8 @@ class KvCacheFuzzTest {
                     }
                     for (int j = 0; j < hs.windowCount(); j++) {
                         long base = (long) hs.windowSlot(j) * shape.headDim() * 4;
-                        out.write(hs.windowKeys().asSlice(base, shape.headDim() * 4L).toArray(ValueLayout.JAVA_BYTE));
-                        out.write(hs.windowValues().asSlice(base, shape.headDim() * 4L).toArray(ValueLayout.JAVA_BYTE));
+                        out.write(hs.windowKeys(j).asSlice(base, shape.headDim() * 4L).toArray(ValueLayout.JAVA_BYTE));
+                        out.write(hs.windowValues(j).asSlice(base, shape.headDim() * 4L).toArray(ValueLayout.JAVA_BYTE));
                     }
                     HeadState s = hs.state();
                     out.writeBoolean(s.calibrated());

@@ -54,8 +54,8 @@ public final class ReferenceBlocks {
         }
         for (int j = 0; j < hs.windowCount(); j++) {
             int t = hs.blockCount() * g + j;
-            k[t] = windowRow(hs.windowKeys(), hs.windowSlot(j), d);
-            v[t] = windowRow(hs.windowValues(), hs.windowSlot(j), d);
+            k[t] = windowRow(hs.windowKeys(j), hs.windowSlot(j), d);
+            v[t] = windowRow(hs.windowValues(j), hs.windowSlot(j), d);
         }
         return new double[][][]{k, v};
     }

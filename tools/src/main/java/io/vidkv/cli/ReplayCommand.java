@@ -132,9 +132,11 @@ final class ReplayCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "%s:%n", r.preset());
             System.out.printf(Locale.ROOT, "  memory: held %.1f MiB (pool pages once + every window) vs %d unshared sequences %.1f MiB"
                             + " (%.2fx less); one prefix %.1f MiB + the questions' own tokens %.1f MiB (unshared minus %d prefixes) = "
-                            + "%.1f MiB -> held is %.2fx that (the forks' copied residual windows: %.1f MiB)%n", r.heldBytes() / mib, questions,
+                            + "%.1f MiB -> held is %.2fx that; the prefix's window %.1f MiB, of which the forks still share "
+                            + "%.1f MiB (summed over forks), the forks' private windows %.1f MiB%n", r.heldBytes() / mib, questions,
                     r.unsharedBytes() / mib, (double) r.unsharedBytes() / r.heldBytes(), r.prefixBytes() / mib, r.ownBytes() / mib,
-                    questions, (r.prefixBytes() + r.ownBytes()) / mib, r.sharingRatio(), r.copiedWindowBytes() / mib);
+                    questions, (r.prefixBytes() + r.ownBytes()) / mib, r.sharingRatio(), r.prefixWindowBytes() / mib,
+                    r.sharedWindowBytes() / mib, r.forkPrivateWindowBytes() / mib);
             System.out.printf(Locale.ROOT, "  prefix: prefill %.1f ms, fork %.3f ms, save %.1f ms (%.1f MiB file), restore mapped %.2f ms"
                             + " (%.0fx faster than prefill), loaded %.1f ms%n", r.prefillMs(), r.forkMs(), r.saveMs(),
                     r.snapshotBytes() / mib, r.mappedRestoreMs(), r.prefillMs() / r.mappedRestoreMs(), r.loadedRestoreMs());

@@ -55,14 +55,19 @@ public final class QuestionsDriver {
     }
 
     /**
-     * What it measured. Bytes: {@code heldBytes} = pool pages in use (shared ones once) + every
-     * sequence's residual-window tokens; {@code prefixBytes} = the prefix sequence alone (pages +
-     * window) before the questions; {@code ownBytes} = what the questions added: their own pages and
-     * their own tokens' float32 K/V; {@code unsharedBytes} = N sequences each holding what a fork
-     * reports (its shared pages as its own). Times in milliseconds, medians.
+     * What it measured. Bytes: {@code heldBytes} = pool pages in use (shared ones once) + the
+     * residual-window tokens of every sequence (those a fork shares with the prefix once: the
+     * prefix's window + each fork's private window tokens); {@code prefixBytes} = the prefix
+     * sequence alone (pages + window) before the questions, {@code prefixWindowBytes} its window;
+     * {@code ownBytes} = what the questions added: each unshared question beyond the prefix;
+     * {@code unsharedBytes} = N sequences each holding what a fork reports (its shared pages and
+     * window tokens as its own); {@code sharedWindowBytes} = the window tokens the forks still share
+     * with the prefix when the memory is measured (counted once in held, once per fork in unshared),
+     * {@code forkPrivateWindowBytes} the forks' own window tokens (their questions' and decode steps').
+     * Times in milliseconds, medians.
      */
     public record Report(String preset, int layers, int prefixTokens, int questions, long heldBytes, long prefixBytes,
-                         long ownBytes, long unsharedBytes, long copiedWindowBytes, double forkMs, double prefillMs,
+                         long ownBytes, long unsharedBytes, long prefixWindowBytes, long sharedWindowBytes, long forkPrivateWindowBytes, double forkMs, double prefillMs,
                          double mappedRestoreMs, double loadedRestoreMs, double saveMs, long snapshotBytes,
                          double ttftForkMs, double ttftPrefillMs, double ttftMappedMs, double ttftLoadedMs,
                          double heapBytesPerDecodeStep, int measuredSteps, int stepsThatAllocated) {
@@ -170,15 +175,16 @@ public final class QuestionsDriver {
                     }
                     done.await(); // every question has decoded and still holds its cache: measure the memory now
                     PoolReport pool1 = pool.report();
-                    long windows = pr.residualBytes(), unshared = 0;
+                    long forkWindows = 0, unshared = 0, sharedWindows = 0;
                     for (KvCache c : forks) {
                         MemoryReport m = c.memoryReport();
-                        windows += m.residualBytes();
+                        forkWindows += m.privateResidualBytes(); // its shared tokens are the prefix's, counted once
+                        sharedWindows += m.sharedResidualBytes();
                         unshared += m.pageBytes() + m.residualBytes();
                     }
                     // what the questions' own tokens cost: each unshared question beyond the prefix
                     long own = unshared - (long) o.questions() * prefixBytes;
-                    long held = pool1.bytesInUse() + windows;
+                    long held = pool1.bytesInUse() + pr.residualBytes() + forkWindows;
                     done.await(); // let them close
                     long heap = 0, steps = 0, allocating = 0;
                     for (Future<long[]> f : results) {
@@ -188,7 +194,7 @@ public final class QuestionsDriver {
                         allocating += x[2];
                     }
                     return new Report(o.preset().id(), shape.layers(), n, o.questions(), held, prefixBytes, own, unshared,
-                            (long) o.questions() * pr.residualBytes(), median(fork), median(prefill), median(mapped),
+                            pr.residualBytes(), sharedWindows, forkWindows, median(fork), median(prefill), median(mapped),
                             median(loaded), median(save), Files.size(file), median(ttftFork), median(ttftPrefill),
                             median(ttftMapped), median(ttftLoaded), steps == 0 ? 0 : (double) heap / steps, (int) steps,
                             (int) allocating);

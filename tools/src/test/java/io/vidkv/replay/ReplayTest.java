@@ -58,10 +58,13 @@ class ReplayTest {
         QuestionsDriver.Report r = QuestionsDriver.run(source(2, 6), new QuestionsDriver.Options(Preset.VIDKV_15_158, 3, 8, 800,
                 600, 1, 1));
         assertEquals(3, r.questions());
-        // Held = the pool's pages (the prefix's once, each question's own) + every window; unshared
-        // counts the prefix's pages in each of the 3 questions and no window of the prefix itself.
-        long prefixWindow = r.copiedWindowBytes() / 3, prefixPages = r.prefixBytes() - prefixWindow;
-        assertEquals(r.unsharedBytes() - 2 * prefixPages + prefixWindow, r.heldBytes(), "the prefix's pages are held once");
+        // Held = the pool's pages (the prefix's once, each question's own) + every window token once;
+        // unshared counts the prefix's pages and the window tokens a question shares with the prefix
+        // in each of the 3 questions, and no window of the prefix itself.
+        long prefixWindow = r.prefixWindowBytes(), prefixPages = r.prefixBytes() - prefixWindow;
+        assertEquals(r.unsharedBytes() - 2 * prefixPages + prefixWindow - r.sharedWindowBytes(), r.heldBytes(),
+                "the prefix's pages and window tokens are held once");
+        assertTrue(r.forkPrivateWindowBytes() > 0, "the questions' own tokens sit in windows of their own");
         assertTrue(r.heldBytes() > r.prefixBytes(), "the questions hold something of their own");
         assertTrue(r.stepsThatAllocated() <= r.measuredSteps() / 100, r.stepsThatAllocated() + " of " + r.measuredSteps()
                 + " decode steps allocated heap (" + r.heapBytesPerDecodeStep() + " bytes per step on average)");
