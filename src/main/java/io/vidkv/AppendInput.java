@@ -39,16 +39,16 @@ final class AppendInput {
     /** Rejects a non-finite element, or one beyond the FP16 range when {@code fp16Range}. */
     static void checkValues(ModelShape shape, String what, int layer, MemorySegment seg, long elements, InputType type, boolean fp16Range) {
         int d = shape.headDim();
-        for (long i = 0; i < elements; i++) {
+        // the first bad element by the encoders' body (vector loads unless the segment is mapped)
+        long i = io.vidkv.codec.EncodeMath.chosen().firstInvalid(seg, 0, elements, type, fp16Range);
+        if (i >= 0) {
             float v = type.get(seg, i);
-            if (!Float.isFinite(v) || (fp16Range && Math.abs(v) > FP16_MAX)) {
-                long token = i / shape.tokenElements();
-                long head = i / d % shape.kvHeads();
-                throw new IllegalArgumentException("layer " + layer + ", head " + head + ", token " + token + " (of this append)"
-                        + ", channel " + (i % d) + ": " + what + " value " + v + (Float.isFinite(v)
-                        ? " exceeds the FP16 range (+-65504) that this layer's storage needs" : " is not finite")
-                        + "; nothing was appended");
-            }
+            long token = i / shape.tokenElements();
+            long head = i / d % shape.kvHeads();
+            throw new IllegalArgumentException("layer " + layer + ", head " + head + ", token " + token + " (of this append)"
+                    + ", channel " + (i % d) + ": " + what + " value " + v + (Float.isFinite(v)
+                    ? " exceeds the FP16 range (+-65504) that this layer's storage needs" : " is not finite")
+                    + "; nothing was appended");
         }
     }
 }

@@ -197,6 +197,7 @@ class EvictionTest {
     @Test
     void steadyStateEvictingAppendAndDecodeAllocateNothing() {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        io.vidkv.testing.EncoderWarmup.run(); // the encoders C2-compiled, as after a server's prefills
         ModelShape shape = new ModelShape(1, 8, 2, 128);
         SplittableRandom rnd = TestSeeds.random(64);
         CacheConfig config = CacheConfig.of(shape, Preset.VIDKV_15_158).withPageBytes(16384)

@@ -365,6 +365,7 @@ class ForkTest {
     @Tag("allocation")
     @Test
     void aForksSteadyStateAppendAndDecodeAllocateNothing() {
+        io.vidkv.testing.EncoderWarmup.run(); // the encoders C2-compiled, as after a server's prefills
         ModelShape shape = new ModelShape(2, 8, 2, 128);
         SplittableRandom rnd = TestSeeds.random(9);
         CacheConfig config = CacheConfig.of(shape, Preset.byId("vidkv-1.5/1.58")).withCapacity(4096);

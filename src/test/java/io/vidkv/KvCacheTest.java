@@ -331,6 +331,7 @@ class KvCacheTest {
     @Tag("allocation")
     @Test
     void steadyStateAppendAndDecodeAllocateNothing() {
+        io.vidkv.testing.EncoderWarmup.run(); // the encoders C2-compiled, as after a server's prefills
         ModelShape shape = new ModelShape(2, 8, 2, 128);
         // the presets, and the least-squares options (their encoders sort and refit per group)
         for (String spec : new String[]{"vidkv-1.5/1.58", "fp16", "vidkv-1.5/1.66-stp", "kivi-2", "vidkv-2",

@@ -14,6 +14,8 @@ final class BitStrings {
     }
 
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED;
+    private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LONG_LE = LONG.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     /** Zeroes {@code bytes} bytes at {@code off} (no slice: the append path allocates nothing). */
     static void clear(MemorySegment dst, long off, long bytes) {
@@ -50,6 +52,14 @@ final class BitStrings {
 
     /** Writes a bit row of {@code bits} <= 64 bits (bits % 8 == 0) at {@code off}: the inverse of {@link #word}. */
     static void setWord(MemorySegment dst, long off, int bits, long w) {
+        if (bits == 32) { // the common G: one store (the string is little-endian, as the layout says)
+            dst.set(INT_LE, off, (int) w);
+            return;
+        }
+        if (bits == 64) {
+            dst.set(LONG_LE, off, w);
+            return;
+        }
         for (int i = 0; i < bits / 8; i++) {
             dst.set(ValueLayout.JAVA_BYTE, off + i, (byte) (w >>> (8 * i)));
         }

@@ -39,6 +39,20 @@ public final class CodecScratch implements AutoCloseable {
     /** G floats: the magnitudes of one channel of a group (the least-squares ternary threshold sorts them). */
     public final float[] magnitudes;
 
+    /** Per-channel working arrays of the encoders' vector loops ({@link EncodeMath}), d each. */
+    public final float[] channelLow;
+    public final float[] channelHigh;
+    public final float[] channelZero;
+    public final float[] channelInv;
+    public final float[] thresholds;
+    public final double[] channelSums;
+    public final int[] channelCounts;
+    /** A block's bit rows as words: 8 d (up to 8 code bits per channel), and d more. */
+    public final long[] words;
+    public final long[] words2;
+    /** The base-3 digits of five tokens per channel, trits[i * d + c], i &lt;= 64 / 5. */
+    public final int[] trits;
+
     /** Off-heap, 32-byte aligned: max(G, maxQueries) rows of d floats (real side). */
     public final MemorySegment fftReal;
     /** Off-heap, 32-byte aligned: max(G, maxQueries) rows of d/2+1 complex values. */
@@ -59,6 +73,16 @@ public final class CodecScratch implements AutoCloseable {
         work = new float[groupSize * headDim];
         order = new int[headDim];
         magnitudes = new float[groupSize];
+        channelLow = new float[headDim];
+        channelHigh = new float[headDim];
+        channelZero = new float[headDim];
+        channelInv = new float[headDim];
+        thresholds = new float[headDim];
+        channelSums = new double[headDim];
+        channelCounts = new int[headDim];
+        words = new long[8 * headDim];
+        words2 = new long[headDim];
+        trits = new int[(EncodeMath.MAX_TOKENS / 5 + 1) * headDim];
         int rows = Math.max(groupSize, maxQueries);
         fftReal = Fftw.allocate(arena, (long) rows * headDim);
         fftComplex = Fftw.allocate(arena, (long) rows * 2 * (headDim / 2 + 1));

@@ -39,17 +39,47 @@ final class MinMaxCodes {
             min = Math.min(min, v);
             max = Math.max(max, v);
         }
+        float inv = params(x, base, stride, n, min, max, levels, fmt, superScale, dst, scaleAt, zeroAt, s, leastSquares);
+        float zero = s.params[1];
+        for (int i = 0; i < n; i++) {
+            int code = Math.round((x[base + i * stride] - zero) * inv);
+            codes[codeBase + i * codeStride] = Math.max(0, Math.min(levels - 1, code));
+        }
+    }
+
+    /**
+     * The parameters of n elements {@code x[base + i * stride]} whose min and max are given: encoded
+     * and written at {@code scaleAt} and {@code zeroAt}, decoded into {@code s.params} ([scale, zero]);
+     * returns 1 / scale (0 for a zero scale), the codes' multiplier. The first half of
+     * {@link #quantize}, for encoders that take every channel's min/max and codes in one vector pass.
+     */
+    static float params(float[] x, int base, int stride, int n, float min, float max, int levels, MetadataCodes fmt,
+                        float superScale, MemorySegment dst, long scaleAt, long zeroAt, CodecScratch s, boolean leastSquares) {
         fmt.minMaxParams(min, max, levels, superScale, s.params, s.raw);
         if (leastSquares && n > 1 && max > min) {
             fit(x, base, stride, n, levels, fmt, superScale, s);
         }
         fmt.writeRaw(dst, scaleAt, s.raw[0]);
         fmt.writeRaw(dst, zeroAt, s.raw[1]);
-        float inv = s.params[0] > 0f ? 1f / s.params[0] : 0f;
-        float zero = s.params[1];
-        for (int i = 0; i < n; i++) {
-            int code = Math.round((x[base + i * stride] - zero) * inv);
-            codes[codeBase + i * codeStride] = Math.max(0, Math.min(levels - 1, code));
+        return s.params[0] > 0f ? 1f / s.params[0] : 0f;
+    }
+
+    /**
+     * Per-channel parameters of a block's channels {@code channels[i]}, i &lt; count, over its tokens
+     * x[t * d + c], t &lt; tokens, from the min/max in {@code s.channelLow}/{@code channelHigh}: parameter i
+     * written at {@code scaleAt + i * step} and {@code zeroAt + i * step} with super-scale
+     * {@code supers[i]}, the decoded zero point and multiplier into {@code s.channelZero[c]} and
+     * {@code s.channelInv[c]} (indexed by channel, for {@link EncodeMath#twoBitWords}). {@code channels}
+     * null means channel i.
+     */
+    static void channelParams(float[] x, int d, int tokens, int[] channels, int count, int levels, MetadataCodes fmt,
+                              float[] supers, MemorySegment dst, long scaleAt, long zeroAt, long step, CodecScratch s,
+                              boolean leastSquares) {
+        for (int i = 0; i < count; i++) {
+            int c = channels == null ? i : channels[i];
+            s.channelInv[c] = params(x, c, d, tokens, s.channelLow[c], s.channelHigh[c], levels, fmt, supers[i], dst,
+                    scaleAt + i * step, zeroAt + i * step, s, leastSquares);
+            s.channelZero[c] = s.params[1];
         }
     }
 

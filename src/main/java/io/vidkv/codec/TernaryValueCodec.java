@@ -50,6 +50,7 @@ public final class TernaryValueCodec implements ValueCodec {
     private final int groupSize;
     private final int headDim;
     private final TernaryLayout layout;
+    private final EncodeMath encoder;
 
     public TernaryValueCodec(double gamma, TernaryPacking packing, boolean protection, MetadataCodes format,
                              int groupSize, int headDim) {
@@ -59,6 +60,13 @@ public final class TernaryValueCodec implements ValueCodec {
     /** With the threshold rule: {@code leastSquares} true for {@link io.vidkv.TernaryThreshold#LEAST_SQUARES}. */
     public TernaryValueCodec(double gamma, boolean leastSquares, TernaryPacking packing, boolean protection, MetadataCodes format,
                              int groupSize, int headDim) {
+        this(gamma, leastSquares, packing, protection, format, groupSize, headDim, EncodeMath.chosen());
+    }
+
+    /** With the encoder body to use (the tests compare both). */
+    TernaryValueCodec(double gamma, boolean leastSquares, TernaryPacking packing, boolean protection, MetadataCodes format,
+                      int groupSize, int headDim, EncodeMath encoder) {
+        this.encoder = encoder;
         if (!(gamma >= 0 && gamma < 10)) {
             throw new IllegalArgumentException("ternary gamma must be in [0, 10), got " + gamma);
         }
@@ -166,58 +174,44 @@ public final class TernaryValueCodec implements ValueCodec {
         long mask = protection ? protectedMask & (groupSize == 64 ? -1L : (1L << groupSize) - 1) : 0L;
         int p = Long.bitCount(mask);
         BitStrings.clear(dst, off, layout.blockBytes(p));
-        int[] codes = s.codes; // codes[t * d + c] in {-1, 0, 1}
+        int[] codes = s.codes; // codes[t * d + c] in {-1, 0, 1} (PLANES only)
         int unprotected = groupSize - p;
-        // BASE3: each channel's base-3 bytes are made as its codes are (not from a second pass over
-        // the codes), staged on the heap and copied into the page at once (not a segment write per
-        // byte and a read-modify-write per tail bit): the same bytes, 91 -> 71 us a block measured
-        boolean base3 = layout.base3();
-        byte[] staged = s.bytes;
-        int q = layout.fullBytes(), w = layout.tailBits();
-        int codeBytes = (int) layout.codeBytes();
-        if (base3) {
-            java.util.Arrays.fill(staged, 0, codeBytes, (byte) 0);
+        // every channel's threshold (the mean |v| pass in one vector loop), then every channel's codes,
+        // nonzero sums and base-3 digits in a second; both sum in double in token order
+        if (!leastSquares) {
+            encoder.absSums(x, headDim, groupSize, mask, s.channelSums);
         }
         for (int c = 0; c < headDim; c++) {
-            double sumAbs = 0;
-            for (int t = 0; t < groupSize; t++) {
-                if ((mask >>> t & 1) == 0) {
-                    sumAbs += Math.abs(x[t * headDim + c]);
-                }
-            }
             double threshold = unprotected == 0 ? Double.POSITIVE_INFINITY
-                    : leastSquares ? leastSquaresThreshold(x, c, mask, s.magnitudes) : gamma * sumAbs / unprotected;
-            double nzSum = 0;
-            int nz = 0;
-            int trits = 0, pow = 1; // sum of digit(token 5i + k) 3^k of the byte being made
-            for (int t = 0; t < groupSize; t++) {
-                // without branches: whether a value is kept is a coin flip, and the mispredictions
-                // were most of the encoder's time (adding +0.0 leaves the double sum unchanged)
-                float v = x[t * headDim + c];
-                float av = Math.abs(v);
-                int kept = ((mask >>> t & 1) == 0) & (av > threshold) ? 1 : 0;
-                int code = kept * (v > 0 ? 1 : -1);
-                nzSum += kept != 0 ? av : 0.0;
-                nz += kept;
-                codes[t * headDim + c] = code;
-                trits += kept * (v > 0 ? 1 : 2) * pow; // digit(code)
-                pow *= 3;
-                if (base3 && t % 5 == 4 && t < 5 * q) {
-                    staged[c * q + t / 5] = (byte) trits;
-                    trits = 0;
-                    pow = 1;
-                }
-            }
-            if (base3 && w > 0) { // the tail: w bits at bit c w of the string after the whole bytes
-                for (int k = 0; k < w; k++) {
-                    int bit = c * w + k;
-                    staged[headDim * q + (bit >>> 3)] |= (byte) ((trits >>> k & 1) << (bit & 7));
-                }
-            }
-            int raw = format.encodeScale(nz == 0 ? 0f : (float) (nzSum / nz), state.valueSuper[c]);
+                    : leastSquares ? leastSquaresThreshold(x, c, mask, s.magnitudes) : gamma * s.channelSums[c] / unprotected;
+            s.thresholds[c] = floatAtOrBelow(threshold);
+        }
+        boolean base3 = layout.base3();
+        encoder.ternary(x, headDim, groupSize, mask, s.thresholds, s.channelSums, s.channelCounts, s.trits,
+                base3 ? null : codes);
+        for (int c = 0; c < headDim; c++) {
+            int nz = s.channelCounts[c];
+            int raw = format.encodeScale(nz == 0 ? 0f : (float) (s.channelSums[c] / nz), state.valueSuper[c]);
             format.writeRaw(dst, off + layout.scale(c), raw);
         }
         if (base3) {
+            // the base-3 bytes staged on the heap and copied into the page at once (not a segment
+            // write per byte and a read-modify-write per tail bit)
+            byte[] staged = s.bytes;
+            int q = layout.fullBytes(), w = layout.tailBits();
+            int codeBytes = (int) layout.codeBytes();
+            java.util.Arrays.fill(staged, 0, codeBytes, (byte) 0);
+            int[] trits = s.trits;
+            for (int c = 0; c < headDim; c++) {
+                for (int i = 0; i < q; i++) {
+                    staged[c * q + i] = (byte) trits[i * headDim + c];
+                }
+                int tail = trits[q * headDim + c];
+                for (int k = 0; k < w; k++) { // the tail: w bits at bit c w of the string after the whole bytes
+                    int bit = c * w + k;
+                    staged[headDim * q + (bit >>> 3)] |= (byte) ((tail >>> k & 1) << (bit & 7));
+                }
+            }
             MemorySegment.copy(staged, 0, dst, ValueLayout.JAVA_BYTE, off, codeBytes);
         } else {
             packPlanes(codes, dst, off);
@@ -225,9 +219,7 @@ public final class TernaryValueCodec implements ValueCodec {
         if (!protection) {
             return layout.blockBytes(0);
         }
-        for (int t = 0; t < groupSize; t++) {
-            BitStrings.set(dst, off + layout.mask(), t, (int) (mask >>> t & 1));
-        }
+        BitStrings.setWord(dst, off + layout.mask(), groupSize, mask);
         if (p == 0) {
             return layout.blockBytes(0);
         }
@@ -239,19 +231,34 @@ public final class TernaryValueCodec implements ValueCodec {
                 System.arraycopy(x, t * headDim, rows, i++ * headDim, headDim);
             }
         }
-        int base = groupSize * headDim;
-        for (int c = 0; c < headDim; c++) {
-            MinMaxCodes.quantize(rows, c, headDim, p, 4, format, state.valueSuper[c], dst,
-                    off + layout.protectedScale(p, c), off + layout.protectedZero(p, c), codes, base + c, headDim, s);
-        }
-        for (i = 0; i < p; i++) {
-            for (int c = 0; c < headDim; c++) {
-                int code = codes[base + i * headDim + c];
-                BitStrings.set(dst, off + layout.protectedPlane(i, 0), c, code & 1);
-                BitStrings.set(dst, off + layout.protectedPlane(i, 1), c, code >>> 1);
+        encoder.channelMinMax(rows, headDim, p, s.channelLow, s.channelHigh);
+        MinMaxCodes.channelParams(rows, headDim, p, null, headDim, 4, format, state.valueSuper, dst,
+                off + layout.protectedScale(p, 0), off + layout.protectedZero(p, 0),
+                layout.protectedScale(p, 1) - layout.protectedScale(p, 0), s, false);
+        encoder.channelCodes(rows, headDim, p, s.channelZero, s.channelInv, 4, codes);
+        for (i = 0; i < p; i++) { // each protected token's two planes over the channels, a byte at a time
+            for (int plane = 0; plane < 2; plane++) {
+                long at = off + layout.protectedPlane(i, plane);
+                for (int c0 = 0; c0 < headDim; c0 += 8) {
+                    int b = 0;
+                    for (int k = 0; k < 8 && c0 + k < headDim; k++) {
+                        b |= (codes[i * headDim + c0 + k] >>> plane & 1) << k;
+                    }
+                    long byteAt = at + (c0 >>> 3);
+                    dst.set(ValueLayout.JAVA_BYTE, byteAt, (byte) (dst.get(ValueLayout.JAVA_BYTE, byteAt) | b));
+                }
             }
         }
         return layout.blockBytes(p);
+    }
+
+    /**
+     * The largest float at or below v: for a float a, a &gt; v exactly when a &gt; floatAtOrBelow(v), so
+     * the ternary comparisons can run in float lanes.
+     */
+    static float floatAtOrBelow(double v) {
+        float f = (float) v;
+        return f > v ? Math.nextDown(f) : f;
     }
 
     private void packPlanes(int[] codes, MemorySegment dst, long off) {

@@ -27,6 +27,7 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
     private final UniformLayout layout;
     /** Parameters by least squares ({@link io.vidkv.ParameterFit#LEAST_SQUARES}) instead of min/max. */
     private final boolean leastSquares;
+    private final EncodeMath encoder;
 
     public UniformCodec(int bits, QuantAxis axis, boolean keyLayout, MetadataCodes format, int groupSize, int headDim) {
         this(bits, axis, keyLayout, format, groupSize, headDim, false);
@@ -35,6 +36,13 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
     /** With the parameter fit: {@code leastSquares} true for {@link io.vidkv.ParameterFit#LEAST_SQUARES}. */
     public UniformCodec(int bits, QuantAxis axis, boolean keyLayout, MetadataCodes format, int groupSize, int headDim,
                         boolean leastSquares) {
+        this(bits, axis, keyLayout, format, groupSize, headDim, leastSquares, EncodeMath.chosen());
+    }
+
+    /** With the encoder body to use (the tests compare both). */
+    UniformCodec(int bits, QuantAxis axis, boolean keyLayout, MetadataCodes format, int groupSize, int headDim,
+                 boolean leastSquares, EncodeMath encoder) {
+        this.encoder = encoder;
         if (bits != 1 && bits != 2 && bits != 3 && bits != 4 && bits != 8) {
             throw new IllegalArgumentException("uniform quantization supports 1, 2, 3, 4 or 8 bits, got " + bits);
         }
@@ -143,28 +151,37 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
     public long encode(float[] x, long protectedMask, HeadState state, MemorySegment dst, long off, CodecScratch s) {
         float[] sup = keyLayout ? state.keySuper : state.valueSuper;
         int[] codes = s.codes; // codes[t * d + c]
+        long[] words = s.words; // words[c * bits + p]: bit p of channel c's codes over the G tokens
         if (axis == QuantAxis.PER_CHANNEL) {
-            for (int c = 0; c < headDim; c++) {
-                MinMaxCodes.quantize(x, c, headDim, groupSize, levels, format, sup[c], dst,
-                        off + layout.scale(c), off + layout.zero(c), codes, c, headDim, s, leastSquares);
+            encoder.channelMinMax(x, headDim, groupSize, s.channelLow, s.channelHigh);
+            MinMaxCodes.channelParams(x, headDim, groupSize, null, headDim, levels, format, sup, dst, off + layout.scale(0),
+                    off + layout.zero(0), layout.scale(1) - layout.scale(0), s, leastSquares);
+            if (bits == 2) {
+                encoder.twoBitWords(x, headDim, groupSize, s.channelZero, s.channelInv, s.words, s.words2);
+                for (int c = 0; c < headDim; c++) {
+                    BitStrings.setWord(dst, off + row(c, 0), groupSize, s.words[c]);
+                    BitStrings.setWord(dst, off + row(c, 1), groupSize, s.words2[c]);
+                }
+                return blockBytes();
             }
+            encoder.channelCodes(x, headDim, groupSize, s.channelZero, s.channelInv, levels, codes);
         } else {
             int cg = layout.channelGroup();
             for (int p = 0; p < layout.params(); p++) {
                 int t = p / (headDim / cg), c0 = (p % (headDim / cg)) * cg;
-                MinMaxCodes.quantize(x, t * headDim + c0, 1, cg, levels, format, sup[superSlot(p)], dst,
-                        off + layout.scale(p), off + layout.zero(p), codes, t * headDim + c0, 1, s, leastSquares);
+                int base = t * headDim + c0;
+                encoder.minMax(x, base, cg, s.params);
+                float inv = MinMaxCodes.params(x, base, 1, cg, s.params[0], s.params[1], levels, format, sup[superSlot(p)],
+                        dst, off + layout.scale(p), off + layout.zero(p), s, leastSquares);
+                encoder.codes(x, base, cg, s.params[1], inv, levels, codes, base);
             }
         }
         // one bit row (bit p of channel c's codes over the G tokens) at a time, assembled in a word and
         // written whole, not a read-modify-write per bit; the rows cover the code bytes exactly
+        encoder.planeWords(codes, headDim, groupSize, bits, words);
         for (int c = 0; c < headDim; c++) {
             for (int p = 0; p < bits; p++) {
-                long w = 0;
-                for (int t = 0; t < groupSize; t++) {
-                    w |= (long) (codes[t * headDim + c] >>> p & 1) << t;
-                }
-                BitStrings.setWord(dst, off + row(c, p), groupSize, w);
+                BitStrings.setWord(dst, off + row(c, p), groupSize, words[c * bits + p]);
             }
         }
         return blockBytes();

@@ -38,9 +38,17 @@ public final class VidkvKeyCodec implements KeyCodec {
     private final int anomalous;
     private final int normal;
     private final VidkvKeyLayout layout;
+    private final EncodeMath encoder;
 
     public VidkvKeyCodec(double keyBits, SplitMetric metric, boolean spectral, boolean perGroup, MetadataCodes format,
                          int groupSize, int headDim) {
+        this(keyBits, metric, spectral, perGroup, format, groupSize, headDim, EncodeMath.chosen());
+    }
+
+    /** With the encoder body to use (the tests compare both). */
+    VidkvKeyCodec(double keyBits, SplitMetric metric, boolean spectral, boolean perGroup, MetadataCodes format,
+                  int groupSize, int headDim, EncodeMath encoder) {
+        this.encoder = encoder;
         if (!(keyBits >= 1.0 && keyBits <= 2.0)) {
             throw new IllegalArgumentException("VidKV key bits must be in [1, 2], got " + keyBits);
         }
@@ -226,18 +234,21 @@ public final class VidkvKeyCodec implements KeyCodec {
             }
             return;
         }
-        MemorySegment real = s.fftReal;
+        // the normal channels gathered on the heap, one copy in; one batched r2c for the G rows; the
+        // components out with one copy per token (Re X0 at 0, then Re X1, Im X1, ... contiguous from 2)
+        float[] gathered = s.f2;
         for (int t = 0; t < groupSize; t++) {
             for (int j = 0; j < normal; j++) {
-                real.setAtIndex(ValueLayout.JAVA_FLOAT, (long) t * normal + j, x[base + t * headDim + ord[anomalous + j]]);
+                gathered[t * normal + j] = x[base + t * headDim + ord[anomalous + j]];
             }
         }
+        MemorySegment real = s.fftReal;
+        MemorySegment.copy(gathered, 0, real, ValueLayout.JAVA_FLOAT, 0, groupSize * normal);
         s.forwardGroup(normal).execute(real, s.fftComplex);
         int stride = 2 * (normal / 2 + 1);
         for (int t = 0; t < groupSize; t++) {
-            for (int j = 0; j < normal; j++) {
-                s.f1[t * normal + j] = s.fftComplex.getAtIndex(ValueLayout.JAVA_FLOAT, (long) t * stride + (j == 0 ? 0 : j + 1));
-            }
+            s.f1[t * normal] = s.fftComplex.getAtIndex(ValueLayout.JAVA_FLOAT, (long) t * stride);
+            MemorySegment.copy(s.fftComplex, ValueLayout.JAVA_FLOAT, ((long) t * stride + 2) * 4, s.f1, t * normal + 1, normal - 1);
         }
     }
 
@@ -258,35 +269,30 @@ public final class VidkvKeyCodec implements KeyCodec {
                 BitStrings.set(dst, off + layout.mask(), ord[r], 1);
             }
         }
-        int[] codes = s.codes; // codes[r * G + t]: anomalous rows, then the component signs
-        for (int r = 0; r < anomalous; r++) {
-            MinMaxCodes.quantize(x, ord[r], headDim, groupSize, 4, format, state.keySuper[r], dst,
-                    off + layout.scale(r), off + layout.zero(r), codes, r * groupSize, 1, s);
+        // anomalous rows: every channel's min/max in one vector pass, the rows' parameters, then every
+        // channel's 2-bit codes as two words (the normal channels' words are not used)
+        if (anomalous > 0) {
+            encoder.channelMinMax(x, headDim, groupSize, s.channelLow, s.channelHigh);
+            java.util.Arrays.fill(s.channelZero, 0f); // the normal channels' words: 0, not computed by the plain-Java body
+            java.util.Arrays.fill(s.channelInv, 0f);
+            MinMaxCodes.channelParams(x, headDim, groupSize, ord, anomalous, 4, format, state.keySuper, dst,
+                    off + layout.scale(0), off + layout.zero(0), layout.scale(1) - layout.scale(0), s, false);
+            encoder.twoBitWords(x, headDim, groupSize, s.channelZero, s.channelInv, s.words, s.words2);
+            for (int r = 0; r < anomalous; r++) {
+                BitStrings.setWord(dst, off + layout.row(layout.lowRow(r)), groupSize, s.words[ord[r]]);
+                BitStrings.setWord(dst, off + layout.row(layout.highRow(r)), groupSize, s.words2[ord[r]]);
+            }
         }
         if (normal > 0) {
             components(x, 0, ord, s);
+            // the sign quantizer of each component: bit = component >= 0, scale = mean |component|
+            // over the G tokens (the least-squares scale for +-s given the signs)
+            encoder.signWords(s.f1, normal, groupSize, s.channelSums, s.words);
             for (int j = 0; j < normal; j++) {
-                MinMaxCodes.signs(s.f1, j, normal, groupSize, format, state.keySuper[anomalous + j], dst,
-                        off + layout.componentScale(j), codes, (anomalous + j) * groupSize, 1);
+                float mean = (float) (s.channelSums[j] / groupSize);
+                format.writeRaw(dst, off + layout.componentScale(j), format.encodeScale(mean, state.keySuper[anomalous + j]));
+                BitStrings.setWord(dst, off + layout.row(layout.signRow(j)), groupSize, s.words[j]);
             }
-        }
-        // one bit row at a time, assembled in a word and written whole (not a read-modify-write per bit)
-        for (int r = 0; r < anomalous; r++) {
-            long low = 0, high = 0;
-            for (int t = 0; t < groupSize; t++) {
-                int code = codes[r * groupSize + t];
-                low |= (long) (code & 1) << t;
-                high |= (long) (code >>> 1) << t;
-            }
-            BitStrings.setWord(dst, off + layout.row(layout.lowRow(r)), groupSize, low);
-            BitStrings.setWord(dst, off + layout.row(layout.highRow(r)), groupSize, high);
-        }
-        for (int j = 0; j < normal; j++) {
-            long signs = 0;
-            for (int t = 0; t < groupSize; t++) {
-                signs |= (long) codes[(anomalous + j) * groupSize + t] << t;
-            }
-            BitStrings.setWord(dst, off + layout.row(layout.signRow(j)), groupSize, signs);
         }
     }
 

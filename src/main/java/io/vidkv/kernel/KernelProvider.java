@@ -4,7 +4,11 @@ import io.vidkv.KeySpec;
 import io.vidkv.LayerConfig;
 import io.vidkv.QuantAxis;
 import io.vidkv.ValueSpec;
+import io.vidkv.codec.EncodeBodies;
+import io.vidkv.codec.EncodeMath;
 import io.vidkv.codec.KeyCodec;
+import io.vidkv.codec.PanamaEncodeMath;
+import io.vidkv.codec.ScalarEncodeMath;
 import io.vidkv.codec.TernaryTokenCodec;
 import io.vidkv.codec.TernaryValueCodec;
 import io.vidkv.codec.UniformCodec;
@@ -21,6 +25,13 @@ final class KernelProvider {
 
     /** The body chosen for this process. */
     static final KernelMath MATH = VectorSupport.ENABLED && Panama.available() ? Panama.create() : new ScalarKernelMath();
+
+    /** The encoders' body for this process, by the same rule (installed for the codecs, {@link EncodeBodies}). */
+    static final EncodeMath ENCODE = VectorSupport.ENABLED && Panama.available() ? Panama.encode() : new ScalarEncodeMath();
+
+    static {
+        EncodeBodies.install(ENCODE);
+    }
 
     private KernelProvider() {
     }
@@ -85,6 +96,10 @@ final class KernelProvider {
 
         static KernelMath create() {
             return new PanamaKernelMath();
+        }
+
+        static EncodeMath encode() {
+            return new PanamaEncodeMath();
         }
     }
 }

@@ -1,0 +1,209 @@
+package io.vidkv.codec;
+
+import io.vidkv.InputType;
+
+import java.lang.foreign.MemorySegment;
+
+/** The plain-Java body of {@link EncodeMath}: the encoders' loops as they were written first. */
+public final class ScalarEncodeMath implements EncodeMath {
+
+    @Override
+    public String name() {
+        return "plain Java";
+    }
+
+    /** clamp(round((v - zero) * inv), 0, levels - 1): the min/max quantizer's code. */
+    static int code(float v, float zero, float inv, int levels) {
+        return Math.max(0, Math.min(levels - 1, Math.round((v - zero) * inv)));
+    }
+
+    @Override
+    public void channelMinMax(float[] x, int d, int tokens, float[] min, float[] max) {
+        channelMinMax(0, x, d, tokens, min, max);
+    }
+
+    /** {@link #channelMinMax} for the channels [c0, d) (also the vector body's last partial vector). */
+    static void channelMinMax(int c0, float[] x, int d, int tokens, float[] min, float[] max) {
+        for (int c = c0; c < d; c++) {
+            float lo = Float.POSITIVE_INFINITY, hi = Float.NEGATIVE_INFINITY;
+            for (int t = 0; t < tokens; t++) {
+                float v = x[t * d + c];
+                lo = Math.min(lo, v);
+                hi = Math.max(hi, v);
+            }
+            min[c] = lo;
+            max[c] = hi;
+        }
+    }
+
+    @Override
+    public void twoBitWords(float[] x, int d, int tokens, float[] zero, float[] inv, long[] low, long[] high) {
+        twoBitWords(0, x, d, tokens, zero, inv, low, high);
+    }
+
+    /** {@link #twoBitWords} for the channels [c0, d). */
+    static void twoBitWords(int c0, float[] x, int d, int tokens, float[] zero, float[] inv, long[] low, long[] high) {
+        for (int c = c0; c < d; c++) {
+            long lo = 0, hi = 0;
+            // zero and inv both 0: every code is round(+-0) = 0 (inputs are finite), so the words are 0;
+            // the VidKV key encoder marks its normal channels so, and the plain-Java body skips them
+            for (int t = 0; t < (zero[c] == 0f && inv[c] == 0f ? 0 : tokens); t++) {
+                int code = code(x[t * d + c], zero[c], inv[c], 4);
+                lo |= (long) (code & 1) << t;
+                hi |= (long) (code >>> 1) << t;
+            }
+            low[c] = lo;
+            high[c] = hi;
+        }
+    }
+
+    @Override
+    public void channelCodes(float[] x, int d, int tokens, float[] zero, float[] inv, int levels, int[] codes) {
+        channelCodes(0, x, d, tokens, zero, inv, levels, codes);
+    }
+
+    /** {@link #channelCodes} for the channels [c0, d). */
+    static void channelCodes(int c0, float[] x, int d, int tokens, float[] zero, float[] inv, int levels, int[] codes) {
+        for (int t = 0; t < tokens; t++) {
+            for (int c = c0; c < d; c++) {
+                codes[t * d + c] = code(x[t * d + c], zero[c], inv[c], levels);
+            }
+        }
+    }
+
+    @Override
+    public void codes(float[] x, int base, int n, float zero, float inv, int levels, int[] codes, int codeBase) {
+        codes(0, x, base, n, zero, inv, levels, codes, codeBase);
+    }
+
+    /** {@link #codes} of the elements [i0, n). */
+    static void codes(int i0, float[] x, int base, int n, float zero, float inv, int levels, int[] codes, int codeBase) {
+        for (int i = i0; i < n; i++) {
+            codes[codeBase + i] = code(x[base + i], zero, inv, levels);
+        }
+    }
+
+    @Override
+    public void minMax(float[] x, int base, int n, float[] out) {
+        minMax(0, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, x, base, n, out);
+    }
+
+    /** {@link #minMax} of the elements [i0, n), starting from lo and hi. */
+    static void minMax(int i0, float lo, float hi, float[] x, int base, int n, float[] out) {
+        for (int i = i0; i < n; i++) {
+            lo = Math.min(lo, x[base + i]);
+            hi = Math.max(hi, x[base + i]);
+        }
+        out[0] = lo;
+        out[1] = hi;
+    }
+
+    @Override
+    public void planeWords(int[] codes, int d, int tokens, int bits, long[] words) {
+        planeWordsAll(codes, d, tokens, bits, words);
+    }
+
+    static void planeWordsAll(int[] codes, int d, int tokens, int bits, long[] words) {
+        for (int c = 0; c < d; c++) {
+            for (int p = 0; p < bits; p++) {
+                long w = 0;
+                for (int t = 0; t < tokens; t++) {
+                    w |= (long) (codes[t * d + c] >>> p & 1) << t;
+                }
+                words[c * bits + p] = w;
+            }
+        }
+    }
+
+    @Override
+    public void absSums(float[] x, int d, int tokens, long skip, double[] sums) {
+        absSums(0, x, d, tokens, skip, sums);
+    }
+
+    /** {@link #absSums} for the channels [c0, d). */
+    static void absSums(int c0, float[] x, int d, int tokens, long skip, double[] sums) {
+        for (int c = c0; c < d; c++) {
+            double sum = 0;
+            for (int t = 0; t < tokens; t++) {
+                if ((skip >>> t & 1) == 0) {
+                    sum += Math.abs(x[t * d + c]);
+                }
+            }
+            sums[c] = sum;
+        }
+    }
+
+    @Override
+    public void ternary(float[] x, int d, int tokens, long skip, float[] thresholds, double[] sums, int[] counts, int[] trits,
+                        int[] codes) {
+        ternary(0, x, d, tokens, skip, thresholds, sums, counts, trits, codes);
+    }
+
+    /** {@link #ternary} for the channels [c0, d). */
+    static void ternary(int c0, float[] x, int d, int tokens, long skip, float[] thresholds, double[] sums, int[] counts,
+                        int[] trits, int[] codes) {
+        for (int c = c0; c < d; c++) {
+            float threshold = thresholds[c];
+            double nzSum = 0;
+            int nz = 0;
+            int digits = 0, pow = 1; // sum of digit(token 5i + k) 3^k of the five tokens being made
+            for (int t = 0; t < tokens; t++) {
+                // without branches: whether a value is kept is a coin flip, and the mispredictions
+                // were most of the encoder's time (adding +0.0 leaves the double sum unchanged)
+                float v = x[t * d + c];
+                float av = Math.abs(v);
+                int kept = ((skip >>> t & 1) == 0) & (av > threshold) ? 1 : 0;
+                nzSum += kept != 0 ? av : 0.0;
+                nz += kept;
+                if (codes != null) {
+                    codes[t * d + c] = kept * (v > 0 ? 1 : -1);
+                }
+                digits += kept * (v > 0 ? 1 : 2) * pow;
+                pow *= 3;
+                if (t % 5 == 4 || t == tokens - 1) {
+                    trits[t / 5 * d + c] = digits;
+                    digits = 0;
+                    pow = 1;
+                }
+            }
+            sums[c] = nzSum;
+            counts[c] = nz;
+        }
+    }
+
+    @Override
+    public void signWords(float[] y, int n, int tokens, double[] sums, long[] words) {
+        signWords(0, y, n, tokens, sums, words);
+    }
+
+    /** {@link #signWords} for the components [j0, n). */
+    static void signWords(int j0, float[] y, int n, int tokens, double[] sums, long[] words) {
+        for (int j = j0; j < n; j++) {
+            double sum = 0;
+            long w = 0;
+            for (int t = 0; t < tokens; t++) {
+                float v = y[t * n + j];
+                sum += Math.abs(v);
+                w |= (v >= 0f ? 1L : 0L) << t;
+            }
+            sums[j] = sum;
+            words[j] = w;
+        }
+    }
+
+    @Override
+    public long firstInvalid(MemorySegment seg, long from, long count, InputType type, boolean fp16Range) {
+        return firstInvalidScalar(seg, from, count, type, fp16Range);
+    }
+
+    /** The scalar check (also the vector body's path for mapped segments and for locating a hit). */
+    static long firstInvalidScalar(MemorySegment seg, long from, long count, InputType type, boolean fp16Range) {
+        for (long i = 0; i < count; i++) {
+            float v = type.get(seg, from + i);
+            if (!Float.isFinite(v) || (fp16Range && Math.abs(v) > MetadataCodes.FP16_MAX)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+}
