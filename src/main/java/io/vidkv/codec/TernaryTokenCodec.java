@@ -125,15 +125,7 @@ public final class TernaryTokenCodec implements ValueCodec {
                 sumAbs += Math.abs(v);
             }
             double threshold = leastSquares ? leastSquaresThreshold(norm, row, sumAbs / d, codes, groupSize * d) : gamma * sumAbs / d;
-            double nzSum = 0;
-            int nz = 0;
-            for (int c = 0; c < d; c++) {
-                float av = Math.abs(norm[row + c]);
-                boolean kept = av > threshold;
-                nzSum += kept ? av : 0.0;
-                nz += kept ? 1 : 0;
-            }
-            float scale = nz == 0 ? 0f : (float) (nzSum / nz);
+            float scale = (float) meanAbove(norm, row, threshold);
             int raw = format.encodeScale(scale, TernaryLayout.TOKEN_SUPER);
             format.writeRaw(dst, off + layout.scale(t), raw);
             // A token far quieter than its channels' calibration means gets the 8-bit log format's
@@ -166,16 +158,8 @@ public final class TernaryTokenCodec implements ValueCodec {
     private double leastSquaresThreshold(float[] norm, int row, double meanAbs, int[] work, int at) {
         double floor = meanAbs / 2;
         for (int round = 0; round < 2; round++) { // floor = T(floor * 2) / 2, twice
-            double sum = 0;
-            int count = 0;
-            for (int c = 0; c < headDim; c++) {
-                float a = Math.abs(norm[row + c]);
-                boolean above = a > floor;
-                sum += above ? a : 0.0;
-                count += above ? 1 : 0;
-            }
             // a hair below the bound, so that the sum's rounding never drops a value of the best set
-            floor = Math.max(floor, sum / Math.max(1, count) / 2 * (1 - 1e-9));
+            floor = Math.max(floor, meanAbove(norm, row, floor) / 2 * (1 - 1e-9));
         }
         int n = 0;
         for (int c = 0; c < headDim; c++) {
@@ -206,6 +190,19 @@ public final class TernaryTokenCodec implements ValueCodec {
         }
         // every candidate kept: codes are |x| > threshold, and no candidate is at or below the floor
         return bestK == n ? floor : Float.intBitsToFloat(work[at + n - bestK - 1]);
+    }
+
+    /** The mean of the token's |x| above t (the least-squares scale of the codes they get), 0 if none is. */
+    private double meanAbove(float[] norm, int row, double t) {
+        double sum = 0;
+        int count = 0;
+        for (int c = 0; c < headDim; c++) {
+            float a = Math.abs(norm[row + c]);
+            boolean above = a > t;
+            sum += above ? a : 0.0;
+            count += above ? 1 : 0;
+        }
+        return count == 0 ? 0 : sum / count;
     }
 
     /** A stored scale above this multiple of its token's scale was clipped up to the format's smallest. */
