@@ -35,7 +35,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>Tolerance, per case (several shapes, a fresh seed per run from {@link TestSeeds}): the
  * residual window holds the inputs bit for bit; every dequantized value equals the
  * transcription's (they are the codes {-1, 0, +1}); key rows (one token of one head) are compared
- * relative to the head's key RMS: at least {@link #ROW_SHARE} of them within {@link #ROW_TOL}, and
+ * relative to the head's key RMS: at least {@link #ROW_SHARE} of them within {@link #ROW_TOL} (or
+ * all but one group of G rows, where 1 - ROW_SHARE of the rows is less than a group: one FP16
+ * rounding of a scale moves every row of its group, and the one-head 100-token case has only three
+ * groups; seed 31228396275736 puts 20 of its 100 rows at 1.7 x ROW_TOL that way), and
  * the head's relative Frobenius difference at most {@link #FROBENIUS_TOL}. The rows allowed to
  * differ are those where a decision (a sign bit, a 2-bit rounding, an FP16 rounding of a scale)
  * lies within float32 rounding of its boundary, which the float32 cache and this float64
@@ -69,7 +72,7 @@ class ReferenceModeTranscriptionTest {
             Transcription ref = new Transcription(heads, d, g, r, lc.keys().keyBits());
             ref.prefill(rows(k, 0, prefill, heads, d), rows(v, 0, prefill, heads, d));
             cache.append(0, slice(k, 0, prefill, shape), slice(v, 0, prefill, shape), prefill, InputType.F32);
-            compare(cache, ref, heads, d, "after the prefill");
+            compare(cache, ref, heads, d, g, "after the prefill");
             // the cache takes decode tokens in chunks (a chunk of n tokens = n decode steps), the
             // transcription one at a time as the reference code does
             int t = prefill;
@@ -83,7 +86,7 @@ class ReferenceModeTranscriptionTest {
                 t += n;
             }
             assertEquals(ref.quantizedTokens(), cache.quantizedTokenCount(0), "quantized tokens" + TestSeeds.replay());
-            compare(cache, ref, heads, d, "after " + decode + " decode tokens (" + ref.flushes + " flushes)");
+            compare(cache, ref, heads, d, g, "after " + decode + " decode tokens (" + ref.flushes + " flushes)");
         }
     }
 
@@ -124,7 +127,7 @@ class ReferenceModeTranscriptionTest {
         }
     }
 
-    private static void compare(KvCache cache, Transcription ref, int heads, int d, String when) {
+    private static void compare(KvCache cache, Transcription ref, int heads, int d, int g, String when) {
         assertEquals(ref.quantizedTokens(), cache.quantizedTokenCount(0), when + ": quantized tokens" + TestSeeds.replay());
         int rows = 0, rowsOff = 0;
         double worstRow = 0, worstFrobenius = 0;
@@ -165,7 +168,7 @@ class ReferenceModeTranscriptionTest {
         }
         System.out.printf("reference transcription %s: %d of %d key rows beyond %.1e x rms (worst %.3e), keys' relative "
                 + "Frobenius difference %.2e%n", when, rowsOff, rows, ROW_TOL, worstRow, worstFrobenius);
-        assertTrue(rows - rowsOff >= ROW_SHARE * rows, when + ": " + rowsOff + " of " + rows + " key rows differ by more than "
+        assertTrue(rowsOff <= Math.max((1 - ROW_SHARE) * rows, g), when + ": " + rowsOff + " of " + rows + " key rows differ by more than "
                 + ROW_TOL + " x the head's key RMS (worst " + worstRow + ")" + TestSeeds.replay());
     }
 
