@@ -530,44 +530,9 @@ public final class KvCache implements AutoCloseable {
         }
     }
 
-    /** Whether any layer's values keep protected tokens at 2 bits. */
-    private boolean storesProtectedTokens() {
-        for (LayerStore ls : layers) {
-            if (ls.config.values().protection()) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     private void protectUnguarded(int... positions) {
         checkOpen();
-        if (positions.length > 0 && !storesProtectedTokens()) {
-            // marking tokens that no layer will ever store differently would be a silent no-op
-            throw new IllegalStateException("no layer of this cache stores protected tokens (" + layers[0].name
-                    + "): protection needs a ValueSpec with protection, e.g. preset vidkv-1.5/1.66-stp; nothing was marked");
-        }
-        int which = -1;
-        int maxQuantized = 0;
-        for (int l = 0; l < layers.length; l++) {
-            if (layers[l].quantizedTokens > maxQuantized) {
-                maxQuantized = layers[l].quantizedTokens;
-                which = l;
-            }
-        }
-        for (int p : positions) {
-            if (p < 0 || p >= protectedTokens.limit()) {
-                throw new IllegalArgumentException("protected token " + p + " out of range [0, " + protectedTokens.limit() + ")");
-            }
-            if (p < maxQuantized) {
-                throw new IllegalStateException("token " + p + " is already quantized in layer " + which + " (tokens [0, "
-                        + maxQuantized + ") are); protection must be set before a token's group is quantized, "
-                        + "e.g. before the prefill append");
-            }
-        }
-        for (int p : positions) {
-            protectedTokens.add(p);
-        }
+        protectedTokens.protect(positions, layers);
     }
 
     /**
