@@ -35,10 +35,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>Tolerance, per case (several shapes, a fresh seed per run from {@link TestSeeds}): the
  * residual window holds the inputs bit for bit; every dequantized value equals the
  * transcription's (they are the codes {-1, 0, +1}); key rows (one token of one head) are compared
- * relative to the head's key RMS: at least {@link #ROW_SHARE} of them within {@link #ROW_TOL} (or
- * all but one group of G rows, where 1 - ROW_SHARE of the rows is less than a group: one FP16
- * rounding of a scale moves every row of its group, and the one-head 100-token case has only three
- * groups; seed 31228396275736 puts 20 of its 100 rows at 1.7 x ROW_TOL that way), and
+ * relative to the head's key RMS: at least {@link #ROW_SHARE} of them within {@link #ROW_TOL}, or
+ * else every row beyond it in one group of one head and within 4 x ROW_TOL (one FP16 rounding of a
+ * scale moves every row of its group by about one FP16 step: the one-head 100-token case has only
+ * three groups, and seed 31228396275736 puts 20 of its 100 rows at 1.7 x ROW_TOL that way), and
  * the head's relative Frobenius difference at most {@link #FROBENIUS_TOL}. The rows allowed to
  * differ are those where a decision (a sign bit, a 2-bit rounding, an FP16 rounding of a scale)
  * lies within float32 rounding of its boundary, which the float32 cache and this float64
@@ -131,6 +131,7 @@ class ReferenceModeTranscriptionTest {
         assertEquals(ref.quantizedTokens(), cache.quantizedTokenCount(0), when + ": quantized tokens" + TestSeeds.replay());
         int rows = 0, rowsOff = 0;
         double worstRow = 0, worstFrobenius = 0;
+        java.util.Set<Long> groupsOff = new java.util.HashSet<>(); // (head, group) of the rows beyond ROW_TOL
         for (int h = 0; h < heads; h++) {
             DequantizedHead got = cache.dequantize(0, h);
             double[][] keys = ref.keys(h), values = ref.values(h);
@@ -158,6 +159,7 @@ class ReferenceModeTranscriptionTest {
                 rows++;
                 if (rowErr > ROW_TOL) {
                     rowsOff++;
+                    groupsOff.add((long) h << 32 | (t / g));
                 }
                 worstRow = Math.max(worstRow, rowErr);
             }
@@ -168,8 +170,9 @@ class ReferenceModeTranscriptionTest {
         }
         System.out.printf("reference transcription %s: %d of %d key rows beyond %.1e x rms (worst %.3e), keys' relative "
                 + "Frobenius difference %.2e%n", when, rowsOff, rows, ROW_TOL, worstRow, worstFrobenius);
-        assertTrue(rowsOff <= Math.max((1 - ROW_SHARE) * rows, g), when + ": " + rowsOff + " of " + rows + " key rows differ by more than "
-                + ROW_TOL + " x the head's key RMS (worst " + worstRow + ")" + TestSeeds.replay());
+        boolean oneDecision = groupsOff.size() == 1 && worstRow <= 4 * ROW_TOL;
+        assertTrue(rows - rowsOff >= ROW_SHARE * rows || oneDecision, when + ": " + rowsOff + " of " + rows + " key rows differ by more than "
+                + ROW_TOL + " x the head's key RMS (worst " + worstRow + ", in " + groupsOff.size() + " groups)" + TestSeeds.replay());
     }
 
     private static MemorySegment slice(MemorySegment seg, int fromToken, int tokens, ModelShape shape) {
