@@ -93,7 +93,7 @@ public final class KvCache implements AutoCloseable {
     private final PagePool pool;
     private final boolean ownsPool;
     private final ParallelRunner runner;
-    /** Where the residual windows' chunks come from: this sequence's family (it and its forks share them). */
+    /** Where the residual windows' chunks come from: the pool's (a fork shares its parent's chunks). */
     private final WindowChunks windowChunks;
     private final LayerStore[] layers;
     private final ProtectedTokens protectedTokens;
@@ -110,16 +110,15 @@ public final class KvCache implements AutoCloseable {
     private volatile String failure;
 
     private KvCache(ModelShape shape, CacheConfig config, PagePool pool, boolean ownsPool, ParallelRunner runner) {
-        this(shape, config, pool, ownsPool, runner, null, null);
+        this(shape, config, pool, ownsPool, runner, null);
     }
 
     /**
      * {@code calibrated}: layers that will get calibrated state (forks, restores), or null: see
-     * {@link LayerStore}; {@code family}: a fork's parent's window chunks (this sequence joined them
-     * already), or null for a family of its own.
+     * {@link LayerStore}.
      */
     private KvCache(ModelShape shape, CacheConfig config, PagePool pool, boolean ownsPool, ParallelRunner runner,
-                    boolean[] calibrated, WindowChunks family) {
+                    boolean[] calibrated) {
         if (config.layers().size() != shape.layers()) {
             throw new IllegalArgumentException("config has " + config.layers().size() + " layers, the model " + shape.layers());
         }
@@ -131,7 +130,7 @@ public final class KvCache implements AutoCloseable {
         this.pool = pool;
         this.ownsPool = ownsPool;
         this.runner = runner;
-        this.windowChunks = family != null ? family : new WindowChunks(shape.headDim());
+        this.windowChunks = pool.windowChunks(shape.headDim());
         int maxTokens = config.capacity().maxTokens();
         this.layers = new LayerStore[shape.layers()];
         int maxG = 0;
@@ -320,13 +319,7 @@ public final class KvCache implements AutoCloseable {
         if (ownsPool) {
             pool.addHolder(pagesPerSequence(shape, config));
         }
-        WindowChunks family = windowChunks.addHolder();
-        try {
-            return new KvCache(shape, config, pool, ownsPool, runner, calibrated, family);
-        } catch (Throwable t) {
-            family.releaseHolder();
-            throw t;
-        }
+        return new KvCache(shape, config, pool, ownsPool, runner, calibrated);
     }
 
     /**
@@ -337,11 +330,11 @@ public final class KvCache implements AutoCloseable {
     static KvCache emptyForRestore(ModelShape shape, CacheConfig config, PagePool pool, ParallelRunner runner,
                                    boolean[] calibrated) {
         if (pool != null) {
-            return new KvCache(shape, config, pool, false, runner, calibrated, null);
+            return new KvCache(shape, config, pool, false, runner, calibrated);
         }
         PagePool own = new PagePool(config.pageBytes(), pagesPerSequence(shape, config));
         own.addHolder(0);
-        return new KvCache(shape, config, own, true, runner, calibrated, null);
+        return new KvCache(shape, config, own, true, runner, calibrated);
     }
 
     /** Pages one sequence of this configuration may hold: an own pool's size. */
@@ -427,7 +420,7 @@ public final class KvCache implements AutoCloseable {
         return layer(layer).quantizedTokens;
     }
 
-    /** The residual-window chunks of this sequence's family (tests). */
+    /** The residual-window chunks this sequence takes from its pool (tests). */
     WindowChunks windowChunks() {
         return windowChunks;
     }
@@ -765,13 +758,9 @@ public final class KvCache implements AutoCloseable {
                     s.close();
                 }
             } finally {
-                try {
-                    windowChunks.releaseHolder();
-                } finally {
-                    use.markClosed();
-                    if (ownsPool) {
-                        pool.releaseHolder(); // forks of this sequence keep an own pool open
-                    }
+                use.markClosed();
+                if (ownsPool) {
+                    pool.releaseHolder(); // forks of this sequence keep an own pool open
                 }
             }
         }

@@ -19,6 +19,11 @@ import java.util.Arrays;
  * <p>Sharing: a page is reference-counted ({@link KvCache#fork()} lets a child reference every page
  * of its parent); it returns to the free stack when its last reference is released, and
  * {@link #pagesInUse()} counts a shared page once. {@link #report()} says how many are shared.
+ *
+ * <p>Residual windows: the pool also keeps the float32 window chunks of its sequences
+ * ({@link #windowBytes()}), reused across sequences like pages and freed with the pool. They are not
+ * counted against {@code maxPages}: a sequence's window is bounded by its configuration (R + C x G
+ * tokens a head), not by its length.
  */
 public final class PagePool implements AutoCloseable {
 
@@ -47,6 +52,8 @@ public final class PagePool implements AutoCloseable {
             return true;
         }
     };
+    /** The window chunks of this pool's sequences, one store per head dimension (usually one). */
+    private WindowChunks[] windowChunks = new WindowChunks[0];
     /** Volatile so that {@link #isClosed} needs no monitor (a sequence checks it on every append). */
     private volatile boolean closed;
 
@@ -179,8 +186,42 @@ public final class PagePool implements AutoCloseable {
             }
         }
         int inUse = allocated - freeCount;
+        long windowInUse = 0;
+        for (WindowChunks w : windowChunks) {
+            windowInUse += (long) w.inUse() * w.chunkBytes();
+        }
         return new PoolReport(pageBytes, allocated, inUse, shared, references, (long) inUse * pageBytes,
-                (long) shared * pageBytes);
+                (long) shared * pageBytes, windowBytes(), windowInUse);
+    }
+
+    /** The window chunks for heads of {@code headDim} floats (created on first use). */
+    synchronized WindowChunks windowChunks(int headDim) {
+        if (closed) {
+            throw new IllegalStateException("page pool is closed");
+        }
+        for (WindowChunks w : windowChunks) {
+            if (w.headDim() == headDim) {
+                return w;
+            }
+        }
+        WindowChunks w = new WindowChunks(headDim);
+        windowChunks = Arrays.copyOf(windowChunks, windowChunks.length + 1);
+        windowChunks[windowChunks.length - 1] = w;
+        return w;
+    }
+
+    /**
+     * Native bytes of residual-window chunks the pool holds: every chunk allocated, in use or free
+     * (outside {@link #nativeBytes()}, which counts pages).
+     *
+     * @return the window chunks' bytes; 0 before any sequence appended
+     */
+    public synchronized long windowBytes() {
+        long n = 0;
+        for (WindowChunks w : windowChunks) {
+            n += (long) w.allocated() * w.chunkBytes();
+        }
+        return n;
     }
 
     /** A new sequence with this pool as its own (or a fork of one) holds the pool open too. */
@@ -230,12 +271,18 @@ public final class PagePool implements AutoCloseable {
         return (long) allocated * pageBytes;
     }
 
-    /** Frees every page, in use or not. Idempotent. */
+    /** Frees every page and window chunk, in use or not. Idempotent. */
     @Override
     public synchronized void close() {
         if (!closed) {
             closed = true;
-            arena.close();
+            try {
+                for (WindowChunks w : windowChunks) {
+                    w.close();
+                }
+            } finally {
+                arena.close();
+            }
         }
     }
 }

@@ -13,7 +13,9 @@ package io.vidkv;
  *                       sequence on a shared page; 0 exactly when every page is back
  * @param bytesInUse     {@code pagesInUse * pageBytes}
  * @param sharedBytes    {@code sharedPages * pageBytes}
+ * @param windowBytes    bytes of residual-window chunks allocated (in use or free; not pages)
+ * @param windowBytesInUse bytes of window chunks some sequence references, each counted once
  */
 public record PoolReport(int pageBytes, int allocatedPages, int pagesInUse, int sharedPages, long references,
-                         long bytesInUse, long sharedBytes) {
+                         long bytesInUse, long sharedBytes, long windowBytes, long windowBytesInUse) {
 }

@@ -10,7 +10,7 @@ import java.lang.foreign.ValueLayout;
  * {@link #values(int)}: a ring of per-token entries (chunk, slot), so quantizing a group moves no
  * data and reading a token costs two array loads.
  *
- * <p>Writing: the head writes only into its <em>open</em> chunk, one it took from the family's
+ * <p>Writing: the head writes only into its <em>open</em> chunk, one it took from the pool's
  * {@link WindowChunks} itself, and only past the slots it filled before; a full open chunk is
  * replaced by a fresh one. A fork copies the parent's entries and adds a reference to each chunk
  * they name, and opens no chunk: its first token takes a fresh chunk. So the parent may keep filling
@@ -23,7 +23,7 @@ import java.lang.foreign.ValueLayout;
  * consecutive), taken when the run starts and dropped when its last token is quantized, plus one
  * for the open chunk while it is open (a writer's reference: the chunk stays this head's to fill
  * even when all its tokens are gone). A chunk goes back to its owner when its last reference goes.
- * Allocation-free once the family has free chunks.
+ * Allocation-free once the pool has free chunks.
  */
 final class ResidualWindow {
 

@@ -6,7 +6,7 @@ package io.vidkv;
  * its residual windows (likewise, see {@link ResidualWindow}), and copies what is small and changes:
  * the block directories, the windows' token entries, the per-head state (channel split,
  * super-scales), the protected positions and the counts. From then on the two are independent
- * sequences on the same pool and window family: each appends into pages and window chunks of its own
+ * sequences on the same pool (pages and window chunks): each appends into pages and window chunks of its own
  * (the shared tail pages are sealed, see {@link HeadStore}), attends its own tokens, evicts and
  * closes on its own.
  *

@@ -4,16 +4,17 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The residual-window chunks of one family of sequences: a sequence made by {@code create} or
- * {@code openSnapshot} and every fork descending from it, which share window chunks
+ * The residual-window chunks of every sequence on one {@link PagePool} whose heads have one head
+ * dimension ({@link PagePool#windowChunks}); a fork shares its parent's chunks
  * ({@link ResidualWindow}). Chunks are allocated lazily from one shared arena, {@link #TOKENS} slots
- * each; a chunk whose last reference goes returns to a free list and the family's next chunk reuses
- * it, so a steady-state append allocates nothing (only growth creates a chunk, with its segments).
- * The arena is freed when the last sequence of the family closes ({@link #releaseHolder}), after
- * each released its chunks.
+ * each; a chunk whose last reference goes returns to a free list and the next chunk any sequence of
+ * the pool takes reuses it, like a page. So a steady-state append allocates nothing (only growth
+ * creates a chunk, with its segments), and a server that closes and creates sequences holds the
+ * high-water mark of the windows open at once instead of allocating and freeing them per sequence.
+ * The arena is freed when the pool closes ({@link #close}).
  *
  * <p>Threading: thread-safe (the heads of one append take chunks on several runner threads, and the
- * sequences of a family append and close on their own threads); every method takes the monitor
+ * sequences of a pool append and close on their own threads); every method takes the monitor
  * briefly and allocates nothing but a new chunk.
  */
 final class WindowChunks implements WindowChunkOwner {
@@ -25,22 +26,27 @@ final class WindowChunks implements WindowChunkOwner {
     static final int TOKENS = 16;
 
     private final Arena arena = Arena.ofShared();
+    private final int headDim;
     private final long halfBytes;
     private WindowChunk free;
     private int allocated;
     private int freeCount;
-    private int holders = 1;
     private boolean closed;
 
-    /** For heads of {@code headDim} floats a token; its first holder is the caller's sequence. */
+    /** For heads of {@code headDim} floats a token. */
     WindowChunks(int headDim) {
+        this.headDim = headDim;
         this.halfBytes = (long) TOKENS * headDim * Float.BYTES;
+    }
+
+    int headDim() {
+        return headDim;
     }
 
     /** A chunk (contents unspecified) with one reference, the caller's: a free one, or a new one. */
     synchronized WindowChunk take() {
         if (closed) {
-            throw new IllegalStateException("internal error: window chunks taken after the family closed");
+            throw new IllegalStateException("page pool is closed");
         }
         WindowChunk c = free;
         if (c != null) {
@@ -62,37 +68,31 @@ final class WindowChunks implements WindowChunkOwner {
             return;
         }
         if (chunk.owner != this || freeCount >= allocated) {
-            throw new IllegalStateException("internal error: a window chunk of another family, or released twice");
+            throw new IllegalStateException("internal error: a window chunk of another pool, or released twice");
         }
         chunk.next = free;
         free = chunk;
         freeCount++;
     }
 
-    /** A fork joins the family. */
-    synchronized WindowChunks addHolder() {
-        if (closed) {
-            throw new IllegalStateException("internal error: a fork joined a closed family");
-        }
-        holders++;
-        return this;
-    }
-
-    /** A sequence of the family closed (after releasing its chunks); the last one frees the arena. */
-    synchronized void releaseHolder() {
-        if (--holders == 0) {
+    /**
+     * Frees every chunk, in use or not (the pool closes). Idempotent. Heads still holding chunks then
+     * fail on use with {@link IllegalStateException} (the arena's segments refuse access), as with pages.
+     */
+    synchronized void close() {
+        if (!closed) {
             closed = true;
             free = null;
             arena.close();
         }
     }
 
-    /** Chunks allocated so far, in use or free (tests). */
+    /** Chunks allocated so far, in use or free. */
     synchronized int allocated() {
         return allocated;
     }
 
-    /** Chunks some head references now (tests: 0 once every sequence of the family closed its windows). */
+    /** Chunks some head references now (0 once every sequence of the pool closed its windows). */
     synchronized int inUse() {
         return allocated - freeCount;
     }

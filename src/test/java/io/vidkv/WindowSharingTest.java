@@ -1,6 +1,7 @@
 package io.vidkv;
 
 import io.vidkv.internal.HeadStream;
+import io.vidkv.kernel.DecodeAttention;
 import io.vidkv.testing.AttentionBits;
 import io.vidkv.testing.KvData;
 import io.vidkv.testing.TestConfigs;
@@ -18,6 +19,7 @@ import static io.vidkv.testing.Tokens.append;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -67,14 +69,14 @@ class WindowSharingTest {
             int prefix = 700 + rnd.nextInt(300);
             append(parent, KvData.keys(arena, rnd, prefix, 2, 64), KvData.values(arena, rnd, prefix, 2, 64), 0, prefix,
                     1 + rnd.nextInt(100));
-            WindowChunks family = parent.windowChunks();
-            int allocated = family.allocated(), inUse = family.inUse();
+            WindowChunks chunks = parent.windowChunks();
+            int allocated = chunks.allocated(), inUse = chunks.inUse();
             MemoryReport alone = parent.memoryReport();
             assertTrue(alone.residualBytes() > 0);
             assertEquals(0, alone.sharedResidualBytes(), "nothing shared before the fork");
             try (KvCache child = parent.fork()) {
-                assertEquals(allocated, family.allocated(), "a fork takes no window chunk" + TestSeeds.replay());
-                assertEquals(inUse, family.inUse());
+                assertEquals(allocated, chunks.allocated(), "a fork takes no window chunk" + TestSeeds.replay());
+                assertEquals(inUse, chunks.inUse());
                 for (int l = 0; l < SHAPE.layers(); l++) {
                     for (int h = 0; h < SHAPE.kvHeads(); h++) {
                         HeadStream a = parent.stream(l, h), b = child.stream(l, h);
@@ -95,7 +97,7 @@ class WindowSharingTest {
             MemoryReport after = parent.memoryReport();
             assertEquals(0, after.sharedResidualBytes(), "closing the fork leaves the parent's window its own");
             assertEquals(alone.residualBytes(), after.residualBytes());
-            assertEquals(inUse, family.inUse(), "closing the fork released its references");
+            assertEquals(inUse, chunks.inUse(), "closing the fork released its references");
         }
     }
 
@@ -123,7 +125,7 @@ class WindowSharingTest {
             KvCache parent = KvCache.create(SHAPE, config, pool, null);
             append(parent, k, v, 0, prefix, 61);
             KvCache[] seqs = {parent, parent.fork(), parent.fork()};
-            WindowChunks family = parent.windowChunks();
+            WindowChunks chunks = parent.windowChunks();
             for (int i = 0; i < 3; i++) { // the parent first: it writes on into the chunk the forks share the start of
                 append(seqs[i], ok[i], ov[i], 0, own[i], 7);
             }
@@ -146,16 +148,16 @@ class WindowSharingTest {
             }
             seqs[1].close();
             seqs[0].close();
-            assertTrue(family.inUse() > 0, "the open fork holds its window");
+            assertTrue(chunks.inUse() > 0, "the open fork holds its window");
             seqs[2].close();
-            assertEquals(0, family.inUse(), "every window chunk is back");
+            assertEquals(0, chunks.inUse(), "every window chunk is back");
             assertEquals(0, pool.pagesInUse());
         }
     }
 
     /**
      * The parent closes right after forking: the fork's window still reads the chunks the parent
-     * took (they stay until the fork lets them go), and decoding token by token reuses the family's
+     * took (they stay until the fork lets them go), and decoding token by token reuses the pool's
      * chunks (no growth once the window turned over).
      */
     @Test
@@ -171,20 +173,68 @@ class WindowSharingTest {
             KvCache parent = KvCache.create(SHAPE, config, pool, null);
             append(parent, k, v, 0, prefix, 50);
             KvCache child = parent.fork();
-            WindowChunks family = parent.windowChunks();
+            WindowChunks chunks = parent.windowChunks();
             parent.close();
             try (KvCache want = unshared(pool, config, k, v, prefix, ok, ov, 0)) {
                 assertSameContent(want, child, q, out, "the fork after its parent closed");
             }
             append(child, ok, ov, 0, 400, 1);
-            int grown = family.allocated();
+            int grown = chunks.allocated();
             append(child, ok, ov, 400, own - 400, 1);
-            assertEquals(grown, family.allocated(), "decoding token by token reuses freed chunks");
+            assertEquals(grown, chunks.allocated(), "decoding token by token reuses freed chunks");
             try (KvCache want = unshared(pool, config, k, v, prefix, ok, ov, own)) {
                 assertSameContent(want, child, q, out, "the fork after " + own + " own tokens");
             }
             child.close();
-            assertEquals(0, family.inUse());
+            assertEquals(0, chunks.inUse());
+        }
+    }
+
+    /**
+     * The pool keeps window chunks across sequences, like pages: a sequence created after another
+     * closed reuses its chunks (no new native memory), the pool reports them in and out of use, and
+     * closing the pool frees them; a sequence still open on a closed pool then fails on use with
+     * IllegalStateException, and closing it still succeeds.
+     */
+    @Test
+    void thePoolReusesWindowChunksAcrossSequences() {
+        SplittableRandom rnd = TestSeeds.random(14, 6);
+        CacheConfig config = config(4096);
+        int tokens = 300 + rnd.nextInt(300);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment k = KvData.keys(arena, rnd, tokens, 2, 64), v = KvData.values(arena, rnd, tokens, 2, 64);
+            MemorySegment q = KvData.queries(arena, rnd, SHAPE, 0.3);
+            MemorySegment out = arena.allocate(8L * 64 * 4);
+            PagePool pool = new PagePool(8192, 4000);
+            KvCache first = KvCache.create(SHAPE, config, pool, null);
+            append(first, k, v, 0, tokens, 1 + rnd.nextInt(40));
+            long windowBytes = pool.windowBytes();
+            WindowChunks chunks = first.windowChunks();
+            assertTrue(windowBytes > 0, "the window's tokens are in the pool's chunks");
+            assertEquals((long) chunks.allocated() * chunks.chunkBytes(), windowBytes);
+            PoolReport open = pool.report();
+            assertEquals(windowBytes, open.windowBytes());
+            assertEquals((long) chunks.inUse() * chunks.chunkBytes(), open.windowBytesInUse());
+            assertTrue(open.windowBytesInUse() > 0 && open.windowBytesInUse() <= windowBytes);
+            first.close();
+            assertEquals(0, pool.report().windowBytesInUse(), "a closed sequence returns its window chunks");
+            assertEquals(windowBytes, pool.windowBytes(), "the pool keeps them for the next sequence");
+            KvCache second = KvCache.create(SHAPE, config, pool, null);
+            append(second, k, v, 0, tokens, 1 + rnd.nextInt(40));
+            assertEquals(windowBytes, pool.windowBytes(), "a second sequence of the same length reuses the chunks"
+                    + TestSeeds.replay());
+            try (KvCache want = KvCache.create(SHAPE, config, pool, null)) {
+                append(want, k, v, 0, tokens, tokens);
+                assertSameContent(want, second, q, out, "a sequence in reused chunks");
+            }
+            pool.close();
+            assertThrows(IllegalStateException.class, () -> second.dequantize(0, 0), "reading a freed window");
+            try (DecodeAttention attention = new DecodeAttention(second, null)) {
+                assertThrows(IllegalStateException.class, () -> attention.attend(0, q, out), "attending freed chunks");
+            }
+            assertThrows(IllegalStateException.class, () -> append(second, k, v, 0, 1, 1), "appending on a closed pool");
+            second.close();
+            assertTrue(second.isClosed());
         }
     }
 
@@ -284,13 +334,15 @@ class WindowSharingTest {
                 append(original, k, v, 0, prefix, 61);
                 original.saveTo(file);
             }
+            int chunksBefore = pool.windowChunks(SHAPE.headDim()).allocated(); // the original's, free now
             KvCache restored = KvCache.openSnapshot(file, SHAPE, config, pool, null, SnapshotMode.MAPPED);
-            assertEquals(0, restored.windowChunks().allocated(), "the windows are read from the mapping, not copied");
+            assertEquals(0, restored.windowChunks().inUse(), "the windows are read from the mapping, not copied");
+            assertEquals(chunksBefore, restored.windowChunks().allocated());
             KvCache child = restored.fork();
             assertEquals(restored.memoryReport().residualBytes(), child.memoryReport().sharedResidualBytes());
             restored.close();
             append(child, ok, ov, 0, own, 5);
-            assertNotEquals(0, child.windowChunks().allocated(), "new tokens go into chunks of the family's");
+            assertNotEquals(0, child.windowChunks().inUse(), "new tokens go into chunks of the pool's");
             try (KvCache want = unshared(pool, config, k, v, prefix, ok, ov, own)) {
                 assertSameContent(want, child, q, out, "a fork of a mapped restore, after the restore closed");
                 child.saveTo(forked);

@@ -37,7 +37,7 @@ import java.util.regex.Pattern;
  * Tracking (when the JVM runs with {@code -XX:NativeMemoryTracking=summary}; FFM arenas count under
  * NMT's "Other"), the heap in use and the heap bytes the driver thread allocated. After the warm-up
  * samples the run is flat when the pool allocated no new page in the stream phase, native memory
- * outside the pool (NMT Other minus pool pages) moved by at most {@link #NATIVE_TOLERANCE_BYTES},
+ * outside the pool (NMT Other minus the pool's pages and window chunks) moved by at most {@link #NATIVE_TOLERANCE_BYTES},
  * the steady-state steps allocated less than one heap byte per step on average (one object per
  * step would be 16 bytes or more; a late JIT event that allocates once is not a per-step cost), and
  * every page is back in the pool at the end.
@@ -75,11 +75,14 @@ public final class SoakDriver {
 
     /** One sample; NMT fields are -1 when native memory tracking is off. */
     public record Sample(String phase, long step, long elapsedMillis, int retainedTokens, int poolPagesInUse,
-                         int poolAllocatedPages, long poolNativeBytes, long nmtTotalCommitted, long nmtOtherCommitted,
-                         long heapUsed, long heapAllocatedByDriver) {
-        /** Native memory NMT attributes to "Other" minus the pool's pages: per-sequence arenas, scratch. */
+                         int poolAllocatedPages, long poolNativeBytes, long poolWindowBytes, long nmtTotalCommitted,
+                         long nmtOtherCommitted, long heapUsed, long heapAllocatedByDriver) {
+        /**
+         * Native memory NMT attributes to "Other" minus what the pool holds (its pages and residual-window
+         * chunks, bounded by their own checks): per-sequence arenas, scratch.
+         */
         public long nativeOutsidePool() {
-            return nmtOtherCommitted < 0 ? -1 : nmtOtherCommitted - poolNativeBytes;
+            return nmtOtherCommitted < 0 ? -1 : nmtOtherCommitted - poolNativeBytes - poolWindowBytes;
         }
     }
 
@@ -225,6 +228,11 @@ public final class SoakDriver {
                     int bound = (int) (perSequence * o.openSequences());
                     checks.add(new Check("sequences: pool stays within " + o.openSequences() + " sequences' pages",
                             pool.allocatedPages() <= bound, pool.allocatedPages() + " of " + bound + " pages allocated"));
+                    long windowBound = windowBytesBound(config, shape) * o.openSequences();
+                    checks.add(new Check("sequences: pool window chunks within " + o.openSequences() + " sequences' windows",
+                            pool.windowBytes() <= windowBound && pool.report().windowBytesInUse() == 0,
+                            pool.windowBytes() / 1024 + " of " + windowBound / 1024 + " KiB allocated, "
+                                    + pool.report().windowBytesInUse() / 1024 + " KiB in use after the last close"));
                 }
                 List<Sample> warmSeq = seqFirstSample < 0 ? List.of() : samples.subList(seqFirstSample, samples.size());
                 checks.add(flatNative("sequences", warmSeq));
@@ -241,6 +249,19 @@ public final class SoakDriver {
                 streamSteps == 0 ? 0 : streamAllocated / streamSteps, stepMicros);
     }
 
+    /**
+     * The most window-chunk bytes one sequence of {@code config} (no forks) can hold: per head its
+     * window capacity in 16-token chunks, plus one where the tokens straddle a chunk boundary.
+     */
+    static long windowBytesBound(CacheConfig config, ModelShape shape) {
+        long chunkBytes = 2L * 16 * shape.headDim() * Float.BYTES;
+        long n = 0;
+        for (int l = 0; l < shape.layers(); l++) {
+            n += (long) (Math.ceilDiv(config.layer(l).windowCapacity(), 16) + 1) * shape.kvHeads();
+        }
+        return n * chunkBytes;
+    }
+
     /** Warm-up: a fifth of the stream, and at least until the sequence is full and evicting. */
     static long warmupSteps(Options o) {
         return Math.max(o.streamTokens() / 5, 2L * o.capacity());
@@ -252,8 +273,11 @@ public final class SoakDriver {
         }
         int min = warm.stream().mapToInt(Sample::poolAllocatedPages).min().orElseThrow();
         int max = warm.stream().mapToInt(Sample::poolAllocatedPages).max().orElseThrow();
-        return new Check("stream: pool allocates no page after warm-up", min == max,
-                "allocated pages " + min + ".." + max + " over " + warm.size() + " samples");
+        long wmin = warm.stream().mapToLong(Sample::poolWindowBytes).min().orElseThrow();
+        long wmax = warm.stream().mapToLong(Sample::poolWindowBytes).max().orElseThrow();
+        return new Check("stream: pool allocates no page and no window chunk after warm-up", min == max && wmin == wmax,
+                "allocated pages " + min + ".." + max + ", window chunks " + wmin / 1024 + ".." + wmax / 1024 + " KiB over "
+                        + warm.size() + " samples");
     }
 
     static Check flatNative(String phase, List<Sample> warm) {
@@ -275,7 +299,7 @@ public final class SoakDriver {
         long[] nmt = nmt();
         long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
         return new Sample(phase, step, (System.nanoTime() - started) / 1_000_000, retained, pool.pagesInUse(),
-                pool.allocatedPages(), pool.nativeBytes(), nmt[0], nmt[1], heap, allocated);
+                pool.allocatedPages(), pool.nativeBytes(), pool.windowBytes(), nmt[0], nmt[1], heap, allocated);
     }
 
     private static final Pattern TOTAL = Pattern.compile("Total: reserved=(\\d+)KB, committed=(\\d+)KB");

@@ -34,11 +34,11 @@ public final class SoakReportWriter {
         Files.createDirectories(dir);
         new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(dir.resolve("soak.json").toFile(), report);
         try (PrintStream csv = new PrintStream(Files.newOutputStream(dir.resolve("soak-samples.csv")), false, "UTF-8")) {
-            csv.println("phase,step,elapsed_ms,retained_tokens,pool_pages_in_use,pool_allocated_pages,pool_native_bytes,"
+            csv.println("phase,step,elapsed_ms,retained_tokens,pool_pages_in_use,pool_allocated_pages,pool_native_bytes,pool_window_bytes,"
                     + "nmt_total_committed,nmt_other_committed,native_outside_pool,heap_used,heap_allocated_by_driver");
             for (SoakDriver.Sample s : report.samples()) {
-                csv.printf(Locale.ROOT, "%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d%n", s.phase(), s.step(), s.elapsedMillis(),
-                        s.retainedTokens(), s.poolPagesInUse(), s.poolAllocatedPages(), s.poolNativeBytes(), s.nmtTotalCommitted(),
+                csv.printf(Locale.ROOT, "%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d%n", s.phase(), s.step(), s.elapsedMillis(),
+                        s.retainedTokens(), s.poolPagesInUse(), s.poolAllocatedPages(), s.poolNativeBytes(), s.poolWindowBytes(), s.nmtTotalCommitted(),
                         s.nmtOtherCommitted(), s.nativeOutsidePool(), s.heapUsed(), s.heapAllocatedByDriver());
             }
         }
