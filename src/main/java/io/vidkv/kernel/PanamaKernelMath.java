@@ -136,67 +136,87 @@ final class PanamaKernelMath implements KernelMath {
 
     @Override
     public void tokenTables(float[] p, float[] perToken, int tokens, float[] tables) {
-        // Written out (entries 0-15 stay in registers): also big enough that C2 compiles it on its own
-        // rather than inlining it deep into the step, where its Vector API calls ran out of inlining
-        // depth in one JVM and fell back to allocating Java code.
-        for (int g = 0; 5 * g < tokens; g++) {
-            int tb = g * TOKEN_TABLE, t = 5 * g;
-            FloatVector z = FloatVector.broadcast(F, 0f);
-            FloatVector p0 = t < tokens ? at(p, t * L).mul(perToken[t]) : z;
-            FloatVector p1 = t + 1 < tokens ? at(p, (t + 1) * L).mul(perToken[t + 1]) : z;
-            FloatVector p2 = t + 2 < tokens ? at(p, (t + 2) * L).mul(perToken[t + 2]) : z;
-            FloatVector p3 = t + 3 < tokens ? at(p, (t + 3) * L).mul(perToken[t + 3]) : z;
-            FloatVector p4 = t + 4 < tokens ? at(p, (t + 4) * L).mul(perToken[t + 4]) : z;
-            // entry 2^k + m = p_k + entry m (ScalarKernelMath's order)
-            FloatVector e0 = z;
-            FloatVector e1 = p0.add(e0);
-            FloatVector e2 = p1.add(e0);
-            FloatVector e3 = p1.add(e1);
-            FloatVector e4 = p2.add(e0);
-            FloatVector e5 = p2.add(e1);
-            FloatVector e6 = p2.add(e2);
-            FloatVector e7 = p2.add(e3);
-            FloatVector e8 = p3.add(e0);
-            FloatVector e9 = p3.add(e1);
-            FloatVector e10 = p3.add(e2);
-            FloatVector e11 = p3.add(e3);
-            FloatVector e12 = p3.add(e4);
-            FloatVector e13 = p3.add(e5);
-            FloatVector e14 = p3.add(e6);
-            FloatVector e15 = p3.add(e7);
-            e0.intoArray(tables, tb + 0 * L);
-            e1.intoArray(tables, tb + 1 * L);
-            e2.intoArray(tables, tb + 2 * L);
-            e3.intoArray(tables, tb + 3 * L);
-            e4.intoArray(tables, tb + 4 * L);
-            e5.intoArray(tables, tb + 5 * L);
-            e6.intoArray(tables, tb + 6 * L);
-            e7.intoArray(tables, tb + 7 * L);
-            e8.intoArray(tables, tb + 8 * L);
-            e9.intoArray(tables, tb + 9 * L);
-            e10.intoArray(tables, tb + 10 * L);
-            e11.intoArray(tables, tb + 11 * L);
-            e12.intoArray(tables, tb + 12 * L);
-            e13.intoArray(tables, tb + 13 * L);
-            e14.intoArray(tables, tb + 14 * L);
-            e15.intoArray(tables, tb + 15 * L);
-            p4.add(e0).intoArray(tables, tb + 16 * L);
-            p4.add(e1).intoArray(tables, tb + 17 * L);
-            p4.add(e2).intoArray(tables, tb + 18 * L);
-            p4.add(e3).intoArray(tables, tb + 19 * L);
-            p4.add(e4).intoArray(tables, tb + 20 * L);
-            p4.add(e5).intoArray(tables, tb + 21 * L);
-            p4.add(e6).intoArray(tables, tb + 22 * L);
-            p4.add(e7).intoArray(tables, tb + 23 * L);
-            p4.add(e8).intoArray(tables, tb + 24 * L);
-            p4.add(e9).intoArray(tables, tb + 25 * L);
-            p4.add(e10).intoArray(tables, tb + 26 * L);
-            p4.add(e11).intoArray(tables, tb + 27 * L);
-            p4.add(e12).intoArray(tables, tb + 28 * L);
-            p4.add(e13).intoArray(tables, tb + 29 * L);
-            p4.add(e14).intoArray(tables, tb + 30 * L);
-            p4.add(e15).intoArray(tables, tb + 31 * L);
+        int full = tokens / 5;
+        for (int g = 0; g < full; g++) {
+            int t = 5 * g;
+            table(p, t * L, (t + 1) * L, (t + 2) * L, (t + 3) * L, (t + 4) * L, perToken[t], perToken[t + 1], perToken[t + 2],
+                    perToken[t + 3], perToken[t + 4], tables, g * TOKEN_TABLE);
         }
+        if (tokens % 5 != 0) {
+            // The last group's missing tokens weigh 0. Choosing a vector by a branch (p_k or zero) merges
+            // two vectors at a phi, which C2 boxed in some JVMs (a heap allocation per call, found by the
+            // steady-state allocation tests), so the group's weights go first, scalar, where its entries
+            // 2^k will be (entry 2^k = p_k + entry 0 = p_k), and the same branch-free body reads them there.
+            int tb = full * TOKEN_TABLE, t = 5 * full;
+            for (int k = 0; k < 5; k++) {
+                for (int j = 0; j < L; j++) {
+                    tables[tb + (1 << k) * L + j] = t + k < tokens ? p[(t + k) * L + j] * perToken[t + k] : 0f;
+                }
+            }
+            table(tables, tb + L, tb + 2 * L, tb + 4 * L, tb + 8 * L, tb + 16 * L, 1f, 1f, 1f, 1f, 1f, tables, tb);
+        }
+    }
+
+    /**
+     * One 5-token table at tables[tb ..]: the weights p_k = w[o_k ..] x s_k, then entry 2^k + m = p_k +
+     * entry m (ScalarKernelMath's order). Written out so entries 0-15 stay in registers; every load comes
+     * before the first store, so {@code w} may be {@code tables} itself (the last group, see above).
+     */
+    private static void table(float[] w, int o0, int o1, int o2, int o3, int o4, float s0, float s1, float s2, float s3,
+                              float s4, float[] tables, int tb) {
+        FloatVector p0 = at(w, o0).mul(s0);
+        FloatVector p1 = at(w, o1).mul(s1);
+        FloatVector p2 = at(w, o2).mul(s2);
+        FloatVector p3 = at(w, o3).mul(s3);
+        FloatVector p4 = at(w, o4).mul(s4);
+        FloatVector e0 = FloatVector.broadcast(F, 0f);
+        FloatVector e1 = p0.add(e0);
+        FloatVector e2 = p1.add(e0);
+        FloatVector e3 = p1.add(e1);
+        FloatVector e4 = p2.add(e0);
+        FloatVector e5 = p2.add(e1);
+        FloatVector e6 = p2.add(e2);
+        FloatVector e7 = p2.add(e3);
+        FloatVector e8 = p3.add(e0);
+        FloatVector e9 = p3.add(e1);
+        FloatVector e10 = p3.add(e2);
+        FloatVector e11 = p3.add(e3);
+        FloatVector e12 = p3.add(e4);
+        FloatVector e13 = p3.add(e5);
+        FloatVector e14 = p3.add(e6);
+        FloatVector e15 = p3.add(e7);
+        e0.intoArray(tables, tb + 0 * L);
+        e1.intoArray(tables, tb + 1 * L);
+        e2.intoArray(tables, tb + 2 * L);
+        e3.intoArray(tables, tb + 3 * L);
+        e4.intoArray(tables, tb + 4 * L);
+        e5.intoArray(tables, tb + 5 * L);
+        e6.intoArray(tables, tb + 6 * L);
+        e7.intoArray(tables, tb + 7 * L);
+        e8.intoArray(tables, tb + 8 * L);
+        e9.intoArray(tables, tb + 9 * L);
+        e10.intoArray(tables, tb + 10 * L);
+        e11.intoArray(tables, tb + 11 * L);
+        e12.intoArray(tables, tb + 12 * L);
+        e13.intoArray(tables, tb + 13 * L);
+        e14.intoArray(tables, tb + 14 * L);
+        e15.intoArray(tables, tb + 15 * L);
+        p4.add(e0).intoArray(tables, tb + 16 * L);
+        p4.add(e1).intoArray(tables, tb + 17 * L);
+        p4.add(e2).intoArray(tables, tb + 18 * L);
+        p4.add(e3).intoArray(tables, tb + 19 * L);
+        p4.add(e4).intoArray(tables, tb + 20 * L);
+        p4.add(e5).intoArray(tables, tb + 21 * L);
+        p4.add(e6).intoArray(tables, tb + 22 * L);
+        p4.add(e7).intoArray(tables, tb + 23 * L);
+        p4.add(e8).intoArray(tables, tb + 24 * L);
+        p4.add(e9).intoArray(tables, tb + 25 * L);
+        p4.add(e10).intoArray(tables, tb + 26 * L);
+        p4.add(e11).intoArray(tables, tb + 27 * L);
+        p4.add(e12).intoArray(tables, tb + 28 * L);
+        p4.add(e13).intoArray(tables, tb + 29 * L);
+        p4.add(e14).intoArray(tables, tb + 30 * L);
+        p4.add(e15).intoArray(tables, tb + 31 * L);
     }
 
     @Override
