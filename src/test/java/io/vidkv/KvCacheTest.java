@@ -362,10 +362,12 @@ class KvCacheTest {
                 // Steady state = a window of 200 decode steps (x 2 layers) with zero heap bytes; a late JIT
                 // recompilation may still run a method interpreted once, so up to 6 windows are tried.
                 long[] windows = io.vidkv.testing.HeapWindows.untilQuiet(step, 1000, 200, 6);
+                // on failure, where it allocates: 800 steps more (the same tokens again, within capacity)
+                String sites = io.vidkv.testing.HeapWindows.quiet(windows) ? "" : io.vidkv.testing.HeapWindows.sites(step, 1000, 800);
                 attn.close();
                 cache.close();
                 assertTrue(io.vidkv.testing.HeapWindows.quiet(windows), spec + ": no allocation-free window of 200 decode steps; bytes per window "
-                        + Arrays.toString(windows));
+                        + Arrays.toString(windows) + "; " + sites);
             }
         }
     }

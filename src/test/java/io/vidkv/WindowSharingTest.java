@@ -206,8 +206,9 @@ class WindowSharingTest {
             MemorySegment q = KvData.queries(arena, rnd, SHAPE, 0.3);
             MemorySegment out = arena.allocate(8L * 64 * 4);
             PagePool pool = new PagePool(8192, 4000);
+            int chunk = 1 + rnd.nextInt(40); // both sequences append alike, so their windows need the same chunks
             KvCache first = KvCache.create(SHAPE, config, pool, null);
-            append(first, k, v, 0, tokens, 1 + rnd.nextInt(40));
+            append(first, k, v, 0, tokens, chunk);
             long windowBytes = pool.windowBytes();
             WindowChunks chunks = first.windowChunks();
             assertTrue(windowBytes > 0, "the window's tokens are in the pool's chunks");
@@ -220,7 +221,7 @@ class WindowSharingTest {
             assertEquals(0, pool.report().windowBytesInUse(), "a closed sequence returns its window chunks");
             assertEquals(windowBytes, pool.windowBytes(), "the pool keeps them for the next sequence");
             KvCache second = KvCache.create(SHAPE, config, pool, null);
-            append(second, k, v, 0, tokens, 1 + rnd.nextInt(40));
+            append(second, k, v, 0, tokens, chunk);
             assertEquals(windowBytes, pool.windowBytes(), "a second sequence of the same length reuses the chunks"
                     + TestSeeds.replay());
             try (KvCache want = KvCache.create(SHAPE, config, pool, null)) {
