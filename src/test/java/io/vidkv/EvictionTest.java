@@ -237,11 +237,8 @@ class EvictionTest {
                 }
             }
             assertTrue(evictionsSeen > 0);
-            // on failure, where it allocates: another round, recorded
-            String sites = w >= 0 ? "" : io.vidkv.testing.HeapWindows.sites(t -> {
-                cache.append(0, kt[t], vt[t], 1, InputType.F32);
-                attn.attend(0, q, out);
-            }, 0, tokens);
+            // on failure, which calls allocate: another round, call by call
+            String sites = w >= 0 ? "" : io.vidkv.testing.HeapWindows.byCall(cache, attn, k, v, 0, tokens, q, out);
             assertTrue(w >= 0, "no allocation-free round of 2,048 evicting appends and decode steps; bytes per round "
                     + Arrays.toString(windows) + "; " + sites);
         }

@@ -391,7 +391,7 @@ class ForkTest {
             }
             long[] windows = HeapWindows.untilQuiet(step, 1000, 200, 6);
             // on failure, where it allocates: 800 steps more (the same tokens again, within capacity)
-            String sites = HeapWindows.quiet(windows) ? "" : HeapWindows.sites(step, 1000, 800);
+            String sites = HeapWindows.quiet(windows) ? "" : HeapWindows.byCall(cache, attn, k, v, 1000, 800, q, out);
             attn.close();
             cache.close();
             parent.close();

@@ -363,7 +363,8 @@ class KvCacheTest {
                 // recompilation may still run a method interpreted once, so up to 6 windows are tried.
                 long[] windows = io.vidkv.testing.HeapWindows.untilQuiet(step, 1000, 200, 6);
                 // on failure, where it allocates: 800 steps more (the same tokens again, within capacity)
-                String sites = io.vidkv.testing.HeapWindows.quiet(windows) ? "" : io.vidkv.testing.HeapWindows.sites(step, 1000, 800);
+                String sites = io.vidkv.testing.HeapWindows.quiet(windows) ? "" : io.vidkv.testing.HeapWindows.byCall(cache, attn,
+                        k, v, 1000, 800, q, out);
                 attn.close();
                 cache.close();
                 assertTrue(io.vidkv.testing.HeapWindows.quiet(windows), spec + ": no allocation-free window of 200 decode steps; bytes per window "

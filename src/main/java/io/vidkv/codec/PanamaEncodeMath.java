@@ -108,16 +108,22 @@ public final class PanamaEncodeMath implements EncodeMath {
             lo = lo.or(code.and(1).lanewise(VectorOperators.LSHL, t - from));
             hi = hi.or(code.lanewise(VectorOperators.LSHR, 1).lanewise(VectorOperators.LSHL, t - from));
         }
-        for (int part = 0; part < 2; part++) {
-            LongVector l = ((LongVector) lo.convertShape(VectorOperators.I2L, L, part)).and(0xFFFFFFFFL).lanewise(VectorOperators.LSHL, from);
-            LongVector h = ((LongVector) hi.convertShape(VectorOperators.I2L, L, part)).and(0xFFFFFFFFL).lanewise(VectorOperators.LSHL, from);
-            if (from > 0) {
-                l = l.or(LongVector.fromArray(L, low, c0 + 4 * part));
-                h = h.or(LongVector.fromArray(L, high, c0 + 4 * part));
-            }
-            l.intoArray(low, c0 + 4 * part);
-            h.intoArray(high, c0 + 4 * part);
+        // Both halves written out: convertShape's part must be a constant when C2 parses the call, or
+        // the conversion runs as allocating Java code (a loop over part is not unrolled yet then).
+        LongVector l0 = ((LongVector) lo.convertShape(VectorOperators.I2L, L, 0)).and(0xFFFFFFFFL).lanewise(VectorOperators.LSHL, from);
+        LongVector h0 = ((LongVector) hi.convertShape(VectorOperators.I2L, L, 0)).and(0xFFFFFFFFL).lanewise(VectorOperators.LSHL, from);
+        LongVector l1 = ((LongVector) lo.convertShape(VectorOperators.I2L, L, 1)).and(0xFFFFFFFFL).lanewise(VectorOperators.LSHL, from);
+        LongVector h1 = ((LongVector) hi.convertShape(VectorOperators.I2L, L, 1)).and(0xFFFFFFFFL).lanewise(VectorOperators.LSHL, from);
+        if (from > 0) {
+            l0 = l0.or(LongVector.fromArray(L, low, c0));
+            h0 = h0.or(LongVector.fromArray(L, high, c0));
+            l1 = l1.or(LongVector.fromArray(L, low, c0 + 4));
+            h1 = h1.or(LongVector.fromArray(L, high, c0 + 4));
         }
+        l0.intoArray(low, c0);
+        h0.intoArray(high, c0);
+        l1.intoArray(low, c0 + 4);
+        h1.intoArray(high, c0 + 4);
     }
 
     @Override
@@ -191,12 +197,18 @@ public final class PanamaEncodeMath implements EncodeMath {
             IntVector code = IntVector.fromArray(I, codes, t * d + c0);
             w = w.or(code.lanewise(VectorOperators.LSHR, p).and(1).lanewise(VectorOperators.LSHL, t));
         }
-        for (int part = 0; part < 2; part++) { // words[(c0 + lane) * bits + p]: a strided store
-            LongVector lw = ((LongVector) w.convertShape(VectorOperators.I2L, L, part)).and(0xFFFFFFFFL);
-            for (int k = 0; k < 4; k++) {
-                words[(c0 + 4 * part + k) * bits + p] = lw.lane(k);
-            }
-        }
+        // words[(c0 + lane) * bits + p]: a strided store. Both halves written out (a constant part, see
+        // twoBitWords8).
+        LongVector w0 = ((LongVector) w.convertShape(VectorOperators.I2L, L, 0)).and(0xFFFFFFFFL);
+        LongVector w1 = ((LongVector) w.convertShape(VectorOperators.I2L, L, 1)).and(0xFFFFFFFFL);
+        words[c0 * bits + p] = w0.lane(0);
+        words[(c0 + 1) * bits + p] = w0.lane(1);
+        words[(c0 + 2) * bits + p] = w0.lane(2);
+        words[(c0 + 3) * bits + p] = w0.lane(3);
+        words[(c0 + 4) * bits + p] = w1.lane(0);
+        words[(c0 + 5) * bits + p] = w1.lane(1);
+        words[(c0 + 6) * bits + p] = w1.lane(2);
+        words[(c0 + 7) * bits + p] = w1.lane(3);
     }
 
     @Override
@@ -294,11 +306,13 @@ public final class PanamaEncodeMath implements EncodeMath {
         }
         s0.intoArray(sums, j0);
         s1.intoArray(sums, j0 + 4);
-        for (int part = 0; part < 2; part++) { // words[j0 + lane] = (unsigned) w0 | w1 << 32
-            LongVector a = ((LongVector) w0.convertShape(VectorOperators.I2L, L, part)).and(0xFFFFFFFFL);
-            LongVector b = ((LongVector) w1.convertShape(VectorOperators.I2L, L, part)).lanewise(VectorOperators.LSHL, 32);
-            a.or(b).intoArray(words, j0 + 4 * part);
-        }
+        // words[j0 + lane] = (unsigned) w0 | w1 << 32; both halves written out (a constant part, see twoBitWords8)
+        LongVector a0 = ((LongVector) w0.convertShape(VectorOperators.I2L, L, 0)).and(0xFFFFFFFFL);
+        LongVector b0 = ((LongVector) w1.convertShape(VectorOperators.I2L, L, 0)).lanewise(VectorOperators.LSHL, 32);
+        a0.or(b0).intoArray(words, j0);
+        LongVector a1 = ((LongVector) w0.convertShape(VectorOperators.I2L, L, 1)).and(0xFFFFFFFFL);
+        LongVector b1 = ((LongVector) w1.convertShape(VectorOperators.I2L, L, 1)).lanewise(VectorOperators.LSHL, 32);
+        a1.or(b1).intoArray(words, j0 + 4);
     }
 
     @Override

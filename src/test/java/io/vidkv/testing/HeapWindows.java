@@ -37,51 +37,37 @@ public final class HeapWindows {
     }
 
     /**
-     * Where the calling thread allocates while running {@code step.accept(i)} for i in
-     * [first, first + steps): JFR's TLAB events with stack traces (a thread that allocates little
-     * gets small TLABs, so a steady trickle still refills them), the top sites by bytes. For the
-     * message of a failed steady-state check: it names the method that boxes.
+     * Which calls allocate in {@code steps} decode steps of every layer (tokens from+i of k and v, as
+     * {@link Tokens#decodeSteps}): appends that quantize a group, appends that only fill the window,
+     * and attention, each measured on its own. For the message of a failed steady-state check.
      */
-    public static String sites(IntConsumer step, int first, int steps) {
-        java.util.Map<String, Long> bytes = new java.util.HashMap<>();
-        try (jdk.jfr.Recording r = new jdk.jfr.Recording()) {
-            r.enable("jdk.ObjectAllocationInNewTLAB").withStackTrace();
-            r.enable("jdk.ObjectAllocationOutsideTLAB").withStackTrace();
-            r.enable("jdk.ObjectAllocationSample").withStackTrace().with("throttle", "off");
-            r.start();
-            for (int i = first; i < first + steps; i++) {
-                step.accept(i);
+    public static String byCall(io.vidkv.KvCache cache, io.vidkv.kernel.DecodeAttention attn, java.lang.foreign.MemorySegment k,
+                                java.lang.foreign.MemorySegment v, int from, int steps, java.lang.foreign.MemorySegment q,
+                                java.lang.foreign.MemorySegment out) {
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        io.vidkv.ModelShape shape = cache.shape();
+        long tokenBytes = (long) shape.tokenElements() * Float.BYTES;
+        long[] bytes = new long[3];
+        int[] calls = new int[3];
+        for (int t = 0; t < steps; t++) {
+            java.lang.foreign.MemorySegment kt = k.asSlice((from + t) * tokenBytes, tokenBytes);
+            java.lang.foreign.MemorySegment vt = v.asSlice((from + t) * tokenBytes, tokenBytes);
+            for (int l = 0; l < shape.layers(); l++) {
+                int quantized = cache.quantizedTokenCount(l);
+                long before = mx.getCurrentThreadAllocatedBytes();
+                cache.append(l, kt, vt, 1, io.vidkv.InputType.F32);
+                long a = mx.getCurrentThreadAllocatedBytes() - before;
+                int kind = cache.quantizedTokenCount(l) != quantized ? 0 : 1;
+                bytes[kind] += a;
+                calls[kind]++;
+                before = mx.getCurrentThreadAllocatedBytes();
+                attn.attend(l, q, out);
+                bytes[2] += mx.getCurrentThreadAllocatedBytes() - before;
+                calls[2]++;
             }
-            r.stop();
-            java.nio.file.Path f = java.nio.file.Files.createTempFile("vidkv-alloc", ".jfr");
-            try {
-                r.dump(f);
-                long me = Thread.currentThread().threadId();
-                for (jdk.jfr.consumer.RecordedEvent e : jdk.jfr.consumer.RecordingFile.readAllEvents(f)) {
-                    if (e.getThread() == null || e.getThread().getJavaThreadId() != me || e.getStackTrace() == null) {
-                        continue;
-                    }
-                    StringBuilder site = new StringBuilder(e.getClass("objectClass").getName());
-                    int shown = 0;
-                    for (jdk.jfr.consumer.RecordedFrame fr : e.getStackTrace().getFrames()) {
-                        String m = fr.getMethod().getType().getName() + "." + fr.getMethod().getName();
-                        if (m.startsWith("io.vidkv") && shown++ < 4) {
-                            site.append(" < ").append(m.substring(m.lastIndexOf('.', m.lastIndexOf('.') - 1) + 1))
-                                    .append(':').append(fr.getLineNumber());
-                        }
-                    }
-                    long w = e.hasField("weight") ? e.getLong("weight")
-                            : e.hasField("tlabSize") ? e.getLong("tlabSize") : e.getLong("allocationSize");
-                    bytes.merge(site.toString(), w, Long::sum);
-                }
-            } finally {
-                java.nio.file.Files.deleteIfExists(f);
-            }
-        } catch (java.io.IOException | RuntimeException e) {
-            return "allocation sites unavailable: " + e;
         }
-        return bytes.entrySet().stream().sorted(java.util.Map.Entry.<String, Long>comparingByValue().reversed()).limit(6)
-                .map(en -> en.getValue() + " B " + en.getKey()).collect(java.util.stream.Collectors.joining("; ", "sites: ", ""));
+        return "by call: appends quantizing a group " + bytes[0] + " B in " + calls[0] + ", other appends " + bytes[1] + " B in "
+                + calls[1] + ", attention " + bytes[2] + " B in " + calls[2];
     }
 
     /** Whether {@link #untilQuiet} found a quiet window. */

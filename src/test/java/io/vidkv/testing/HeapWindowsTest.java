@@ -5,7 +5,7 @@ import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The steady-state check's helpers: a step that allocates is never quiet, and its site is named. */
+/** The steady-state check's windows: a step that allocates is never quiet, one that does not is. */
 class HeapWindowsTest {
 
     private static volatile Object sink;
@@ -15,11 +15,10 @@ class HeapWindowsTest {
     }
 
     @Test
-    void anAllocatingStepIsNeverQuietAndItsSiteIsNamed() {
+    void anAllocatingStepIsNeverQuiet() {
         long[] windows = HeapWindows.untilQuiet(HeapWindowsTest::allocatingStep, 0, 200, 3);
         assertFalse(HeapWindows.quiet(windows));
-        String sites = HeapWindows.sites(HeapWindowsTest::allocatingStep, 0, 200_000);
-        assertTrue(sites.contains("HeapWindowsTest.allocatingStep"), sites);
+        assertTrue(windows.length == 3 && windows[2] >= 200 * 16, java.util.Arrays.toString(windows));
     }
 
     @Test
