@@ -43,7 +43,8 @@ import java.util.zip.CRC32C;
  *  16 u32 KeySpec.spectral (0/1)  20 u32 KeySpec.splitPerGroup (0/1)  24 u32 KeySpec.fit  28 zero
  *  32 f64 KeySpec.keyBits
  *  40 u32 ValueSpec.kind  44 u32 ValueSpec.bits  48 u32 ValueSpec.axis  52 u32 ValueSpec.packing
- *  56 u32 ValueSpec.protection (0/1)  60 u32 ValueSpec.threshold  64 u32 ValueSpec.fit  68 zero
+ *  56 u32 ValueSpec.protection (0/1)  60 u32 ValueSpec.threshold  64 u32 ValueSpec.fit
+ *  68 u32 ValueSpec.tokenScaleBits (0 or 4)
  *  72 f64 ValueSpec.gamma   80 f64 ValueSpec.protectedFraction
  *  88 u32 groupSize G   92 u32 residual R   96 u32 calibrationGroups C   100 u32 MetadataFormat
  *

@@ -259,7 +259,7 @@ final class SnapshotReader {
     }
 
     private static LayerConfig layerConfig(MemorySegment m, long o) {
-        if (m.get(U32, o + 28) != 0 || m.get(U32, o + 68) != 0) {
+        if (m.get(U32, o + 28) != 0) {
             throw new IllegalArgumentException("reserved bytes are not zero");
         }
         KeySpec keys = new KeySpec(enumAt(KeySpec.Kind.values(), m.get(U32, o), "key kind"), m.get(U32, o + 4),
@@ -271,7 +271,7 @@ final class SnapshotReader {
                 enumAt(QuantAxis.values(), m.get(U32, o + 48), "value axis"), m.get(F64, o + 72),
                 enumAt(TernaryPacking.values(), m.get(U32, o + 52), "ternary packing"), flag(m, o + 56, "protection"),
                 m.get(F64, o + 80), enumAt(TernaryThreshold.values(), m.get(U32, o + 60), "ternary threshold"),
-                enumAt(ParameterFit.values(), m.get(U32, o + 64), "value fit"));
+                enumAt(ParameterFit.values(), m.get(U32, o + 64), "value fit"), m.get(U32, o + 68));
         return new LayerConfig(keys, values, m.get(U32, o + 88), m.get(U32, o + 92), m.get(U32, o + 96),
                 enumAt(MetadataFormat.values(), m.get(U32, o + 100), "metadata format"));
     }

@@ -133,6 +133,7 @@ final class SnapshotWriter {
             m.set(U32, o + 56, v.protection() ? 1 : 0);
             m.set(U32, o + 60, v.threshold().ordinal());
             m.set(U32, o + 64, v.fit().ordinal());
+            m.set(U32, o + 68, v.tokenScaleBits());
             m.set(F64, o + 72, v.gamma());
             m.set(F64, o + 80, v.protectedFraction());
             m.set(U32, o + 88, c.groupSize());

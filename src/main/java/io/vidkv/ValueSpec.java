@@ -29,9 +29,18 @@ package io.vidkv;
  *                          (the paper's gamma rule) in the factories
  * @param fit               UNIFORM: how scale and zero point are chosen; {@link ParameterFit#MIN_MAX}
  *                          in the factories
+ * @param tokenScaleBits    TERNARY per token: how each token's scale is stored. 0 (the factories):
+ *                          one scale a token in the layer's {@link MetadataFormat} (an FP16 half, or
+ *                          a COMPACT8 byte). 4: one 4-bit code a token under one scale a block (the
+ *                          block's largest token scale in the layer's format), at
+ *                          {@link io.vidkv.layout.TernaryLayout#TOKEN4_STEPS} log steps per octave;
+ *                          half the metadata where a head has few channels (d = 32: 0.13 bits an
+ *                          element instead of 0.25). Other kinds and axes need 0 (checked when the
+ *                          cache is created), see {@link #withTokenScaleBits}
  */
 public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, TernaryPacking packing,
-                        boolean protection, double protectedFraction, TernaryThreshold threshold, ParameterFit fit) {
+                        boolean protection, double protectedFraction, TernaryThreshold threshold, ParameterFit fit,
+                        int tokenScaleBits) {
 
     /** The value storage families. */
     public enum Kind {
@@ -72,8 +81,10 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @param protectedFraction the fraction p of tokens to protect, in [0, 1]
      * @param threshold         TERNARY: which values become zero, not null
      * @param fit               UNIFORM: how scale and zero point are chosen, not null
-     * @throws IllegalArgumentException if {@code kind}, {@code axis}, {@code packing}, {@code threshold} or {@code fit} is null, or
-     *                                  {@code protectedFraction} is outside [0, 1] (or NaN)
+     * @param tokenScaleBits    TERNARY per token: 0 or 4
+     * @throws IllegalArgumentException if {@code kind}, {@code axis}, {@code packing}, {@code threshold} or {@code fit} is null,
+     *                                  {@code protectedFraction} is outside [0, 1] (or NaN), or
+     *                                  {@code tokenScaleBits} is neither 0 nor 4
      */
     public ValueSpec {
         if (kind == null || axis == null || packing == null || threshold == null || fit == null) {
@@ -81,6 +92,9 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
         }
         if (!(protectedFraction >= 0 && protectedFraction <= 1)) {
             throw new IllegalArgumentException("protected fraction must be in [0, 1], got " + protectedFraction);
+        }
+        if (tokenScaleBits != 0 && tokenScaleBits != 4) {
+            throw new IllegalArgumentException("token scale bits must be 0 (the metadata format's) or 4, got " + tokenScaleBits);
         }
     }
 
@@ -90,7 +104,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @return the spec
      */
     public static ValueSpec fp16() {
-        return new ValueSpec(Kind.FP16, 16, QuantAxis.PER_CHANNEL, 0, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX);
+        return new ValueSpec(Kind.FP16, 16, QuantAxis.PER_CHANNEL, 0, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX, 0);
     }
 
     /**
@@ -104,7 +118,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code axis} is null
      */
     public static ValueSpec uniform(int bits, QuantAxis axis) {
-        return new ValueSpec(Kind.UNIFORM, bits, axis, 0, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX);
+        return new ValueSpec(Kind.UNIFORM, bits, axis, 0, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX, 0);
     }
 
     /**
@@ -116,7 +130,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code packing} is null
      */
     public static ValueSpec ternary(TernaryPacking packing) {
-        return new ValueSpec(Kind.TERNARY, 2, QuantAxis.PER_CHANNEL, DEFAULT_GAMMA, packing, false, 0, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX);
+        return new ValueSpec(Kind.TERNARY, 2, QuantAxis.PER_CHANNEL, DEFAULT_GAMMA, packing, false, 0, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX, 0);
     }
 
     /**
@@ -131,7 +145,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code packing} is null or {@code p} is outside [0, 1]
      */
     public static ValueSpec ternaryProtected(TernaryPacking packing, double p) {
-        return new ValueSpec(Kind.TERNARY, 2, QuantAxis.PER_CHANNEL, DEFAULT_GAMMA, packing, true, p, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX);
+        return new ValueSpec(Kind.TERNARY, 2, QuantAxis.PER_CHANNEL, DEFAULT_GAMMA, packing, true, p, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX, 0);
     }
 
     /**
@@ -142,7 +156,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @return the spec
      */
     public static ValueSpec reference() {
-        return new ValueSpec(Kind.REFERENCE, 2, QuantAxis.PER_CHANNEL, 0.5, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX);
+        return new ValueSpec(Kind.REFERENCE, 2, QuantAxis.PER_CHANNEL, 0.5, TernaryPacking.PLANES, false, 0, TernaryThreshold.MEAN_ABS, ParameterFit.MIN_MAX, 0);
     }
 
     /**
@@ -153,7 +167,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @return a new spec
      */
     public ValueSpec withGamma(double g) {
-        return new ValueSpec(kind, bits, axis, g, packing, protection, protectedFraction, threshold, fit);
+        return new ValueSpec(kind, bits, axis, g, packing, protection, protectedFraction, threshold, fit, tokenScaleBits);
     }
 
     /**
@@ -164,7 +178,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code t} is null
      */
     public ValueSpec withThreshold(TernaryThreshold t) {
-        return new ValueSpec(kind, bits, axis, gamma, packing, protection, protectedFraction, t, fit);
+        return new ValueSpec(kind, bits, axis, gamma, packing, protection, protectedFraction, t, fit, tokenScaleBits);
     }
 
     /**
@@ -175,7 +189,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code p} is null
      */
     public ValueSpec withPacking(TernaryPacking p) {
-        return new ValueSpec(kind, bits, axis, gamma, p, protection, protectedFraction, threshold, fit);
+        return new ValueSpec(kind, bits, axis, gamma, p, protection, protectedFraction, threshold, fit, tokenScaleBits);
     }
 
     /**
@@ -188,7 +202,19 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code a} is null
      */
     public ValueSpec withAxis(QuantAxis a) {
-        return new ValueSpec(kind, bits, a, gamma, packing, protection, protectedFraction, threshold, fit);
+        return new ValueSpec(kind, bits, a, gamma, packing, protection, protectedFraction, threshold, fit, tokenScaleBits);
+    }
+
+    /**
+     * This spec with another storage of the token scales (TERNARY per token only, see
+     * {@link #tokenScaleBits()}).
+     *
+     * @param b 0 (a scale a token in the layer's metadata format) or 4 (4-bit codes under a block scale)
+     * @return a new spec
+     * @throws IllegalArgumentException if {@code b} is neither 0 nor 4
+     */
+    public ValueSpec withTokenScaleBits(int b) {
+        return new ValueSpec(kind, bits, axis, gamma, packing, protection, protectedFraction, threshold, fit, b);
     }
 
     /**
@@ -199,7 +225,7 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @throws IllegalArgumentException if {@code f} is null
      */
     public ValueSpec withFit(ParameterFit f) {
-        return new ValueSpec(kind, bits, axis, gamma, packing, protection, protectedFraction, threshold, f);
+        return new ValueSpec(kind, bits, axis, gamma, packing, protection, protectedFraction, threshold, f, tokenScaleBits);
     }
 
     /**

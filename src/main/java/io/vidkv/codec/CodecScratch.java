@@ -38,6 +38,8 @@ public final class CodecScratch implements AutoCloseable {
     public final int[] fitRaw = new int[2];
     /** G floats: the magnitudes of one channel of a group (the least-squares ternary threshold sorts them). */
     public final float[] magnitudes;
+    /** Per token of a group: the ternary threshold of values per token. */
+    public final double[] tokenThresholds;
 
     /** Per-channel working arrays of the encoders' vector loops ({@link EncodeMath}), d each. */
     public final float[] channelLow;
@@ -73,6 +75,7 @@ public final class CodecScratch implements AutoCloseable {
         work = new float[groupSize * headDim];
         order = new int[headDim];
         magnitudes = new float[groupSize];
+        tokenThresholds = new double[groupSize];
         channelLow = new float[headDim];
         channelHigh = new float[headDim];
         channelZero = new float[headDim];

@@ -32,12 +32,16 @@ public final class Codecs {
         ValueSpec v = config.values();
         int g = config.groupSize();
         MetadataCodes meta = MetadataCodes.of(config.metadata());
+        if (v.tokenScaleBits() != 0 && !(v.kind() == ValueSpec.Kind.TERNARY && v.axis() == QuantAxis.PER_TOKEN)) {
+            throw new IllegalArgumentException("4-bit token scales need ternary values per token, got " + v.kind() + " values "
+                    + v.axis());
+        }
         return switch (v.kind()) {
             case FP16 -> new Fp16Codec(g, headDim);
             case UNIFORM -> new UniformCodec(v.bits(), v.axis(), false, meta, g, headDim, v.fit() == ParameterFit.LEAST_SQUARES);
             case TERNARY -> v.axis() == QuantAxis.PER_TOKEN
                     ? new TernaryTokenCodec(v.gamma(), v.threshold() == TernaryThreshold.LEAST_SQUARES,
-                            v.packing() == TernaryPacking.BASE3, v.protection(), meta, g, headDim)
+                            v.packing() == TernaryPacking.BASE3, v.protection(), v.tokenScaleBits(), meta, g, headDim)
                     : new TernaryValueCodec(v.gamma(), v.threshold() == TernaryThreshold.LEAST_SQUARES, v.packing(),
                             v.protection(), meta, g, headDim);
             case REFERENCE -> new ReferenceValueCodec(g, headDim);

@@ -12,8 +12,13 @@ import java.lang.foreign.ValueLayout;
  * token's d normalized values x_c = v_c / n_c get a threshold (gamma x mean |x|, or the least-squares
  * choice), codes sign(x) where |x| exceeds it, and one scale s_t = mean |x| over its nonzero codes
  * (the least-squares scale for those codes). Reconstruction v' = n_c x s_t x code. (A token whose
- * scale lies below the 8-bit log format's range stores the smallest scale and keeps only the codes
- * of values above half of it.)
+ * scale lies below the format's range stores the smallest scale and keeps only the codes of values
+ * above half of it.)
+ *
+ * <p>Token scales are stored one parameter a token in the layer's format, or (4-bit token scales)
+ * as the block's largest scale S in that format and, per token, the 4-bit level S x
+ * 2^((code - 15) / 3) nearest to its scale ({@link TernaryLayout#TOKEN4_STEPS}): the squared error
+ * of a token's reconstruction grows with (stored - s_t)^2, so the nearer level in value, not in log.
  *
  * <p>Why: data whose values vary more along tokens than across channels (the synthetic video data,
  * and most of a real layer's energy sits in a few loud tokens) lose less with a scale per token; the
@@ -30,16 +35,20 @@ public final class TernaryTokenCodec implements ValueCodec {
     private final MetadataCodes format;
     private final int groupSize;
     private final int headDim;
+    private final int tokenScaleBits;
     private final TernaryLayout layout;
+    /** {@link TernaryLayout#TOKEN_SUPER} for each token: the super-scales of COMPACT8 token scales. */
+    private final float[] tokenSupers;
 
     /**
      * @param gamma        threshold factor for the gamma rule, in [0, 10)
      * @param leastSquares threshold by least squares (per token) instead of gamma x mean |x|
      * @param base3        must be true (BASE3 packing)
      * @param protection   must be false
+     * @param tokenScaleBits 0 (a parameter a token) or 4 (4-bit codes under a block scale)
      */
-    public TernaryTokenCodec(double gamma, boolean leastSquares, boolean base3, boolean protection, MetadataCodes format,
-                             int groupSize, int headDim) {
+    public TernaryTokenCodec(double gamma, boolean leastSquares, boolean base3, boolean protection, int tokenScaleBits,
+                             MetadataCodes format, int groupSize, int headDim) {
         if (!(gamma >= 0 && gamma < 10)) {
             throw new IllegalArgumentException("ternary gamma must be in [0, 10), got " + gamma);
         }
@@ -55,7 +64,10 @@ public final class TernaryTokenCodec implements ValueCodec {
         this.format = format;
         this.groupSize = groupSize;
         this.headDim = headDim;
-        this.layout = new TernaryLayout(true, false, true, groupSize, headDim, format.bytes());
+        this.tokenScaleBits = tokenScaleBits;
+        this.layout = new TernaryLayout(true, false, true, tokenScaleBits, groupSize, headDim, format.bytes());
+        this.tokenSupers = new float[groupSize];
+        java.util.Arrays.fill(tokenSupers, TernaryLayout.TOKEN_SUPER);
     }
 
     /** The block layout this codec writes and the kernel reads. */
@@ -116,6 +128,9 @@ public final class TernaryTokenCodec implements ValueCodec {
         int d = headDim;
         int[] codes = s.codes; // codes[t * d + c] in {-1, 0, 1}; codes[G d ..) the sorted magnitudes
         float[] norm = s.f1;   // the normalized values x_c / n_c
+        double[] thresholds = s.tokenThresholds;
+        float[] scales = s.magnitudes; // each token's scale: mean |x| over the values above its threshold
+        float largest = 0;
         for (int t = 0; t < groupSize; t++) {
             int row = t * d;
             double sumAbs = 0;
@@ -124,15 +139,43 @@ public final class TernaryTokenCodec implements ValueCodec {
                 norm[row + c] = v;
                 sumAbs += Math.abs(v);
             }
-            double threshold = leastSquares ? leastSquaresThreshold(norm, row, sumAbs / d, codes, groupSize * d) : gamma * sumAbs / d;
-            float scale = (float) meanAbove(norm, row, threshold);
-            int raw = format.encodeScale(scale, TernaryLayout.TOKEN_SUPER);
-            format.writeRaw(dst, off + layout.scale(t), raw);
-            // A token far quieter than its channels' calibration means gets the 8-bit log format's
-            // smallest scale, several times its own: then only values above half of it keep a code
-            // (the better code for that scale), not a quiet token reconstructed several times too loud.
-            float stored = format.decodeScale(raw, TernaryLayout.TOKEN_SUPER);
-            double floor = stored > CLIPPED * scale ? stored / 2.0 : -1;
+            thresholds[t] = leastSquares ? leastSquaresThreshold(norm, row, sumAbs / d, codes, groupSize * d) : gamma * sumAbs / d;
+            scales[t] = (float) meanAbove(norm, row, thresholds[t]);
+            largest = Math.max(largest, scales[t]);
+        }
+        float blockScale = 0;
+        if (tokenScaleBits == 4) {
+            int raw = format.encodeScale(largest, TernaryLayout.TOKEN_SUPER);
+            format.writeRaw(dst, off + layout.blockScale(), raw);
+            blockScale = format.decodeScale(raw, TernaryLayout.TOKEN_SUPER);
+        }
+        int pair = 0; // 4-bit codes: the even token's, until the odd one completes the byte
+        for (int t = 0; t < groupSize; t++) {
+            int row = t * d;
+            double threshold = thresholds[t];
+            float scale = scales[t];
+            float stored;
+            boolean bottom = true; // whether the stored scale is the format's smallest (where clipping happens)
+            if (tokenScaleBits == 4) {
+                int q = nearestLevel(scale, blockScale);
+                stored = blockScale * TernaryLayout.token4Factor(q);
+                bottom = q == 0;
+                pair |= q << 4 * (t & 1);
+                if ((t & 1) == 1 || t == groupSize - 1) {
+                    dst.set(ValueLayout.JAVA_BYTE, off + layout.tokenScaleCode(t), (byte) pair);
+                    pair = 0;
+                }
+            } else {
+                int raw = format.encodeScale(scale, TernaryLayout.TOKEN_SUPER);
+                format.writeRaw(dst, off + layout.scale(t), raw);
+                stored = format.decodeScale(raw, TernaryLayout.TOKEN_SUPER);
+            }
+            // A token far quieter than its channels' calibration means (or than its block's loudest
+            // token) gets the format's smallest scale, several times its own: then only values above
+            // half of it keep a code (the better code for that scale), not a quiet token
+            // reconstructed several times too loud. (A 4-bit level above the lowest is the nearest
+            // to the token's scale, up to 13 % off: not clipped.)
+            double floor = bottom && stored > CLIPPED * scale ? stored / 2.0 : -1;
             for (int c = 0; c < d; c++) {
                 float v = norm[row + c];
                 float av = Math.abs(v);
@@ -192,6 +235,41 @@ public final class TernaryTokenCodec implements ValueCodec {
         return bestK == n ? floor : Float.intBitsToFloat(work[at + n - bestK - 1]);
     }
 
+    /**
+     * The 4-bit level (0-15) whose scale S x factor is nearest to {@code scale}: 15 at or above S, 0
+     * below the smallest level (clipped), else the nearer of the two levels around it.
+     */
+    static int nearestLevel(float scale, float blockScale) {
+        if (!(scale < blockScale)) {
+            return 15;
+        }
+        int q = 0;
+        while (q < 15 && blockScale * TernaryLayout.token4Factor(q + 1) <= scale) {
+            q++;
+        }
+        if (q == 15) {
+            return 15;
+        }
+        float lo = blockScale * TernaryLayout.token4Factor(q), hi = blockScale * TernaryLayout.token4Factor(q + 1);
+        return scale < lo || scale - lo <= hi - scale ? q : q + 1;
+    }
+
+    /**
+     * The G token scales of the block at {@code off} into out[0, G) (the decoder's and the value
+     * kernel's one reading of them).
+     */
+    public void tokenScales(MemorySegment src, long off, float[] out) {
+        if (tokenScaleBits == 4) {
+            float blockScale = format.decodeScale(format.readRaw(src, off + layout.blockScale()), TernaryLayout.TOKEN_SUPER);
+            for (int t = 0; t < groupSize; t++) {
+                int b = src.get(ValueLayout.JAVA_BYTE, off + layout.tokenScaleCode(t)) & 0xFF;
+                out[t] = blockScale * TernaryLayout.token4Factor(b >>> 4 * (t & 1) & 15);
+            }
+        } else {
+            format.decodeScales(src, off + layout.scale(0), groupSize, tokenSupers, 0, out, 0);
+        }
+    }
+
     /** The mean of the token's |x| above t (the least-squares scale of the codes they get), 0 if none is. */
     private double meanAbove(float[] norm, int row, double t) {
         double sum = 0;
@@ -240,9 +318,7 @@ public final class TernaryTokenCodec implements ValueCodec {
     @Override
     public void decode(MemorySegment src, long off, HeadState state, float[] out, int outOff, CodecScratch s) {
         float[] scales = s.work;
-        for (int t = 0; t < groupSize; t++) {
-            scales[t] = format.decodeScale(format.readRaw(src, off + layout.scale(t)), TernaryLayout.TOKEN_SUPER);
-        }
+        tokenScales(src, off, scales);
         int q = layout.fullBytes();
         for (int c = 0; c < headDim; c++) {
             float n = state.valueSuper[c];

@@ -177,26 +177,22 @@ final class VidkvKernel {
      */
     static final class TernaryTokenValues implements ValueKernel {
         private final KernelMath math;
+        private final TernaryTokenCodec codec;
         private final TernaryLayout layout;
-        private final MetadataCodes format;
         private final int d;
         private final int g;
-        /** {@link TernaryLayout#TOKEN_SUPER} for each token: the super-scales of COMPACT8 token scales. */
-        private final float[] tokenSupers;
 
         TernaryTokenValues(KernelMath math, TernaryTokenCodec codec, int groupSize, int headDim) {
             this.math = math;
+            this.codec = codec;
             this.layout = codec.layout();
-            this.format = codec.format();
             this.d = headDim;
             this.g = groupSize;
-            this.tokenSupers = new float[groupSize];
-            java.util.Arrays.fill(tokenSupers, TernaryLayout.TOKEN_SUPER);
         }
 
         @Override
         public void accumulate(MemorySegment page, long off, HeadState state, BlockScratch s, float[] out, int outOff) {
-            format.decodeScales(page, off + layout.scale(0), g, tokenSupers, 0, s.perToken, 0);
+            codec.tokenScales(page, off, s.perToken);
             math.tokenTables(s.scores, s.perToken, g, s.tokenTables);
             math.ternaryBase3(page, off, layout.fullBytes(), off + layout.tail(), layout.tailBits(), d, s.tokenTables,
                     state.valueSuper, s.rescale, out, outOff);

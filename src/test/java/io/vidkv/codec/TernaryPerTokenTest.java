@@ -104,6 +104,15 @@ class TernaryPerTokenTest {
     }
 
     private static void checkToken(double[] v, double[] y, float[] n, TernaryThreshold rule, MetadataFormat meta, String at) {
+        checkToken(v, y, n, rule, meta, true, at);
+    }
+
+    /**
+     * One token's codes against its rule; with {@code checkScale} also its stored scale and the
+     * clipping at the 8-bit log format's smallest scale (4-bit token scales check those by block).
+     */
+    private static void checkToken(double[] v, double[] y, float[] n, TernaryThreshold rule, MetadataFormat meta,
+                                   boolean checkScale, String at) {
         int d = v.length;
         double[] x = new double[d];
         double meanAbs = 0;
@@ -156,7 +165,7 @@ class TernaryPerTokenTest {
             ruleScale = k == 0 ? 0 : s / k;
         }
         double smallest = TernaryLayout.TOKEN_SUPER * Math.pow(2, (1 - 200) / 24.0); // COMPACT8 code 1
-        if (meta == MetadataFormat.COMPACT8 && ruleScale > 0 && smallest > 1.05 * ruleScale) {
+        if (checkScale && meta == MetadataFormat.COMPACT8 && ruleScale > 0 && smallest > 1.05 * ruleScale) {
             // clipped up to the format's smallest scale: of the rule's set, the values above half of it keep a code
             double lsFloor = bestK == 0 ? Double.POSITIVE_INFINITY : sorted[d - bestK];
             for (int c = 0; c < d; c++) {
@@ -169,7 +178,7 @@ class TernaryPerTokenTest {
             }
             return;
         }
-        if (nonzero > 0) {
+        if (nonzero > 0 && checkScale) {
             double exact = keptSum / nonzero;
             double step = meta == MetadataFormat.FP16 ? 0x1p-10 : Math.pow(2, 1 / 24.0) - 1 + 1e-6;
             double largest = TernaryLayout.TOKEN_SUPER * Math.pow(2, (255 - 200) / 24.0); // COMPACT8 code 255
@@ -199,6 +208,175 @@ class TernaryPerTokenTest {
         assertTrue(nonzero == 0 || minKept >= maxZero, "not a top-k set: " + at);
         double err = sumSq - (nonzero == 0 ? 0 : keptSum * keptSum / nonzero);
         assertTrue(err <= best + 1e-9 * sumSq, "error " + err + " above the least-squares minimum " + best + ": " + at);
+    }
+
+    /**
+     * 4-bit token scales: per block, the block scale is the largest token scale of the rule (FP16
+     * rounding, or one 8-bit log step up), and each token stores the level S x 2^((q - 15) / 3)
+     * nearest to its rule scale in value (either level within 1e-6 of the midpoint), with the rule's
+     * own codes; a token below the smallest level (by more than 5 %) stores it and keeps only the
+     * values above half of it.
+     */
+    @ParameterizedTest(name = "G={0} d={1} {2} {3} {4}")
+    @CsvSource({"64, 32, LEAST_SQUARES, COMPACT8, GAUSS", "32, 128, MEAN_ABS, FP16, GAUSS", "24, 64, LEAST_SQUARES, FP16, TIES",
+            "64, 64, MEAN_ABS, COMPACT8, HEAVY_TAIL"})
+    void fourBitTokenScalesAreTheNearestLevelOfTheBlockScale(int g, int d, TernaryThreshold rule, MetadataFormat meta,
+                                                              String dist) {
+        LayerConfig lc = new LayerConfig(Preset.VIDKV_15_158.layerConfig().keys(), ValueSpec.ternary(TernaryPacking.BASE3)
+                .withThreshold(rule).withAxis(QuantAxis.PER_TOKEN).withTokenScaleBits(4), g, 0, 2, meta);
+        ModelShape shape = new ModelShape(1, 1, 1, d);
+        int tokens = 10 * g;
+        for (int seed = 0; seed < 3; seed++) {
+            SplittableRandom rnd = TestSeeds.random(4, g, d, rule.ordinal(), meta.ordinal(), dist.hashCode(), seed);
+            try (Arena arena = Arena.ofConfined();
+                 KvCache cache = KvCache.create(shape, CacheConfig.uniform(shape, lc).withCapacity(tokens + 64))) {
+                MemorySegment k = arena.allocate(4L * tokens * d), v = arena.allocate(4L * tokens * d);
+                double[][] x = new double[tokens][d];
+                for (int t = 0; t < tokens; t++) {
+                    double token = Math.exp(1.5 * rnd.nextGaussian()); // some tokens 30x quieter than their block's loudest
+                    for (int c = 0; c < d; c++) {
+                        double val = switch (dist) {
+                            case "TIES" -> (rnd.nextInt(5) - 2) * 0.5 * (1 + c % 3) * (t % 7 == 0 ? 0.01 : 1);
+                            case "HEAVY_TAIL" -> rnd.nextGaussian() / Math.max(0.05, rnd.nextDouble());
+                            default -> token * (0.2 + c % 5) * rnd.nextGaussian();
+                        };
+                        x[t][c] = (float) val;
+                        v.setAtIndex(ValueLayout.JAVA_FLOAT, (long) t * d + c, (float) val);
+                        k.setAtIndex(ValueLayout.JAVA_FLOAT, (long) t * d + c, (float) rnd.nextGaussian());
+                    }
+                }
+                cache.append(0, k, v, tokens, InputType.F32);
+                int quantized = cache.quantizedTokenCount(0);
+                float[] n = CacheAccess.stream(cache, 0, 0).state().valueSuper;
+                double[][] y = ReferenceBlocks.dequantize(cache, 0, 0)[1];
+                int clippedSeen = 0;
+                for (int b = 0; b < quantized / g; b++) {
+                    String at = "G=" + g + " d=" + d + " " + rule + " " + meta + " " + dist + " seed " + seed + " block " + b
+                            + TestSeeds.replay();
+                    double[] ruleScale = new double[g];
+                    double largest = 0;
+                    for (int i = 0; i < g; i++) {
+                        ruleScale[i] = ruleScale(x[b * g + i], n, rule);
+                        largest = Math.max(largest, ruleScale[i]);
+                    }
+                    if (largest == 0) {
+                        continue;
+                    }
+                    double block = Double.NaN; // the stored scale of the block's loudest token is the block scale
+                    for (int i = 0; i < g && Double.isNaN(block); i++) {
+                        if (ruleScale[i] == largest) {
+                            block = storedScale(y[b * g + i], n);
+                        }
+                    }
+                    // (its level is 15: the block scale is at or above its scale, or the format's top below it)
+                    double up = meta == MetadataFormat.FP16 ? 0x1p-11 : Math.pow(2, 1 / 24.0) - 1 + 1e-6;
+                    double top = TernaryLayout.TOKEN_SUPER * Math.pow(2, (255 - 200) / 24.0); // COMPACT8 code 255
+                    boolean formatTop = meta == MetadataFormat.COMPACT8 && largest > top && Math.abs(block - top) <= 1e-6 * top;
+                    assertTrue(block >= largest * (1 - 0x1p-11) && block <= largest * (1 + up) || formatTop, "block scale "
+                            + block + " vs the largest token scale " + largest + ": " + at);
+                    for (int i = 0; i < g; i++) {
+                        int t = b * g + i;
+                        double r = ruleScale[i], stored = storedScale(y[t], n);
+                        if (r == 0) {
+                            assertEquals(0, stored, "a token without codes: " + at + " token " + t);
+                            continue;
+                        }
+                        double lowest = block * Math.pow(2, -5);
+                        if (lowest > 1.05 * r) {
+                            clippedSeen++;
+                            double[] xs = new double[d];
+                            for (int c = 0; c < d; c++) {
+                                xs[c] = x[t][c] / n[c];
+                            }
+                            for (int c = 0; c < d; c++) {
+                                boolean inRule = inRuleSet(xs, c, rule);
+                                assertEquals(inRule && Math.abs(xs[c]) > lowest / 2, y[t][c] != 0, "clipped token " + t
+                                        + " channel " + c + ": " + at);
+                            }
+                            if (stored > 0) {
+                                assertEquals(lowest, stored, 1e-6 * lowest, "clipped token " + t + ": " + at);
+                            }
+                            continue;
+                        }
+                        int q = 0;
+                        for (int l = 1; l < 16; l++) {
+                            if (Math.abs(block * Math.pow(2, (l - 15) / 3.0) - r) < Math.abs(block * Math.pow(2, (q - 15) / 3.0) - r)) {
+                                q = l;
+                            }
+                        }
+                        double want = block * Math.pow(2, (q - 15) / 3.0);
+                        double other = stored; // a tie at the midpoint may go either way
+                        boolean tie = q > 0 && Math.abs(Math.abs(block * Math.pow(2, (q - 16) / 3.0) - r) - Math.abs(want - r)) <= 1e-6 * r
+                                || q < 15 && Math.abs(Math.abs(block * Math.pow(2, (q - 14) / 3.0) - r) - Math.abs(want - r)) <= 1e-6 * r;
+                        assertTrue(Math.abs(other - want) <= 1e-6 * want || tie, "token " + t + " stores " + stored
+                                + ", the nearest level to " + r + " is " + want + ": " + at);
+                        checkToken(x[t], y[t], n, rule, meta, false, at + " token " + t);
+                    }
+                }
+                assertTrue(quantized >= 4 * g, "too little quantized");
+                if (dist.equals("TIES")) {
+                    assertTrue(clippedSeen > 0, "the quiet tokens (1 % of their block) were clipped");
+                }
+            }
+        }
+    }
+
+    /** The rule's scale of one token (mean |x| over its kept set), from the definition, float64. */
+    private static double ruleScale(double[] v, float[] n, TernaryThreshold rule) {
+        int d = v.length;
+        double[] x = new double[d];
+        for (int c = 0; c < d; c++) {
+            x[c] = v[c] / n[c];
+        }
+        double sum = 0;
+        int k = 0;
+        for (int c = 0; c < d; c++) {
+            if (inRuleSet(x, c, rule)) {
+                sum += Math.abs(x[c]);
+                k++;
+            }
+        }
+        return k == 0 ? 0 : sum / k;
+    }
+
+    /**
+     * Whether channel c is in the token's rule set: |x| above gamma x mean |x|, or among the top k of
+     * the least-squares choice (the k maximizing (S_k)^2 / k, the smaller k on ties).
+     */
+    private static boolean inRuleSet(double[] x, int c, TernaryThreshold rule) {
+        int d = x.length;
+        double meanAbs = 0;
+        for (double xc : x) {
+            meanAbs += Math.abs(xc) / d;
+        }
+        if (rule == TernaryThreshold.MEAN_ABS) {
+            return Math.abs(x[c]) > ValueSpec.DEFAULT_GAMMA * meanAbs;
+        }
+        double[] sorted = new double[d];
+        for (int i = 0; i < d; i++) {
+            sorted[i] = Math.abs(x[i]);
+        }
+        java.util.Arrays.sort(sorted);
+        double best = 0, sum = 0;
+        int bestK = 0;
+        for (int kk = 1; kk <= d; kk++) {
+            sum += sorted[d - kk];
+            if (sum * sum / kk > best * (1 + 1e-12)) {
+                best = sum * sum / kk;
+                bestK = kk;
+            }
+        }
+        return bestK > 0 && Math.abs(x[c]) >= sorted[d - bestK];
+    }
+
+    /** A token's stored scale, read back: |y_c| / n_c of a kept channel (0 without one). */
+    private static double storedScale(double[] y, float[] n) {
+        for (int c = 0; c < y.length; c++) {
+            if (y[c] != 0) {
+                return Math.abs(y[c]) / n[c];
+            }
+        }
+        return 0;
     }
 
     @Test

@@ -84,15 +84,18 @@ class ConfigFuzzTest {
                     in.pick(SplitMetric.values()), in.bool(), in.bool(), ParameterFit.MIN_MAX);
             ValueSpec v = new ValueSpec(in.pick(ValueSpec.Kind.values()), anInt(in), in.pick(QuantAxis.values()), aDouble(in),
                     in.pick(TernaryPacking.values()), in.bool(), aDouble(in), TernaryThreshold.MEAN_ABS,
-                    ParameterFit.MIN_MAX);
+                    ParameterFit.MIN_MAX, 0);
             lc = new LayerConfig(k, v, anInt(in), anInt(in), anInt(in), in.pick(MetadataFormat.values()));
             shape = new ModelShape(1 + in.below(2), anInt(in), anInt(in), anInt(in));
             config = new CacheConfig(Collections.nCopies(shape.layers(), lc), anInt(in), new CapacityPolicy(anInt(in)));
             // read last, so that the committed corpus keeps its meaning for every earlier field
             TernaryThreshold threshold = in.pick(TernaryThreshold.values());
             ParameterFit keyFit = in.pick(ParameterFit.values()), valueFit = in.pick(ParameterFit.values());
-            if (threshold != TernaryThreshold.MEAN_ABS || keyFit != ParameterFit.MIN_MAX || valueFit != ParameterFit.MIN_MAX) {
-                lc = lc.withKeys(k.withFit(keyFit)).withValues(v.withThreshold(threshold).withFit(valueFit));
+            int tokenScaleBits = in.bool() ? 4 : 0;
+            if (threshold != TernaryThreshold.MEAN_ABS || keyFit != ParameterFit.MIN_MAX || valueFit != ParameterFit.MIN_MAX
+                    || tokenScaleBits != 0) {
+                lc = lc.withKeys(k.withFit(keyFit)).withValues(v.withThreshold(threshold).withFit(valueFit)
+                        .withTokenScaleBits(tokenScaleBits));
                 config = new CacheConfig(Collections.nCopies(shape.layers(), lc), config.pageBytes(), config.capacity());
             }
         } catch (IllegalArgumentException e) {

@@ -71,6 +71,7 @@ class PrefillReferenceTest {
             "vidkv-1.5/1.58, 600, 6, 64, 3, 1, 128, NEAR_FP16_MAX, 1",
             "vidkv-1.5/1.58, 400, 6, 64, 2, 1, 128, TINY, 1",
             "vidkv-1.5/1.58+terntok, 700, 20, 128, 7, 2, 256, NORMAL, 0.5",
+            "vidkv-2/1.58-lsq, 900, 12, 64, 3, 1, 256, NORMAL, 0.5",
             "vidkv-2+terntok+lsternary+compact+G=64+C=2, 900, 12, 64, 3, 1, 256, NORMAL, 0.5"})
     void prefillEqualsReferenceBlocksThenAttend(String spec, int tokens, int n, int d, int gq, int kvHeads, int tile,
                                                 CacheFill.Scale scale, double queryScale) {

@@ -82,7 +82,8 @@ public final class ReferenceBlocks {
             case UNIFORM -> uniform(uniformLayout(lc.values().bits(), lc.values().axis(), lc, d), false, g, d, f,
                     state.valueSuper, seg, off);
             case TERNARY -> ternary(new TernaryLayout(lc.values().packing() == TernaryPacking.BASE3, lc.values().protection(),
-                    lc.values().axis() == QuantAxis.PER_TOKEN, g, d, f.bytes()), g, d, f, state.valueSuper, seg, off);
+                    lc.values().axis() == QuantAxis.PER_TOKEN, lc.values().tokenScaleBits(), g, d, f.bytes()), g, d, f,
+                    state.valueSuper, seg, off);
             case REFERENCE -> throw new UnsupportedOperationException("reference mode blocks are not covered");
         };
     }
@@ -264,7 +265,13 @@ public final class ReferenceBlocks {
         int q = layout.fullBytes();
         double[] tokenScale = new double[g];
         for (int t = 0; t < g && layout.tokenScales(); t++) {
-            tokenScale[t] = scale(f, seg, off + layout.scale(t), TernaryLayout.TOKEN_SUPER);
+            if (layout.tokenScaleBits() == 4) { // block scale S x 2^((code - 15) / 3), codes two a byte, low nibble first
+                int code = seg.get(ValueLayout.JAVA_BYTE, off + layout.blockScale() + f.bytes() + t / 2) >> (t % 2 == 0 ? 0 : 4) & 15;
+                tokenScale[t] = (double) scale(f, seg, off + layout.blockScale(), TernaryLayout.TOKEN_SUPER)
+                        * Math.pow(2, (code - 15) / 3.0);
+            } else {
+                tokenScale[t] = scale(f, seg, off + layout.scale(t), TernaryLayout.TOKEN_SUPER);
+            }
         }
         for (int c = 0; c < d; c++) {
             double channelScale = layout.tokenScales() ? sup[c] : scale(f, seg, off + layout.scale(c), sup[c]);
