@@ -625,7 +625,11 @@ public final class KvCache implements AutoCloseable {
                 return;
             }
             appendTask.begin(ls, keys, values, tokenCount, type);
-            if (runner != null && tokenCount >= ls.config.groupSize() && shape.kvHeads() > 1
+            // The heads go to the runner when there is work for two cores: a group's worth of tokens,
+            // or a decode step that quantizes a group (1 in G steps: the encoders, ~100 us for 4 heads,
+            // against a wake-up of a few); the other decode steps only copy a token into each window.
+            boolean quantizes = ls.schedule.groupsDue(ls.heads[0].windowCount() + tokenCount, ls.calibrated) > 0;
+            if (runner != null && (tokenCount >= ls.config.groupSize() || quantizes) && shape.kvHeads() > 1
                     && runner.canAccess(keys) && runner.canAccess(values)) {
                 if (!runner.tryRun(shape.kvHeads(), appendTask)) {
                     // closed by another thread since the check above: the writes have begun, so

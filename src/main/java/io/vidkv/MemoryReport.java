@@ -21,8 +21,9 @@ import java.util.List;
  * @param tokens        retained tokens of the longest layer
  * @param fp16Bytes     what the retained tokens would cost as FP16 keys and values, all layers
  * @param payloadBytes  code bytes of all blocks, all layers and KV heads
- * @param metadataBytes scales, zero points and masks in the blocks, plus per-head state (key
- *                      channel order, super-scales), all layers
+ * @param metadataBytes scales, zero points and masks in the blocks, plus per-head state (the
+ *                      key channel split as a d-bit mask, super-scales and value channel normalizers
+ *                      as each codec stores them: {@code KeyCodec.stateBytes()}), all layers
  * @param residualBytes float32 keys and values of the residual windows' tokens
  * @param pageBytes     bytes of the pages held, blocks plus unused page tails
  * @param nominalBits   the paper's bits per element, the layers' {@link LayerConfig#nominalBits()}
@@ -72,15 +73,8 @@ public record MemoryReport(List<Layer> layers, long tokens, long fp16Bytes, long
         for (int l = 0; l < stores.length; l++) {
             LayerStore ls = stores[l];
             long headState = 0;
-            boolean compact = ls.config.metadata() == MetadataFormat.COMPACT8;
-            // the per-token ternary values keep a channel normalizer (one half per channel) in either format
-            boolean normalizers = ls.config.values().kind() == ValueSpec.Kind.TERNARY
-                    && ls.config.values().axis() == QuantAxis.PER_TOKEN;
             if (ls.calibrated) {
-                for (HeadStore hs : ls.heads) {
-                    headState += hs.state.metadataBytes(ls.config.keys().kind() == KeySpec.Kind.VIDKV
-                            || ls.config.keys().kind() == KeySpec.Kind.REFERENCE, compact, normalizers);
-                }
+                headState = ls.heads.length * (ls.keyCodec.stateBytes() + ls.valueCodec.stateBytes());
             }
             int window = ls.tokens - ls.quantizedTokens;
             int held = ls.tokens - ls.evictedTokens; // evicted tokens cost nothing any more

@@ -48,12 +48,12 @@ public enum Preset {
      * {@code vidkv-2/1.58-lsq}: keys 2-bit per channel with least-squares scale and zero point
      * ({@link ParameterFit#LEAST_SQUARES}), values ternary per token with the least-squares
      * threshold (channels normalized by their calibration mean |v|, {@link QuantAxis#PER_TOKEN}) and
-     * 4-bit token scales under one block scale ({@link ValueSpec#withTokenScaleBits}),
+     * 3-bit token scales under one block scale ({@link ValueSpec#withTokenScaleBits}),
      * {@link MetadataFormat#COMPACT8} metadata, G = 64, 2 calibration groups: beyond the paper, under
-     * 2 effective bits at d = 32 and d = 128 (each token scale is 4 / d bits).
+     * 2 effective bits at d = 32 and d = 128 (each token scale is 3 / d bits of a value).
      */
     VIDKV_2_158_LSQ("vidkv-2/1.58-lsq", "keys 2-bit per channel (least-squares fit), values ternary per token (least-squares "
-            + "threshold, channels normalized at calibration, 4-bit token scales), 8-bit log metadata, G = 64");
+            + "threshold, channels normalized at calibration, 3-bit token scales), 8-bit log metadata, G = 64");
 
     private final String id;
     private final String description;
@@ -134,7 +134,7 @@ public enum Preset {
             case VIDKV_REFERENCE -> new LayerConfig(KeySpec.reference(1.5), ValueSpec.reference(), g, r, 1, fp16);
             case VIDKV_2_158_LSQ -> new LayerConfig(KeySpec.uniform(2, QuantAxis.PER_CHANNEL).withFit(ParameterFit.LEAST_SQUARES),
                     ValueSpec.ternary(packing).withThreshold(TernaryThreshold.LEAST_SQUARES).withAxis(QuantAxis.PER_TOKEN)
-                            .withTokenScaleBits(4), 64, r, 2, MetadataFormat.COMPACT8);
+                            .withTokenScaleBits(3), 64, r, 2, MetadataFormat.COMPACT8);
         };
     }
 }

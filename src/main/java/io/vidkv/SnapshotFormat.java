@@ -19,7 +19,7 @@ import java.util.zip.CRC32C;
  *
  * header, HEADER_BYTES = 32 at offset 0
  *   0   8  magic "VIDKVSNP" (ASCII)
- *   8   4  u32 format version (1)
+ *   8   4  u32 format version (2; 1 is read too, see VERSION)
  *  12   4  u32 section count (SECTIONS = 6)
  *  16   8  u64 file length in bytes
  *  24   4  u32 CRC32C of bytes [0, 24)
@@ -44,7 +44,7 @@ import java.util.zip.CRC32C;
  *  32 f64 KeySpec.keyBits
  *  40 u32 ValueSpec.kind  44 u32 ValueSpec.bits  48 u32 ValueSpec.axis  52 u32 ValueSpec.packing
  *  56 u32 ValueSpec.protection (0/1)  60 u32 ValueSpec.threshold  64 u32 ValueSpec.fit
- *  68 u32 ValueSpec.tokenScaleBits (0 or 4)
+ *  68 u32 ValueSpec.tokenScaleBits (0, 3 or 4; 0 in a version-1 file)
  *  72 f64 ValueSpec.gamma   80 f64 ValueSpec.protectedFraction
  *  88 u32 groupSize G   92 u32 residual R   96 u32 calibrationGroups C   100 u32 MetadataFormat
  *
@@ -86,7 +86,13 @@ final class SnapshotFormat {
     }
 
     static final byte[] MAGIC = {'V', 'I', 'D', 'K', 'V', 'S', 'N', 'P'};
-    static final int VERSION = 1;
+    /**
+     * Version 2 changed only the blocks of b-bit token scales (ValueSpec.tokenScaleBits != 0): a
+     * step byte after the block scale. A version-1 file without them reads the same in version 2.
+     */
+    static final int VERSION = 2;
+    /** The oldest version this reader reads (without b-bit token scales). */
+    static final int OLDEST_VERSION = 1;
     static final int HEADER_BYTES = 32;
     static final int HEADER_CRC = 24;
     static final int TABLE_OFFSET = 32;

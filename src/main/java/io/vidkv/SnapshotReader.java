@@ -94,9 +94,9 @@ final class SnapshotReader {
             }
         }
         int version = m.get(U32, 8);
-        if (version != SnapshotFormat.VERSION) {
-            throw bad(file, "header", "format version " + Integer.toUnsignedString(version) + ", this reader reads version "
-                    + SnapshotFormat.VERSION);
+        if (version < SnapshotFormat.OLDEST_VERSION || version > SnapshotFormat.VERSION) {
+            throw bad(file, "header", "format version " + Integer.toUnsignedString(version) + ", this reader reads versions "
+                    + SnapshotFormat.OLDEST_VERSION + " to " + SnapshotFormat.VERSION);
         }
         if (m.get(U32, SnapshotFormat.HEADER_CRC) != SnapshotFormat.crc(m, 0, SnapshotFormat.HEADER_CRC)
                 || m.get(U32, 28) != 0) {
@@ -193,6 +193,11 @@ final class SnapshotReader {
                 configs.add(layerConfig(m, conf.offset + (long) l * SnapshotFormat.LAYER_CONFIG_BYTES));
             } catch (IllegalArgumentException e) {
                 throw bad(file, "CONF", "layer " + l + ": " + e.getMessage());
+            }
+            int tokenScaleBits = configs.get(l).values().tokenScaleBits();
+            if (version == 1 && tokenScaleBits != 0) {
+                throw bad(file, "CONF", "layer " + l + ": " + tokenScaleBits + "-bit token scales in a version-1 file, whose "
+                        + "blocks lack the step byte of version 2; save the sequence again with this version");
             }
         }
         return new SnapshotReader(file, m, version, List.copyOf(sections), shape,

@@ -31,12 +31,13 @@ package io.vidkv;
  *                          in the factories
  * @param tokenScaleBits    TERNARY per token: how each token's scale is stored. 0 (the factories):
  *                          one scale a token in the layer's {@link MetadataFormat} (an FP16 half, or
- *                          a COMPACT8 byte). 4: one 4-bit code a token under one scale a block (the
- *                          block's largest token scale in the layer's format), at
- *                          {@link io.vidkv.layout.TernaryLayout#TOKEN4_STEPS} log steps per octave;
- *                          half the metadata where a head has few channels (d = 32: 0.13 bits an
- *                          element instead of 0.25). Other kinds and axes need 0 (checked when the
- *                          cache is created), see {@link #withTokenScaleBits}
+ *                          a COMPACT8 byte). 4 or 3: one 4- or 3-bit code a token under one scale a
+ *                          block (the block's largest token scale in the layer's format), at
+ *                          levels spaced by a step each block chooses
+ *                          ({@link io.vidkv.layout.TernaryLayout#TOKEN_STEP_OCTAVES}); half the metadata or less
+ *                          where a head has few channels (d = 32: 0.125 or 0.094 bits an element
+ *                          instead of 0.25). Other kinds and axes need 0 (checked when the cache is
+ *                          created), see {@link #withTokenScaleBits}
  */
 public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, TernaryPacking packing,
                         boolean protection, double protectedFraction, TernaryThreshold threshold, ParameterFit fit,
@@ -81,10 +82,10 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * @param protectedFraction the fraction p of tokens to protect, in [0, 1]
      * @param threshold         TERNARY: which values become zero, not null
      * @param fit               UNIFORM: how scale and zero point are chosen, not null
-     * @param tokenScaleBits    TERNARY per token: 0 or 4
+     * @param tokenScaleBits    TERNARY per token: 0, 3 or 4
      * @throws IllegalArgumentException if {@code kind}, {@code axis}, {@code packing}, {@code threshold} or {@code fit} is null,
      *                                  {@code protectedFraction} is outside [0, 1] (or NaN), or
-     *                                  {@code tokenScaleBits} is neither 0 nor 4
+     *                                  {@code tokenScaleBits} is not 0, 3 or 4
      */
     public ValueSpec {
         if (kind == null || axis == null || packing == null || threshold == null || fit == null) {
@@ -93,8 +94,8 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
         if (!(protectedFraction >= 0 && protectedFraction <= 1)) {
             throw new IllegalArgumentException("protected fraction must be in [0, 1], got " + protectedFraction);
         }
-        if (tokenScaleBits != 0 && tokenScaleBits != 4) {
-            throw new IllegalArgumentException("token scale bits must be 0 (the metadata format's) or 4, got " + tokenScaleBits);
+        if (tokenScaleBits != 0 && tokenScaleBits != 3 && tokenScaleBits != 4) {
+            throw new IllegalArgumentException("token scale bits must be 0 (the metadata format's), 3 or 4, got " + tokenScaleBits);
         }
     }
 
@@ -209,9 +210,9 @@ public record ValueSpec(Kind kind, int bits, QuantAxis axis, double gamma, Terna
      * This spec with another storage of the token scales (TERNARY per token only, see
      * {@link #tokenScaleBits()}).
      *
-     * @param b 0 (a scale a token in the layer's metadata format) or 4 (4-bit codes under a block scale)
+     * @param b 0 (a scale a token in the layer's metadata format), 3 or 4 (b-bit codes under a block scale)
      * @return a new spec
-     * @throws IllegalArgumentException if {@code b} is neither 0 nor 4
+     * @throws IllegalArgumentException if {@code b} is not 0, 3 or 4
      */
     public ValueSpec withTokenScaleBits(int b) {
         return new ValueSpec(kind, bits, axis, gamma, packing, protection, protectedFraction, threshold, fit, b);

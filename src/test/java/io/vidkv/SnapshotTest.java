@@ -268,10 +268,10 @@ class SnapshotTest {
         assertEquals("header", e.section());
         assertTrue(e.getMessage().contains("magic"), e.getMessage());
         b = bytes.clone();
-        SnapshotBytes.le(b).putInt(8, 2);
+        SnapshotBytes.le(b).putInt(8, 3);
         SnapshotBytes.fixChecksums(b);
         e = rejected(file, b, shape, config, SnapshotMode.MAPPED);
-        assertTrue(e.getMessage().contains("format version 2, this reader reads version 1"), e.getMessage());
+        assertTrue(e.getMessage().contains("format version 3, this reader reads versions 1 to 2"), e.getMessage());
         e = rejected(file, bytes, new ModelShape(1, 4, 1, 16), config, SnapshotMode.MAPPED);
         assertEquals("SHAP", e.section());
         assertTrue(e.getMessage().contains("queryHeads=4"), e.getMessage());
@@ -364,13 +364,43 @@ class SnapshotTest {
         assertEquals("PAGE", rejected(file, b, shape, config, SnapshotMode.MAPPED).section());
     }
 
+    /**
+     * Version 2 changed only the blocks of b-bit token scales: a version-1 file without them still
+     * restores, one with them is refused naming the layer.
+     */
+    @Test
+    void versionOneFilesRestoreUnlessTheyHoldTokenScaleCodes() throws IOException {
+        CacheConfig config = smallConfig();
+        ModelShape shape = new ModelShape(1, 2, 1, 16);
+        Path file = dir.resolve("v1.vkv");
+        byte[] b = smallSnapshot(file, config);
+        SnapshotBytes.le(b).putInt(8, 1);
+        SnapshotBytes.fixChecksums(b);
+        Files.write(file, b);
+        try (KvCache restored = KvCache.openSnapshot(file, shape, config, null, null, SnapshotMode.LOADED)) {
+            assertEquals(300, restored.tokenCount(0));
+        }
+        CacheConfig lsq = CacheConfig.uniform(shape, Preset.VIDKV_2_158_LSQ.layerConfig()).withPageBytes(4096).withCapacity(512);
+        SplittableRandom rnd = TestSeeds.random(13);
+        try (Arena arena = Arena.ofConfined(); KvCache cache = KvCache.create(shape, lsq)) {
+            cache.append(0, KvData.keys(arena, rnd, 300, 1, 16), KvData.values(arena, rnd, 300, 1, 16), 300, InputType.F32);
+            cache.saveTo(file);
+        }
+        b = Files.readAllBytes(file);
+        SnapshotBytes.le(b).putInt(8, 1);
+        SnapshotBytes.fixChecksums(b);
+        SnapshotFormatException e = rejected(file, b, shape, lsq, SnapshotMode.LOADED);
+        assertEquals("CONF", e.section());
+        assertTrue(e.getMessage().contains("layer 0: 3-bit token scales in a version-1 file"), e.getMessage());
+    }
+
     @Test
     void inspectDescribesTheFile() throws IOException {
         CacheConfig config = smallConfig();
         Path file = dir.resolve("i.vkv");
         byte[] bytes = smallSnapshot(file, config);
         SnapshotInfo info = SnapshotInfo.inspect(file);
-        assertEquals(1, info.version());
+        assertEquals(2, info.version());
         assertEquals(bytes.length, info.fileBytes());
         assertEquals(new ModelShape(1, 2, 1, 16), info.shape());
         assertEquals(config, info.config());

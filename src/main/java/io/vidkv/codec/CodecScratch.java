@@ -40,6 +40,8 @@ public final class CodecScratch implements AutoCloseable {
     public final float[] magnitudes;
     /** Per token of a group: the ternary threshold of values per token. */
     public final double[] tokenThresholds;
+    /** Per token of a group: its nonzero ternary codes (values per token with b-bit token scales). */
+    public final int[] tokenCounts;
 
     /** Per-channel working arrays of the encoders' vector loops ({@link EncodeMath}), d each. */
     public final float[] channelLow;
@@ -49,6 +51,11 @@ public final class CodecScratch implements AutoCloseable {
     public final float[] thresholds;
     public final double[] channelSums;
     public final int[] channelCounts;
+    /** The least-squares fit of every channel at once ({@code MinMaxCodes.fittedChannelParams}), d each (sums 4 d). */
+    final float[] fitScale, fitZero, fitInv, keptScale, keptZero;
+    final int[] fitRawScale, fitRawZero, keptRawScale, keptRawZero;
+    final boolean[] fitActive;
+    final double[] fitBest, fitErrors, fitSums;
     /** A block's bit rows as words: 8 d (up to 8 code bits per channel), and d more. */
     public final long[] words;
     public final long[] words2;
@@ -76,6 +83,7 @@ public final class CodecScratch implements AutoCloseable {
         order = new int[headDim];
         magnitudes = new float[groupSize];
         tokenThresholds = new double[groupSize];
+        tokenCounts = new int[groupSize];
         channelLow = new float[headDim];
         channelHigh = new float[headDim];
         channelZero = new float[headDim];
@@ -83,6 +91,19 @@ public final class CodecScratch implements AutoCloseable {
         thresholds = new float[headDim];
         channelSums = new double[headDim];
         channelCounts = new int[headDim];
+        fitScale = new float[headDim];
+        fitZero = new float[headDim];
+        fitInv = new float[headDim];
+        keptScale = new float[headDim];
+        keptZero = new float[headDim];
+        fitRawScale = new int[headDim];
+        fitRawZero = new int[headDim];
+        keptRawScale = new int[headDim];
+        keptRawZero = new int[headDim];
+        fitActive = new boolean[headDim];
+        fitBest = new double[headDim];
+        fitErrors = new double[headDim];
+        fitSums = new double[4 * headDim];
         words = new long[8 * headDim];
         words2 = new long[headDim];
         trits = new int[(EncodeMath.MAX_TOKENS / 5 + 1) * headDim];

@@ -33,7 +33,7 @@ public final class Codecs {
         int g = config.groupSize();
         MetadataCodes meta = MetadataCodes.of(config.metadata());
         if (v.tokenScaleBits() != 0 && !(v.kind() == ValueSpec.Kind.TERNARY && v.axis() == QuantAxis.PER_TOKEN)) {
-            throw new IllegalArgumentException("4-bit token scales need ternary values per token, got " + v.kind() + " values "
+            throw new IllegalArgumentException("token scales of " + v.tokenScaleBits() + " bits need ternary values per token, got " + v.kind() + " values "
                     + v.axis());
         }
         return switch (v.kind()) {

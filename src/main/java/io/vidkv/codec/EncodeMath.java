@@ -48,6 +48,21 @@ public interface EncodeMath {
      */
     void codes(float[] x, int base, int n, float zero, float inv, int levels, int[] codes, int codeBase);
 
+    /**
+     * One round of the per-channel least-squares fit ({@link io.vidkv.ParameterFit#LEAST_SQUARES}):
+     * per channel c &lt; d over t &lt; tokens, with code = clamp(round((x[t * d + c] - zero[c]) * inv[c]), 0,
+     * levels - 1), the double sums in token order of code (sums[c]), code^2 (sums[d + c]), x
+     * (sums[2 d + c]) and code x (sums[3 d + c]).
+     */
+    void fitSums(float[] x, int d, int tokens, float[] zero, float[] inv, int levels, double[] sums);
+
+    /**
+     * Per channel c &lt; d, the squared error of the parameters (scale[c], zero[c]) over t &lt; tokens:
+     * errors[c] = the double sum in token order of (zero[c] + (double) scale[c] code - x)^2, code =
+     * clamp(round((x[t * d + c] - zero[c]) * inv[c]), 0, levels - 1).
+     */
+    void squaredErrors(float[] x, int d, int tokens, float[] zero, float[] scale, float[] inv, int levels, double[] errors);
+
     /** min (out[0]) and max (out[1]) of n consecutive elements x[base + i]. */
     void minMax(float[] x, int base, int n, float[] out);
 

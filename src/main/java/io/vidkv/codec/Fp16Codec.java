@@ -44,6 +44,11 @@ public final class Fp16Codec implements KeyCodec, ValueCodec {
     }
 
     @Override
+    public long stateBytes() {
+        return 0;
+    }
+
+    @Override
     public boolean supportsProtection() {
         return false;
     }

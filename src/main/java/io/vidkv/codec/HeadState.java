@@ -4,8 +4,9 @@ package io.vidkv.codec;
  * Per (layer, KV head) state that codecs fix once, at calibration, from the first groups they
  * quantize, and then never change (streaming is append-only, METHOD.md section 7):
  * the key channel order (anomalous channels first, each part in ascending channel order) and,
- * for {@link MetadataCodes#COMPACT8}, the per-row super-scales; for ternary values per token, the
- * value channel normalizers ({@link TernaryTokenCodec}).
+ * for {@link MetadataCodes#COMPACT8}, the super-scales; for ternary values per token, the value
+ * channel normalizers ({@link TernaryTokenCodec}). The codecs report what it costs
+ * ({@link KeyCodec#stateBytes()}, {@link ValueCodec#stateBytes()}) and round it to what they report.
  */
 public final class HeadState {
 
@@ -36,14 +37,65 @@ public final class HeadState {
         calibrated = true;
     }
 
+    /** Entries of a COMPACT8 reference's codes: 8-bit log codes, {@value #STATE_STEPS} to the octave. */
+    static final int STATE_STEPS = 24;
+
     /**
-     * Bytes this state occupies in the memory report: the key order as 2-byte indices when a split
-     * is used, FP16 super-scales when metadata is compact, and FP16 value channel normalizers (the
-     * per-token ternary values keep them in {@link #valueSuper}) in either format.
+     * Rounds v[from, to) to the COMPACT8 form of per-head state: one FP16 reference (the largest
+     * entry) and one 8-bit log code per entry, v = reference x 2^((code - 255) / 24): 2.9 % steps
+     * down to 2^-10.6 of the reference, below which an entry takes the smallest code. Everything the
+     * state's entries do is relative (super-scales, channel normalizers), so rounding them costs no
+     * fidelity, and the memory report counts one byte an entry plus two for the reference
+     * ({@link #codedBytes}).
      */
-    public long metadataBytes(boolean split, boolean compact, boolean valueNormalizers) {
-        return (split ? 2L * keyOrder.length : 0) + (compact ? 2L * keySuper.length : 0)
-                + (compact || valueNormalizers ? 2L * valueSuper.length : 0);
+    static void roundToCodes(float[] v, int from, int to) {
+        float reference = 0f;
+        for (int i = from; i < to; i++) {
+            reference = Math.max(reference, v[i]);
+        }
+        reference = half(reference);
+        if (!(reference > 0f)) {
+            return;
+        }
+        for (int i = from; i < to; i++) {
+            double code = Math.rint(255 + STATE_STEPS * Math.log(v[i] / reference) / Math.log(2));
+            v[i] = (float) (reference * Math.pow(2, (Math.max(0, Math.min(255, code)) - 255) / STATE_STEPS));
+        }
+    }
+
+    /** Bytes of n entries in the form of {@link #roundToCodes}: a code each and the FP16 reference. */
+    static long codedBytes(int n) {
+        return n + 2L;
+    }
+
+    /**
+     * Sets v[from, to) to one FP16 value, the largest: one super-scale for a head whose rows are all
+     * of one kind (a uniform codec's channels), so that the state is one FP16 number. A row up to
+     * 2^8.3 = 315 times quieter than the loudest still gets 2.9 % scale steps
+     * ({@link MetadataCodes#COMPACT8}); a quieter one's scales round up to the smallest code.
+     */
+    static void shareLargest(float[] v, int from, int to) {
+        float largest = 0f;
+        for (int i = from; i < to; i++) {
+            largest = Math.max(largest, v[i]);
+        }
+        java.util.Arrays.fill(v, from, to, half(largest));
+    }
+
+    /**
+     * Bytes of a key channel split in the memory report: a d-bit mask of the anomalous channels
+     * ({@link #keyOrder} is that set in ascending order, then the rest in ascending order).
+     */
+    static long splitBytes(int headDim) {
+        return (headDim + 7) / 8;
+    }
+
+    /** x rounded to FP16, clamped into its positive normal range (0 and non-finite stay, for superScale). */
+    static float half(float x) {
+        if (!(x > 0f) || !Float.isFinite(x)) {
+            return x;
+        }
+        return Float.float16ToFloat(Float.floatToFloat16(Math.max(0x1p-14f, Math.min(x, MetadataCodes.FP16_MAX))));
     }
 
     /** Super-scale from a calibration statistic: never zero, so later groups stay representable. */

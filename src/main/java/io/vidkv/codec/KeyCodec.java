@@ -19,6 +19,14 @@ public interface KeyCodec {
     /** Of {@link #blockBytes()}, bytes that are scales and zero points rather than codes. */
     long metadataBytes();
 
+    /**
+     * Bytes of the (layer, head) state this codec fixes at calibration, as the memory report counts
+     * them (channel split, super-scales, normalizers: {@link HeadState}); 0 if it keeps none.
+     */
+    default long stateBytes() {
+        return 0;
+    }
+
     /** Fixes the head's channel split and super-scales from {@code tokens} rows of x[t * d + c]. */
     void calibrate(float[] x, int tokens, HeadState state, CodecScratch scratch);
 

@@ -84,6 +84,70 @@ final class MinMaxCodes {
     }
 
     /**
+     * {@link #channelParams} of every channel (channel i is channel c) with the least-squares fit,
+     * all channels a round at a time: the same parameters, bit for bit, as {@link #fit} per channel
+     * (the same sums and errors in the same order, {@link EncodeMath#fitSums} and
+     * {@link EncodeMath#squaredErrors}), with the passes over the block vectorized across channels.
+     */
+    static void fittedChannelParams(float[] x, int d, int tokens, int levels, MetadataCodes fmt, float[] supers,
+                                    MemorySegment dst, long scaleAt, long zeroAt, long step, CodecScratch s, EncodeMath encoder) {
+        float[] scale = s.fitScale, zero = s.fitZero, inv = s.fitInv; // the current parameters of each channel
+        float[] keptScale = s.keptScale, keptZero = s.keptZero;
+        int[] keptRawScale = s.keptRawScale, keptRawZero = s.keptRawZero;
+        boolean[] active = s.fitActive;
+        double[] best = s.fitBest, errors = s.fitErrors, sums = s.fitSums;
+        for (int c = 0; c < d; c++) {
+            fmt.minMaxParams(s.channelLow[c], s.channelHigh[c], levels, supers[c], s.params, s.raw);
+            keptScale[c] = scale[c] = s.params[0];
+            keptZero[c] = zero[c] = s.params[1];
+            keptRawScale[c] = s.raw[0];
+            keptRawZero[c] = s.raw[1];
+            inv[c] = scale[c] > 0f ? 1f / scale[c] : 0f;
+            active[c] = tokens > 1 && s.channelHigh[c] > s.channelLow[c];
+        }
+        encoder.squaredErrors(x, d, tokens, zero, scale, inv, levels, best);
+        for (int round = 0; round < 3; round++) {
+            encoder.fitSums(x, d, tokens, zero, inv, levels, sums);
+            for (int c = 0; c < d; c++) {
+                if (!active[c]) {
+                    continue;
+                }
+                double sumC = sums[c], sumCC = sums[d + c], sumX = sums[2 * d + c], sumCX = sums[3 * d + c];
+                double det = tokens * sumCC - sumC * sumC;
+                double fitScale = det > 0 ? (tokens * sumCX - sumC * sumX) / det : 0;
+                if (!(det > 0) || !(fitScale > 0)) {
+                    active[c] = false; // every value on one code, or a degenerate line: nothing to fit
+                    continue;
+                }
+                double fitZero = (sumX - fitScale * sumC) / tokens;
+                fmt.minMaxParams((float) fitZero, (float) (fitZero + fitScale * (levels - 1)), levels, supers[c], s.fitParams,
+                        s.fitRaw);
+                scale[c] = s.fitParams[0];
+                zero[c] = s.fitParams[1];
+                s.fitRawScale[c] = s.fitRaw[0];
+                s.fitRawZero[c] = s.fitRaw[1];
+                inv[c] = scale[c] > 0f ? 1f / scale[c] : 0f;
+            }
+            encoder.squaredErrors(x, d, tokens, zero, scale, inv, levels, errors);
+            for (int c = 0; c < d; c++) {
+                if (active[c] && errors[c] < best[c]) {
+                    best[c] = errors[c];
+                    keptScale[c] = scale[c];
+                    keptZero[c] = zero[c];
+                    keptRawScale[c] = s.fitRawScale[c];
+                    keptRawZero[c] = s.fitRawZero[c];
+                }
+            }
+        }
+        for (int c = 0; c < d; c++) {
+            fmt.writeRaw(dst, scaleAt + c * step, keptRawScale[c]);
+            fmt.writeRaw(dst, zeroAt + c * step, keptRawZero[c]);
+            s.channelInv[c] = keptScale[c] > 0f ? 1f / keptScale[c] : 0f;
+            s.channelZero[c] = keptZero[c];
+        }
+    }
+
+    /**
      * Improves {@code s.params}/{@code s.raw} (the min/max start) in place: each round takes the codes
      * the current parameters give, solves the least-squares line x = zero + scale x code for them,
      * rounds it to the format (as a range [zero, zero + scale (levels - 1)], so the format's own

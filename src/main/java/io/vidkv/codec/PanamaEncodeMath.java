@@ -146,6 +146,86 @@ public final class PanamaEncodeMath implements EncodeMath {
     }
 
     @Override
+    public void fitSums(float[] x, int d, int tokens, float[] zero, float[] inv, int levels, double[] sums) {
+        for (int c0 = 0; c0 < whole(d); c0 += W) {
+            fitSums8(x, d, tokens, c0, zero, inv, levels - 1, sums);
+        }
+        ScalarEncodeMath.fitSums(whole(d), x, d, tokens, zero, inv, levels, sums);
+    }
+
+    private static void fitSums8(float[] x, int d, int tokens, int c0, float[] zero, float[] inv, float top, double[] sums) {
+        FloatVector z = FloatVector.fromArray(F, zero, c0);
+        FloatVector iv = FloatVector.fromArray(F, inv, c0);
+        DoubleVector c0s = DoubleVector.zero(D), c1s = DoubleVector.zero(D), cc0 = DoubleVector.zero(D), cc1 = DoubleVector.zero(D);
+        DoubleVector x0s = DoubleVector.zero(D), x1s = DoubleVector.zero(D), cx0 = DoubleVector.zero(D), cx1 = DoubleVector.zero(D);
+        for (int t = 0; t < tokens; t++) {
+            FloatVector v = FloatVector.fromArray(F, x, t * d + c0);
+            FloatVector y = v.sub(z).mul(iv).max(0f).min(top);
+            IntVector trunc = (IntVector) y.convert(VectorOperators.F2I, 0);
+            IntVector code = trunc.add(1, y.sub((FloatVector) trunc.convert(VectorOperators.I2F, 0)).compare(VectorOperators.GE, 0.5f)
+                    .cast(I));
+            // codes are small integers: int -> double is exact, so is their square
+            DoubleVector k0 = (DoubleVector) code.convertShape(VectorOperators.I2D, D, 0);
+            DoubleVector k1 = (DoubleVector) code.convertShape(VectorOperators.I2D, D, 1);
+            DoubleVector v0 = (DoubleVector) v.convertShape(VectorOperators.F2D, D, 0);
+            DoubleVector v1 = (DoubleVector) v.convertShape(VectorOperators.F2D, D, 1);
+            c0s = c0s.add(k0);
+            c1s = c1s.add(k1);
+            cc0 = cc0.add(k0.mul(k0));
+            cc1 = cc1.add(k1.mul(k1));
+            x0s = x0s.add(v0);
+            x1s = x1s.add(v1);
+            cx0 = cx0.add(k0.mul(v0));
+            cx1 = cx1.add(k1.mul(v1));
+        }
+        c0s.intoArray(sums, c0);
+        c1s.intoArray(sums, c0 + 4);
+        cc0.intoArray(sums, d + c0);
+        cc1.intoArray(sums, d + c0 + 4);
+        x0s.intoArray(sums, 2 * d + c0);
+        x1s.intoArray(sums, 2 * d + c0 + 4);
+        cx0.intoArray(sums, 3 * d + c0);
+        cx1.intoArray(sums, 3 * d + c0 + 4);
+    }
+
+    @Override
+    public void squaredErrors(float[] x, int d, int tokens, float[] zero, float[] scale, float[] inv, int levels,
+                              double[] errors) {
+        for (int c0 = 0; c0 < whole(d); c0 += W) {
+            squaredErrors8(x, d, tokens, c0, zero, scale, inv, levels - 1, errors);
+        }
+        ScalarEncodeMath.squaredErrors(whole(d), x, d, tokens, zero, scale, inv, levels, errors);
+    }
+
+    private static void squaredErrors8(float[] x, int d, int tokens, int c0, float[] zero, float[] scale, float[] inv, float top,
+                                       double[] errors) {
+        FloatVector z = FloatVector.fromArray(F, zero, c0);
+        FloatVector iv = FloatVector.fromArray(F, inv, c0);
+        FloatVector sc = FloatVector.fromArray(F, scale, c0);
+        DoubleVector z0 = (DoubleVector) z.convertShape(VectorOperators.F2D, D, 0);
+        DoubleVector z1 = (DoubleVector) z.convertShape(VectorOperators.F2D, D, 1);
+        DoubleVector s0 = (DoubleVector) sc.convertShape(VectorOperators.F2D, D, 0);
+        DoubleVector s1 = (DoubleVector) sc.convertShape(VectorOperators.F2D, D, 1);
+        DoubleVector e0 = DoubleVector.zero(D), e1 = DoubleVector.zero(D);
+        for (int t = 0; t < tokens; t++) {
+            FloatVector v = FloatVector.fromArray(F, x, t * d + c0);
+            FloatVector y = v.sub(z).mul(iv).max(0f).min(top);
+            IntVector trunc = (IntVector) y.convert(VectorOperators.F2I, 0);
+            IntVector code = trunc.add(1, y.sub((FloatVector) trunc.convert(VectorOperators.I2F, 0)).compare(VectorOperators.GE, 0.5f)
+                    .cast(I));
+            // r = zero + scale * code - x in double, in the scalar order (no fused multiply-add)
+            DoubleVector r0 = z0.add(s0.mul((DoubleVector) code.convertShape(VectorOperators.I2D, D, 0)))
+                    .sub((DoubleVector) v.convertShape(VectorOperators.F2D, D, 0));
+            DoubleVector r1 = z1.add(s1.mul((DoubleVector) code.convertShape(VectorOperators.I2D, D, 1)))
+                    .sub((DoubleVector) v.convertShape(VectorOperators.F2D, D, 1));
+            e0 = e0.add(r0.mul(r0));
+            e1 = e1.add(r1.mul(r1));
+        }
+        e0.intoArray(errors, c0);
+        e1.intoArray(errors, c0 + 4);
+    }
+
+    @Override
     public void codes(float[] x, int base, int n, float zero, float inv, int levels, int[] codes, int codeBase) {
         FloatVector z = FloatVector.broadcast(F, zero);
         FloatVector iv = FloatVector.broadcast(F, inv);

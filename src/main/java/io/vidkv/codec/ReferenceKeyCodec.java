@@ -64,6 +64,12 @@ public final class ReferenceKeyCodec implements KeyCodec {
         return (long) (2 * anomalous + 2 * normal) * 2;
     }
 
+    /** The channel split as a d-bit mask (the reference mode's split is per layer; counted per head). */
+    @Override
+    public long stateBytes() {
+        return HeadState.splitBytes(headDim);
+    }
+
     private long spectralOff(long off) {
         return off + (long) 2 * anomalous * (groupSize / 8);
     }

@@ -72,6 +72,50 @@ public final class ScalarEncodeMath implements EncodeMath {
     }
 
     @Override
+    public void fitSums(float[] x, int d, int tokens, float[] zero, float[] inv, int levels, double[] sums) {
+        fitSums(0, x, d, tokens, zero, inv, levels, sums);
+    }
+
+    /** {@link #fitSums} for the channels [c0, d). */
+    static void fitSums(int c0, float[] x, int d, int tokens, float[] zero, float[] inv, int levels, double[] sums) {
+        for (int c = c0; c < d; c++) {
+            double sumC = 0, sumCC = 0, sumX = 0, sumCX = 0;
+            for (int t = 0; t < tokens; t++) {
+                float v = x[t * d + c];
+                int code = code(v, zero[c], inv[c], levels);
+                sumC += code;
+                sumCC += (double) code * code;
+                sumX += v;
+                sumCX += (double) code * v;
+            }
+            sums[c] = sumC;
+            sums[d + c] = sumCC;
+            sums[2 * d + c] = sumX;
+            sums[3 * d + c] = sumCX;
+        }
+    }
+
+    @Override
+    public void squaredErrors(float[] x, int d, int tokens, float[] zero, float[] scale, float[] inv, int levels,
+                              double[] errors) {
+        squaredErrors(0, x, d, tokens, zero, scale, inv, levels, errors);
+    }
+
+    /** {@link #squaredErrors} for the channels [c0, d). */
+    static void squaredErrors(int c0, float[] x, int d, int tokens, float[] zero, float[] scale, float[] inv, int levels,
+                              double[] errors) {
+        for (int c = c0; c < d; c++) {
+            double e = 0;
+            for (int t = 0; t < tokens; t++) {
+                float v = x[t * d + c];
+                double r = zero[c] + (double) scale[c] * code(v, zero[c], inv[c], levels) - v;
+                e += r * r;
+            }
+            errors[c] = e;
+        }
+    }
+
+    @Override
     public void codes(float[] x, int base, int n, float zero, float inv, int levels, int[] codes, int codeBase) {
         codes(0, x, base, n, zero, inv, levels, codes, codeBase);
     }

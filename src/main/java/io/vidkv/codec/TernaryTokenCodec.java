@@ -15,10 +15,13 @@ import java.lang.foreign.ValueLayout;
  * scale lies below the format's range stores the smallest scale and keeps only the codes of values
  * above half of it.)
  *
- * <p>Token scales are stored one parameter a token in the layer's format, or (4-bit token scales)
- * as the block's largest scale S in that format and, per token, the 4-bit level S x
- * 2^((code - 15) / 3) nearest to its scale ({@link TernaryLayout#TOKEN4_STEPS}): the squared error
- * of a token's reconstruction grows with (stored - s_t)^2, so the nearer level in value, not in log.
+ * <p>Token scales are stored one parameter a token in the layer's format, or (b-bit token scales,
+ * b = 3 or 4) as the block's largest scale S in that format, a step of the block and, per token, the
+ * b-bit level S x 2^(-(top - code) x step), top = 2^b - 1, nearest to its scale. A token with k
+ * nonzero codes reconstructed with scale s' instead of s_t loses exactly k (s' - s_t)^2 more
+ * (normalized) squared error, since s_t is the mean of its kept |x|: so a token takes the nearer
+ * level in value, not in log, and the block takes the step of {@link TernaryLayout#TOKEN_STEP_OCTAVES}
+ * with the smallest sum of k (s' - s_t)^2 over its tokens (ties to the finer step).
  *
  * <p>Why: data whose values vary more along tokens than across channels (the synthetic video data,
  * and most of a real layer's energy sits in a few loud tokens) lose less with a scale per token; the
@@ -45,7 +48,7 @@ public final class TernaryTokenCodec implements ValueCodec {
      * @param leastSquares threshold by least squares (per token) instead of gamma x mean |x|
      * @param base3        must be true (BASE3 packing)
      * @param protection   must be false
-     * @param tokenScaleBits 0 (a parameter a token) or 4 (4-bit codes under a block scale)
+     * @param tokenScaleBits 0 (a parameter a token), 3 or 4 (b-bit codes under a block scale)
      */
     public TernaryTokenCodec(double gamma, boolean leastSquares, boolean base3, boolean protection, int tokenScaleBits,
                              MetadataCodes format, int groupSize, int headDim) {
@@ -95,8 +98,10 @@ public final class TernaryTokenCodec implements ValueCodec {
     }
 
     /**
-     * The channel normalizers n_c = mean |v| over the calibration tokens, rounded to FP16 (the memory
-     * report counts them as halves); a channel that is all zero takes the mean over all channels.
+     * The channel normalizers n_c = mean |v| over the calibration tokens; a channel that is all zero
+     * takes the mean over all channels. Rounded to FP16 (FP16 metadata) or to 8-bit log codes under
+     * the largest in FP16 (COMPACT8, {@link HeadState#roundToCodes}), as {@link #stateBytes()}
+     * counts them: a normalizer only sets where a channel's codes sit, so either rounding is free.
      */
     @Override
     public void calibrate(float[] x, int tokens, HeadState state, CodecScratch scratch) {
@@ -109,18 +114,19 @@ public final class TernaryTokenCodec implements ValueCodec {
             state.valueSuper[c] = (float) (sum / tokens);
             all += sum;
         }
-        float global = half((float) (all / ((double) tokens * headDim)));
+        float global = HeadState.half((float) (all / ((double) tokens * headDim)));
         for (int c = 0; c < headDim; c++) {
-            state.valueSuper[c] = HeadState.superScale(half(state.valueSuper[c]), global);
+            state.valueSuper[c] = HeadState.superScale(HeadState.half(state.valueSuper[c]), global);
+        }
+        if (format == MetadataCodes.COMPACT8) {
+            HeadState.roundToCodes(state.valueSuper, 0, headDim);
         }
     }
 
-    /** x rounded to FP16, clamped into its positive normal range (0 and non-finite stay, for superScale). */
-    private static float half(float x) {
-        if (!(x > 0f) || !Float.isFinite(x)) {
-            return x;
-        }
-        return Float.float16ToFloat(Float.floatToFloat16(Math.max(0x1p-14f, Math.min(x, MetadataCodes.FP16_MAX))));
+    /** The d channel normalizers: FP16 halves, or COMPACT8 codes under one FP16 reference. */
+    @Override
+    public long stateBytes() {
+        return format == MetadataCodes.COMPACT8 ? HeadState.codedBytes(headDim) : 2L * headDim;
     }
 
     @Override
@@ -130,6 +136,7 @@ public final class TernaryTokenCodec implements ValueCodec {
         float[] norm = s.f1;   // the normalized values x_c / n_c
         double[] thresholds = s.tokenThresholds;
         float[] scales = s.magnitudes; // each token's scale: mean |x| over the values above its threshold
+        int[] counts = s.tokenCounts; // each token's nonzero codes (before any clipping)
         float largest = 0;
         for (int t = 0; t < groupSize; t++) {
             int row = t * d;
@@ -141,29 +148,38 @@ public final class TernaryTokenCodec implements ValueCodec {
             }
             thresholds[t] = leastSquares ? leastSquaresThreshold(norm, row, sumAbs / d, codes, groupSize * d) : gamma * sumAbs / d;
             scales[t] = (float) meanAbove(norm, row, thresholds[t]);
+            counts[t] = countAbove(norm, row, thresholds[t]);
             largest = Math.max(largest, scales[t]);
         }
         float blockScale = 0;
-        if (tokenScaleBits == 4) {
+        int top = layout.topTokenCode();
+        int step = 0;
+        if (tokenScaleBits != 0) {
             int raw = format.encodeScale(largest, TernaryLayout.TOKEN_SUPER);
             format.writeRaw(dst, off + layout.blockScale(), raw);
             blockScale = format.decodeScale(raw, TernaryLayout.TOKEN_SUPER);
+            step = bestStep(scales, counts, blockScale, top);
+            dst.set(ValueLayout.JAVA_BYTE, off + layout.tokenScaleStep(), (byte) step);
         }
-        int pair = 0; // 4-bit codes: the even token's, until the odd one completes the byte
+        long pending = 0; // b-bit codes not yet written, the earliest in the low bits
+        int pendingBits = 0;
+        long codeAt = off + layout.tokenScaleCodes();
         for (int t = 0; t < groupSize; t++) {
             int row = t * d;
             double threshold = thresholds[t];
             float scale = scales[t];
             float stored;
             boolean bottom = true; // whether the stored scale is the format's smallest (where clipping happens)
-            if (tokenScaleBits == 4) {
-                int q = nearestLevel(scale, blockScale);
-                stored = blockScale * TernaryLayout.token4Factor(q);
+            if (tokenScaleBits != 0) {
+                int q = nearestLevel(scale, blockScale, top, step);
+                stored = blockScale * TernaryLayout.tokenFactor(step, top - q);
                 bottom = q == 0;
-                pair |= q << 4 * (t & 1);
-                if ((t & 1) == 1 || t == groupSize - 1) {
-                    dst.set(ValueLayout.JAVA_BYTE, off + layout.tokenScaleCode(t), (byte) pair);
-                    pair = 0;
+                pending |= (long) q << pendingBits;
+                pendingBits += tokenScaleBits;
+                while (pendingBits >= 8 || (t == groupSize - 1 && pendingBits > 0)) {
+                    dst.set(ValueLayout.JAVA_BYTE, codeAt++, (byte) pending);
+                    pending >>>= 8;
+                    pendingBits = Math.max(0, pendingBits - 8);
                 }
             } else {
                 int raw = format.encodeScale(scale, TernaryLayout.TOKEN_SUPER);
@@ -173,8 +189,8 @@ public final class TernaryTokenCodec implements ValueCodec {
             // A token far quieter than its channels' calibration means (or than its block's loudest
             // token) gets the format's smallest scale, several times its own: then only values above
             // half of it keep a code (the better code for that scale), not a quiet token
-            // reconstructed several times too loud. (A 4-bit level above the lowest is the nearest
-            // to the token's scale, up to 13 % off: not clipped.)
+            // reconstructed several times too loud. (A b-bit level above the lowest is the nearest
+            // to the token's scale, within half a step: not clipped.)
             double floor = bottom && stored > CLIPPED * scale ? stored / 2.0 : -1;
             for (int c = 0; c < d; c++) {
                 float v = norm[row + c];
@@ -236,21 +252,45 @@ public final class TernaryTokenCodec implements ValueCodec {
     }
 
     /**
-     * The 4-bit level (0-15) whose scale S x factor is nearest to {@code scale}: 15 at or above S, 0
-     * below the smallest level (clipped), else the nearer of the two levels around it.
+     * The step index whose levels fit the block's token scales best: the smallest sum over tokens of
+     * counts[t] x (level - scales[t])^2 with each token at its nearest level (the exact extra squared
+     * error of the token's codes, clipped tokens counted as if not clipped), ties to the finer step.
      */
-    static int nearestLevel(float scale, float blockScale) {
+    private int bestStep(float[] scales, int[] counts, float blockScale, int top) {
+        int best = 0;
+        double bestError = Double.POSITIVE_INFINITY;
+        for (int step = 0; step < TernaryLayout.TOKEN_STEP_OCTAVES.length; step++) {
+            double error = 0;
+            for (int t = 0; t < groupSize; t++) {
+                double e = blockScale * TernaryLayout.tokenFactor(step, top - nearestLevel(scales[t], blockScale, top, step)) - scales[t];
+                error += counts[t] * e * e;
+            }
+            if (error < bestError) {
+                bestError = error;
+                best = step;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * The level (0 .. top) whose scale S x factor is nearest to {@code scale} at step index
+     * {@code step}: top at or above S, 0 below the smallest level (clipped), else the nearer of the
+     * two levels around it.
+     */
+    static int nearestLevel(float scale, float blockScale, int top, int step) {
         if (!(scale < blockScale)) {
-            return 15;
+            return top;
         }
         int q = 0;
-        while (q < 15 && blockScale * TernaryLayout.token4Factor(q + 1) <= scale) {
+        while (q < top && blockScale * TernaryLayout.tokenFactor(step, top - q - 1) <= scale) {
             q++;
         }
-        if (q == 15) {
-            return 15;
+        if (q == top) {
+            return top;
         }
-        float lo = blockScale * TernaryLayout.token4Factor(q), hi = blockScale * TernaryLayout.token4Factor(q + 1);
+        float lo = blockScale * TernaryLayout.tokenFactor(step, top - q);
+        float hi = blockScale * TernaryLayout.tokenFactor(step, top - q - 1);
         return scale < lo || scale - lo <= hi - scale ? q : q + 1;
     }
 
@@ -259,11 +299,21 @@ public final class TernaryTokenCodec implements ValueCodec {
      * kernel's one reading of them).
      */
     public void tokenScales(MemorySegment src, long off, float[] out) {
-        if (tokenScaleBits == 4) {
+        if (tokenScaleBits != 0) {
             float blockScale = format.decodeScale(format.readRaw(src, off + layout.blockScale()), TernaryLayout.TOKEN_SUPER);
+            int top = layout.topTokenCode();
+            int step = src.get(ValueLayout.JAVA_BYTE, off + layout.tokenScaleStep()) & 7; // 0-7 as written
+            long at = off + layout.tokenScaleCodes();
+            long bits = 0; // bytes read but not yet decoded, the earliest code in the low bits
+            int have = 0;
             for (int t = 0; t < groupSize; t++) {
-                int b = src.get(ValueLayout.JAVA_BYTE, off + layout.tokenScaleCode(t)) & 0xFF;
-                out[t] = blockScale * TernaryLayout.token4Factor(b >>> 4 * (t & 1) & 15);
+                if (have < tokenScaleBits) { // never a byte past the codes' ceil(G b / 8)
+                    bits |= (src.get(ValueLayout.JAVA_BYTE, at++) & 0xFFL) << have;
+                    have += 8;
+                }
+                out[t] = blockScale * TernaryLayout.tokenFactor(step, top - (int) (bits & top));
+                bits >>>= tokenScaleBits;
+                have -= tokenScaleBits;
             }
         } else {
             format.decodeScales(src, off + layout.scale(0), groupSize, tokenSupers, 0, out, 0);
@@ -283,6 +333,15 @@ public final class TernaryTokenCodec implements ValueCodec {
         return count == 0 ? 0 : sum / count;
     }
 
+    /** How many of the token's |x| lie above t: its nonzero codes. */
+    private int countAbove(float[] norm, int row, double t) {
+        int count = 0;
+        for (int c = 0; c < headDim; c++) {
+            count += Math.abs(norm[row + c]) > t ? 1 : 0;
+        }
+        return count;
+    }
+
     /** A stored scale above this multiple of its token's scale was clipped up to the format's smallest. */
     private static final float CLIPPED = 1.05f;
 
@@ -293,26 +352,40 @@ public final class TernaryTokenCodec implements ValueCodec {
     private void pack(int[] codes, MemorySegment dst, long off, byte[] staged) {
         int q = layout.fullBytes(), w = layout.tailBits(), d = headDim;
         int codeBytes = (int) layout.codeBytes();
-        java.util.Arrays.fill(staged, 0, codeBytes, (byte) 0);
-        for (int c = 0; c < d; c++) {
-            for (int i = 0; i <= q; i++) {
-                int t0 = 5 * i, n = Math.min(5, groupSize - t0);
-                int trits = 0;
-                for (int k = n - 1; k >= 0; k--) {
-                    int code = codes[(t0 + k) * d + c];
-                    trits = 3 * trits + (code == 0 ? 0 : code > 0 ? 1 : 2);
-                }
-                if (i < q) {
-                    staged[c * q + i] = (byte) trits;
-                } else {
-                    for (int k = 0; k < w; k++) {
-                        int bit = c * w + k;
-                        staged[d * q + (bit >>> 3)] |= (byte) ((trits >>> k & 1) << (bit & 7));
-                    }
-                }
+        for (int i = 0; i < q; i++) { // whole bytes: tokens 5i .. 5i + 4 of channel c at c q + i
+            int row = 5 * i * d;
+            for (int c = 0; c < d; c++) {
+                staged[c * q + i] = (byte) (digit(codes[row + c]) + 3 * (digit(codes[row + d + c]) + 3 * (digit(codes[row + 2 * d + c])
+                        + 3 * (digit(codes[row + 3 * d + c]) + 3 * digit(codes[row + 4 * d + c])))));
             }
         }
+        // the tails (r = G % 5 tokens a channel): w bits at bit c w of the string after the whole
+        // bytes, LSB first, a byte written whenever eight bits are pending
+        int r = layout.tailTokens();
+        long pending = 0;
+        int pendingBits = 0, at = d * q;
+        for (int c = 0; c < d && r > 0; c++) {
+            int trits = 0;
+            for (int k = r - 1; k >= 0; k--) {
+                trits = 3 * trits + digit(codes[(5 * q + k) * d + c]);
+            }
+            pending |= (long) trits << pendingBits;
+            pendingBits += w;
+            if (pendingBits >= 8) {
+                staged[at++] = (byte) pending;
+                pending >>>= 8;
+                pendingBits -= 8;
+            }
+        }
+        if (pendingBits > 0) {
+            staged[at] = (byte) pending;
+        }
         MemorySegment.copy(staged, 0, dst, ValueLayout.JAVA_BYTE, off, codeBytes);
+    }
+
+    /** The base-3 digit of a ternary code: 0 for 0, 1 for +1, 2 for -1. */
+    private static int digit(int code) {
+        return code < 0 ? 2 : code;
     }
 
     @Override

@@ -125,6 +125,14 @@ public final class TernaryValueCodec implements ValueCodec {
         for (int c = 0; c < headDim; c++) {
             state.valueSuper[c] = HeadState.superScale(state.valueSuper[c], global);
         }
+        // One kind of row (a channel's scale, its protected tokens' scale and zero): one super-scale.
+        HeadState.shareLargest(state.valueSuper, 0, headDim);
+    }
+
+    /** COMPACT8: the one FP16 super-scale. */
+    @Override
+    public long stateBytes() {
+        return format == MetadataCodes.COMPACT8 ? 2 : 0;
     }
 
     /**
@@ -200,17 +208,27 @@ public final class TernaryValueCodec implements ValueCodec {
             byte[] staged = s.bytes;
             int q = layout.fullBytes(), w = layout.tailBits();
             int codeBytes = (int) layout.codeBytes();
-            java.util.Arrays.fill(staged, 0, codeBytes, (byte) 0);
             int[] trits = s.trits;
-            for (int c = 0; c < headDim; c++) {
-                for (int i = 0; i < q; i++) {
+            for (int i = 0; i < q; i++) { // whole bytes: channel c's byte i at c q + i
+                for (int c = 0; c < headDim; c++) {
                     staged[c * q + i] = (byte) trits[i * headDim + c];
                 }
-                int tail = trits[q * headDim + c];
-                for (int k = 0; k < w; k++) { // the tail: w bits at bit c w of the string after the whole bytes
-                    int bit = c * w + k;
-                    staged[headDim * q + (bit >>> 3)] |= (byte) ((tail >>> k & 1) << (bit & 7));
+            }
+            // the tails: w bits at bit c w of the string after the whole bytes, LSB first, a byte
+            // written whenever eight bits are pending (every byte of the string is written once)
+            long pending = 0;
+            int pendingBits = 0, at = headDim * q;
+            for (int c = 0; c < headDim; c++) {
+                pending |= (long) trits[q * headDim + c] << pendingBits;
+                pendingBits += w;
+                if (pendingBits >= 8) {
+                    staged[at++] = (byte) pending;
+                    pending >>>= 8;
+                    pendingBits -= 8;
                 }
+            }
+            if (pendingBits > 0) {
+                staged[at] = (byte) pending;
             }
             MemorySegment.copy(staged, 0, dst, ValueLayout.JAVA_BYTE, off, codeBytes);
         } else {

@@ -109,14 +109,17 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
         return axis == QuantAxis.PER_CHANNEL ? p : p % (headDim / layout.channelGroup());
     }
 
+    /**
+     * COMPACT8: one super-scale for the head, the largest channel's calibration scale (max - min) /
+     * (2^k - 1) in FP16 ({@link HeadState#shareLargest}). The rows of a uniform block are all of one
+     * kind, and 8-bit log scales reach 2^-8.3 below it, so one number serves every channel.
+     */
     @Override
     public void calibrate(float[] x, int tokens, HeadState state, CodecScratch scratch) {
         if (format != MetadataCodes.COMPACT8) {
             return;
         }
         float[] sup = keyLayout ? state.keySuper : state.valueSuper;
-        int cg = layout.channelGroup();
-        // Super-scale per channel (per-token params use the channel group's first channel slot).
         float global = 0f;
         for (int c = 0; c < headDim; c++) {
             float min = Float.POSITIVE_INFINITY, max = Float.NEGATIVE_INFINITY;
@@ -125,21 +128,16 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
                 min = Math.min(min, v);
                 max = Math.max(max, v);
             }
-            sup[c] = (max - min) / (levels - 1);
-            global = Math.max(global, sup[c]);
+            global = Math.max(global, (max - min) / (levels - 1));
         }
-        if (axis == QuantAxis.PER_TOKEN) {
-            for (int g = 0; g < headDim / cg; g++) {
-                float m = 0f;
-                for (int c = g * cg; c < (g + 1) * cg; c++) {
-                    m = Math.max(m, sup[c]);
-                }
-                sup[g] = m;
-            }
-        }
-        for (int i = 0; i < sup.length; i++) {
-            sup[i] = HeadState.superScale(sup[i], global);
-        }
+        java.util.Arrays.fill(sup, HeadState.superScale(global, 1f));
+        HeadState.shareLargest(sup, 0, sup.length);
+    }
+
+    /** COMPACT8: the one FP16 super-scale. */
+    @Override
+    public long stateBytes() {
+        return format == MetadataCodes.COMPACT8 ? 2 : 0;
     }
 
     @Override
@@ -154,8 +152,13 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
         long[] words = s.words; // words[c * bits + p]: bit p of channel c's codes over the G tokens
         if (axis == QuantAxis.PER_CHANNEL) {
             encoder.channelMinMax(x, headDim, groupSize, s.channelLow, s.channelHigh);
-            MinMaxCodes.channelParams(x, headDim, groupSize, null, headDim, levels, format, sup, dst, off + layout.scale(0),
-                    off + layout.zero(0), layout.scale(1) - layout.scale(0), s, leastSquares);
+            if (leastSquares) {
+                MinMaxCodes.fittedChannelParams(x, headDim, groupSize, levels, format, sup, dst, off + layout.scale(0),
+                        off + layout.zero(0), layout.scale(1) - layout.scale(0), s, encoder);
+            } else {
+                MinMaxCodes.channelParams(x, headDim, groupSize, null, headDim, levels, format, sup, dst, off + layout.scale(0),
+                        off + layout.zero(0), layout.scale(1) - layout.scale(0), s, false);
+            }
             if (bits == 2) {
                 encoder.twoBitWords(x, headDim, groupSize, s.channelZero, s.channelInv, s.words, s.words2);
                 for (int c = 0; c < headDim; c++) {

@@ -18,6 +18,14 @@ public interface ValueCodec {
     /** Whether protected tokens are stored differently (otherwise the mask is ignored). */
     boolean supportsProtection();
 
+    /**
+     * Bytes of the (layer, head) state this codec fixes at calibration, as the memory report counts
+     * them (channel split, super-scales, normalizers: {@link HeadState}); 0 if it keeps none.
+     */
+    default long stateBytes() {
+        return 0;
+    }
+
     /** Fixes super-scales from {@code tokens} rows of x[t * d + c]. */
     void calibrate(float[] x, int tokens, HeadState state, CodecScratch scratch);
 

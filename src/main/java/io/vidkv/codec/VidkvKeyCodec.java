@@ -98,6 +98,12 @@ public final class VidkvKeyCodec implements KeyCodec {
         return layout.metadataBytes();
     }
 
+    /** The channel split as a d-bit mask, and with COMPACT8 the row super-scales as codes. */
+    @Override
+    public long stateBytes() {
+        return HeadState.splitBytes(headDim) + (format == MetadataCodes.COMPACT8 ? HeadState.codedBytes(headDim) : 0);
+    }
+
     @Override
     public void prepare(CodecScratch s) {
         if (spectral && normal > 0) {
@@ -219,6 +225,9 @@ public final class VidkvKeyCodec implements KeyCodec {
         for (int r = 0; r < headDim; r++) {
             state.keySuper[r] = HeadState.superScale(state.keySuper[r], global);
         }
+        // Two kinds of row (anomalous channels' 2-bit scales, spectral components' sign scales, which
+        // differ by frequency): a super-scale per row, as 8-bit codes under the largest.
+        HeadState.roundToCodes(state.keySuper, 0, headDim);
     }
 
     /** Fills the scratch with the n components of G tokens starting at x[base]. */

@@ -19,10 +19,12 @@ package io.vidkv.layout;
  *         codes + t paramBytes), COMPACT8 ones relative to {@link #TOKEN_SUPER}; the channel
  *         normalizer n_c is per (layer, head) state fixed at calibration (HeadState.valueSuper);
  *         v = n_c * scale_t * trit. Never with protection.
- *       with 4-bit token scales ({@link #tokenScaleBits()} = 4): one block scale S at codes (one
- *         parameter, COMPACT8 relative to {@link #TOKEN_SUPER}), then G 4-bit codes, token t's in
- *         byte codes + paramBytes + t / 2 (low nibble for even t): scale_t = S * 2^((code - 15) /
- *         {@link #TOKEN4_STEPS}), {@link #token4Factor(int)}; ceil(G / 2) bytes.
+ *       with b-bit token scales ({@link #tokenScaleBits()} = b, 3 or 4): one block scale S at codes
+ *         (one parameter, COMPACT8 relative to {@link #TOKEN_SUPER}), the block's step index j (one
+ *         byte, 0-7) at codes + paramBytes, then G b-bit codes as a bit string at codes + paramBytes
+ *         + 1, token t's at bits [b t, b t + b) (bit i in byte i / 8, bit i % 8): scale_t = S *
+ *         2^(-(top - code) * {@link #TOKEN_STEP_OCTAVES}[j]), top = 2^b - 1,
+ *         {@link #tokenFactor(int, int)}; 1 + ceil(G b / 8) bytes.
  * with protection:
  *   mask:  G / 8 bytes, bit t = token t protected (its trit is 0).
  *   if P = popcount(mask) > 0: the P protected tokens in token order, each as two bit planes of its
@@ -43,25 +45,29 @@ public final class TernaryLayout {
     public static final float TOKEN_SUPER = 16f;
 
     /**
-     * Log steps per octave of 4-bit token scales: 16 levels span 2^-5 .. 1 of the block scale, 26 %
-     * apart (a nearest level is within 12 % of the least-squares scale). Measured on MiniLM values:
-     * value error 0.3634 against 0.3599 with 8-bit scales and 0.3683 / 0.3616 at 2 / 4 steps (a
-     * token quieter than the range keeps only its codes above half the smallest level).
+     * The spacings of b-bit token scale levels a block chooses from, in octaves per level: with
+     * 3-bit codes, 8 levels over 1.75 to 21 octaves below the block scale. The encoder takes the one
+     * that fits the block's token scales best (TernaryTokenCodec), so a block of similar tokens gets
+     * fine steps and one with a loud sink and quiet tokens a wide range: on MiniLM's values (NumPy
+     * prototype) 3-bit codes then lose 0.4235 relative value error against 0.4247 at a fixed third
+     * of an octave and 0.4237 for fixed 4-bit codes.
      */
-    public static final int TOKEN4_STEPS = 3;
+    public static final double[] TOKEN_STEP_OCTAVES = {0.25, 1 / 3.0, 0.5, 2 / 3.0, 1, 4 / 3.0, 2, 3};
 
-    /** 2^((code - 15) / TOKEN4_STEPS) for the 16 codes: a token's scale over its block's. */
-    private static final float[] TOKEN4_FACTOR = new float[16];
+    /** TOKEN_FACTOR[j][i] = 2^(-i * TOKEN_STEP_OCTAVES[j]): the factor i levels below the top at step j. */
+    private static final float[][] TOKEN_FACTOR = new float[TOKEN_STEP_OCTAVES.length][16];
 
     static {
-        for (int q = 0; q < 16; q++) {
-            TOKEN4_FACTOR[q] = (float) Math.pow(2, (q - 15) / (double) TOKEN4_STEPS);
+        for (int j = 0; j < TOKEN_STEP_OCTAVES.length; j++) {
+            for (int i = 0; i < 16; i++) {
+                TOKEN_FACTOR[j][i] = (float) Math.pow(2, -i * TOKEN_STEP_OCTAVES[j]);
+            }
         }
     }
 
-    /** A 4-bit token scale code's factor of the block scale (code 15: 1, code 0: 2^-5). */
-    public static float token4Factor(int code) {
-        return TOKEN4_FACTOR[code];
+    /** A token scale code's factor of the block scale at step index j: 1 for the top code. */
+    public static float tokenFactor(int step, int levelsBelowTop) {
+        return TOKEN_FACTOR[step][levelsBelowTop];
     }
 
     /** Bits of a tail of r trits, r < 5: ceil(log2(3^r)). */
@@ -81,15 +87,15 @@ public final class TernaryLayout {
 
     /**
      * With {@code tokenScales}: one scale per token instead of one per channel (no protection), each
-     * a parameter ({@code tokenScaleBits} 0) or a 4-bit code under a block scale (4).
+     * a parameter ({@code tokenScaleBits} 0) or a b-bit code under a block scale (3 or 4).
      */
     public TernaryLayout(boolean base3, boolean protection, boolean tokenScales, int tokenScaleBits, int groupSize, int headDim,
                          int paramBytes) {
         if (tokenScales && protection) {
             throw new IllegalArgumentException("ternary token scales do not combine with protected tokens");
         }
-        if (tokenScaleBits != 0 && !(tokenScales && tokenScaleBits == 4)) {
-            throw new IllegalArgumentException("4-bit token scales need ternary values per token, got " + tokenScaleBits + " bits");
+        if (tokenScaleBits != 0 && !(tokenScales && (tokenScaleBits == 3 || tokenScaleBits == 4))) {
+            throw new IllegalArgumentException("3- or 4-bit token scales need ternary values per token, got " + tokenScaleBits + " bits");
         }
         this.tokenScales = tokenScales;
         this.tokenScaleBits = tokenScaleBits;
@@ -113,7 +119,7 @@ public final class TernaryLayout {
         return tokenScales;
     }
 
-    /** 4 when token scales are 4-bit codes under a block scale, else 0 (a parameter a scale). */
+    /** b (3 or 4) when token scales are b-bit codes under a block scale, else 0 (a parameter a scale). */
     public int tokenScaleBits() {
         return tokenScaleBits;
     }
@@ -162,24 +168,34 @@ public final class TernaryLayout {
         return base3 ? tail() + ((long) headDim * tailBits() + 7) / 8 : 2L * headDim * (groupSize / 8);
     }
 
-    /** Scale i: of channel i, or of token i with {@link #tokenScales()} (not with 4-bit token scales). */
+    /** Scale i: of channel i, or of token i with {@link #tokenScales()} (not with b-bit token scales). */
     public long scale(int i) {
         return codeBytes() + (long) i * paramBytes;
     }
 
-    /** 4-bit token scales: the block scale. */
+    /** b-bit token scales: the block scale. */
     public long blockScale() {
         return codeBytes();
     }
 
-    /** 4-bit token scales: the byte holding token t's code (bits 4 (t & 1) .. 4 (t & 1) + 3). */
-    public long tokenScaleCode(int t) {
-        return codeBytes() + paramBytes + t / 2;
+    /** b-bit token scales: the byte of the block's step index (into {@link #TOKEN_STEP_OCTAVES}). */
+    public long tokenScaleStep() {
+        return codeBytes() + paramBytes;
     }
 
-    /** Bytes of the scales: d or G parameters, or one block scale and G nibbles. */
+    /** b-bit token scales: the bit string of the codes, token t's at bits [b t, b t + b). */
+    public long tokenScaleCodes() {
+        return codeBytes() + paramBytes + 1;
+    }
+
+    /** b-bit token scales: the top code (the block scale itself), 2^b - 1. */
+    public int topTokenCode() {
+        return (1 << tokenScaleBits) - 1;
+    }
+
+    /** Bytes of the scales: d or G parameters, or one block scale, a step byte and G b-bit codes. */
     private long scaleBytes() {
-        return tokenScaleBits == 4 ? paramBytes + (groupSize + 1) / 2 : (long) scaleCount() * paramBytes;
+        return tokenScaleBits != 0 ? paramBytes + 1 + ((long) groupSize * tokenScaleBits + 7) / 8 : (long) scaleCount() * paramBytes;
     }
 
     public long mask() {

@@ -59,6 +59,9 @@ class CodecDecodeReferenceTest {
             "vidkv-1.5/1.58+terntok+tok4, 128",
             "vidkv-1.5/1.58+terntok+lsternary+compact+tok4+G=64+C=2, 32",
             "vidkv-1.5/1.58+terntok+tok4+G=24+C=1, 96",
+            "vidkv-1.5/1.58+terntok+tok3, 128",
+            "vidkv-1.5/1.58+terntok+lsternary+compact+tok3+G=64+C=2, 32",
+            "vidkv-1.5/1.58+terntok+tok3+G=24+C=1, 96",
             "vidkv-1.5/1.58+terntok+lsternary+compact+G=64+C=2, 64",
             "vidkv-2+terntok+G=24+C=1, 96",
             "vidkv-1.5/1.58+terntok+lsternary+G=16, 32"})

@@ -69,6 +69,53 @@ class EncodeMathTest {
         return (int) Math.max(0, Math.min(levels - 1, r));
     }
 
+    /**
+     * The least-squares fit's passes: both bodies give the same doubles, bit for bit, and each sum and
+     * squared error matches a float64 sum of the definition (codes from {@link #referenceCode}) within
+     * 1e-12 relative to the sum of magnitudes.
+     */
+    @ParameterizedTest(name = "tokens={0} d={1}")
+    @CsvSource({"32, 128", "64, 64", "24, 96", "8, 24", "1, 8", "40, 100", "33, 13", "64, 32"})
+    void fitSumsAndSquaredErrorsAreIdenticalAndMatchFloat64(int tokens, int d) {
+        EncodeMath v = vector();
+        for (int seed = 0; seed < 4; seed++) {
+            SplittableRandom rnd = TestSeeds.random(tokens, d, seed, 7);
+            float[] zero = new float[d], inv = new float[d];
+            float[] x = block(rnd, tokens, d, zero, inv);
+            float[] scale = new float[d];
+            for (int c = 0; c < d; c++) {
+                scale[c] = inv[c] == 0f ? 0f : 1f / inv[c];
+            }
+            String at = "tokens " + tokens + " d " + d + TestSeeds.replay();
+            for (int levels : new int[]{2, 4, 16}) {
+                double[] sa = new double[4 * d], sb = new double[4 * d], ea = new double[d], eb = new double[d];
+                SCALAR.fitSums(x, d, tokens, zero, inv, levels, sa);
+                v.fitSums(x, d, tokens, zero, inv, levels, sb);
+                assertArrayEquals(sa, sb, 0.0, at + " levels " + levels);
+                SCALAR.squaredErrors(x, d, tokens, zero, scale, inv, levels, ea);
+                v.squaredErrors(x, d, tokens, zero, scale, inv, levels, eb);
+                assertArrayEquals(ea, eb, 0.0, at + " levels " + levels);
+                for (int c = 0; c < d; c++) {
+                    double[] want = new double[5], mag = new double[5];
+                    for (int t = 0; t < tokens; t++) {
+                        double xv = x[t * d + c];
+                        int k = referenceCode(x[t * d + c], zero[c], inv[c], levels);
+                        double r = (double) zero[c] + (double) scale[c] * k - xv;
+                        double[] terms = {k, (double) k * k, xv, k * xv, r * r};
+                        for (int i = 0; i < 5; i++) {
+                            want[i] += terms[i];
+                            mag[i] += Math.abs(terms[i]);
+                        }
+                    }
+                    double[] got = {sa[c], sa[d + c], sa[2 * d + c], sa[3 * d + c], ea[c]};
+                    for (int i = 0; i < 5; i++) {
+                        assertEquals(want[i], got[i], 1e-12 * mag[i], at + " levels " + levels + " channel " + c + " sum " + i);
+                    }
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "tokens={0} d={1}")
     @CsvSource({"32, 128", "64, 64", "24, 96", "8, 24", "1, 8", "40, 100", "33, 13", "5, 128"})
     void minMaxAndCodesAreIdenticalAndExact(int tokens, int d) {

@@ -33,7 +33,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * definition, read back through the independent decoder {@link ReferenceBlocks}:
  * <ul>
  *   <li>the channel normalizers are the FP16-rounded mean |v| of each channel over the calibration
- *       tokens (the first C groups);
+ *       tokens (the first C groups), with COMPACT8 then rounded to the nearest 2^(k / 24) times the
+ *       largest of them in FP16, k = -255 .. 0;
  *   <li>per token, with x_c = v_c / n_c: the gamma rule keeps exactly the channels with |x| above
  *       gamma x mean |x| (a value within 1e-6 of the threshold may go either way: the codec divides in
  *       float32), the least-squares rule reaches the brute-force minimum of the squared error over all
@@ -86,13 +87,26 @@ class TernaryPerTokenTest {
                     String at = "G=" + g + " d=" + d + " " + rule + " " + meta + " " + dist + " seed " + seed + " head " + h
                             + TestSeeds.replay();
                     float[] normalizers = CacheAccess.stream(cache, 0, h).state().valueSuper;
+                    double[] halves = new double[d];
                     for (int c = 0; c < d; c++) {
                         double mean = 0;
                         for (int t = 0; t < calibration * g; t++) {
                             mean += Math.abs(x[h][t][c]) / (calibration * g);
                         }
-                        assertEquals(Float.float16ToFloat(Float.floatToFloat16((float) mean)), normalizers[c], 0f,
-                                "normalizer of channel " + c + ": " + at);
+                        halves[c] = Float.float16ToFloat(Float.floatToFloat16((float) mean));
+                    }
+                    double reference = 0; // COMPACT8: 8-bit log codes under the largest, in FP16
+                    for (double m : halves) {
+                        reference = Math.max(reference, m);
+                    }
+                    reference = Float.float16ToFloat(Float.floatToFloat16((float) reference));
+                    for (int c = 0; c < d; c++) {
+                        double want = halves[c];
+                        if (meta == MetadataFormat.COMPACT8) {
+                            double code = Math.max(0, Math.min(255, Math.rint(255 + 24 * Math.log(halves[c] / reference) / Math.log(2))));
+                            want = reference * Math.pow(2, (code - 255) / 24);
+                        }
+                        assertEquals(want, normalizers[c], 1e-6 * want, "normalizer of channel " + c + ": " + at);
                     }
                     double[][] y = ReferenceBlocks.dequantize(cache, 0, h)[1];
                     for (int t = 0; t < quantized; t++) {
@@ -211,23 +225,27 @@ class TernaryPerTokenTest {
     }
 
     /**
-     * 4-bit token scales: per block, the block scale is the largest token scale of the rule (FP16
-     * rounding, or one 8-bit log step up), and each token stores the level S x 2^((q - 15) / 3)
-     * nearest to its rule scale in value (either level within 1e-6 of the midpoint), with the rule's
-     * own codes; a token below the smallest level (by more than 5 %) stores it and keeps only the
-     * values above half of it.
+     * b-bit token scales (b = 3, 4; top = 2^b - 1): per block, the block scale S is the largest token
+     * scale of the rule (FP16 rounding, or one 8-bit log step up); the block's spacing is the one of
+     * the eight (1/4 .. 3 octaves a level) with the least sum over tokens of k (level - r)^2 (k the
+     * token's nonzero codes, r its rule scale, each at its nearest level); each token stores the level
+     * S x 2^(-(top - q) x spacing) nearest to r in value (either level within 1e-6 of the midpoint),
+     * with the rule's own codes; a token below the smallest level (by more than 5 %) stores it and
+     * keeps only the values above half of it.
      */
-    @ParameterizedTest(name = "G={0} d={1} {2} {3} {4}")
-    @CsvSource({"64, 32, LEAST_SQUARES, COMPACT8, GAUSS", "32, 128, MEAN_ABS, FP16, GAUSS", "24, 64, LEAST_SQUARES, FP16, TIES",
-            "64, 64, MEAN_ABS, COMPACT8, HEAVY_TAIL"})
-    void fourBitTokenScalesAreTheNearestLevelOfTheBlockScale(int g, int d, TernaryThreshold rule, MetadataFormat meta,
-                                                              String dist) {
+    @ParameterizedTest(name = "{0}-bit G={1} d={2} {3} {4} {5}")
+    @CsvSource({"4, 64, 32, LEAST_SQUARES, COMPACT8, GAUSS", "4, 32, 128, MEAN_ABS, FP16, GAUSS", "4, 24, 64, LEAST_SQUARES, FP16, TIES",
+            "4, 64, 64, MEAN_ABS, COMPACT8, HEAVY_TAIL", "3, 64, 32, LEAST_SQUARES, COMPACT8, GAUSS", "3, 40, 128, MEAN_ABS, FP16, GAUSS",
+            "3, 24, 64, LEAST_SQUARES, COMPACT8, TIES", "3, 56, 48, LEAST_SQUARES, FP16, HEAVY_TAIL"})
+    void tokenScaleCodesAreTheNearestLevelOfTheBlockScale(int bits, int g, int d, TernaryThreshold rule, MetadataFormat meta,
+                                                          String dist) {
+        int top = (1 << bits) - 1;
         LayerConfig lc = new LayerConfig(Preset.VIDKV_15_158.layerConfig().keys(), ValueSpec.ternary(TernaryPacking.BASE3)
-                .withThreshold(rule).withAxis(QuantAxis.PER_TOKEN).withTokenScaleBits(4), g, 0, 2, meta);
+                .withThreshold(rule).withAxis(QuantAxis.PER_TOKEN).withTokenScaleBits(bits), g, 0, 2, meta);
         ModelShape shape = new ModelShape(1, 1, 1, d);
         int tokens = 10 * g;
         for (int seed = 0; seed < 3; seed++) {
-            SplittableRandom rnd = TestSeeds.random(4, g, d, rule.ordinal(), meta.ordinal(), dist.hashCode(), seed);
+            SplittableRandom rnd = TestSeeds.random(bits, g, d, rule.ordinal(), meta.ordinal(), dist.hashCode(), seed);
             try (Arena arena = Arena.ofConfined();
                  KvCache cache = KvCache.create(shape, CacheConfig.uniform(shape, lc).withCapacity(tokens + 64))) {
                 MemorySegment k = arena.allocate(4L * tokens * d), v = arena.allocate(4L * tokens * d);
@@ -251,8 +269,8 @@ class TernaryPerTokenTest {
                 double[][] y = ReferenceBlocks.dequantize(cache, 0, 0)[1];
                 int clippedSeen = 0;
                 for (int b = 0; b < quantized / g; b++) {
-                    String at = "G=" + g + " d=" + d + " " + rule + " " + meta + " " + dist + " seed " + seed + " block " + b
-                            + TestSeeds.replay();
+                    String at = bits + "-bit G=" + g + " d=" + d + " " + rule + " " + meta + " " + dist + " seed " + seed
+                            + " block " + b + TestSeeds.replay();
                     double[] ruleScale = new double[g];
                     double largest = 0;
                     for (int i = 0; i < g; i++) {
@@ -268,12 +286,32 @@ class TernaryPerTokenTest {
                             block = storedScale(y[b * g + i], n);
                         }
                     }
-                    // (its level is 15: the block scale is at or above its scale, or the format's top below it)
+                    // (its level is the top one: the block scale is at or above its scale, or the format's top below it)
                     double up = meta == MetadataFormat.FP16 ? 0x1p-11 : Math.pow(2, 1 / 24.0) - 1 + 1e-6;
-                    double top = TernaryLayout.TOKEN_SUPER * Math.pow(2, (255 - 200) / 24.0); // COMPACT8 code 255
-                    boolean formatTop = meta == MetadataFormat.COMPACT8 && largest > top && Math.abs(block - top) <= 1e-6 * top;
+                    double formatMax = TernaryLayout.TOKEN_SUPER * Math.pow(2, (255 - 200) / 24.0); // COMPACT8 code 255
+                    boolean formatTop = meta == MetadataFormat.COMPACT8 && largest > formatMax && Math.abs(block - formatMax) <= 1e-6 * formatMax;
                     assertTrue(block >= largest * (1 - 0x1p-11) && block <= largest * (1 + up) || formatTop, "block scale "
                             + block + " vs the largest token scale " + largest + ": " + at);
+                    // the step: the one of the eight spacings with the least sum of k (level - r)^2 over
+                    // the tokens, each at its nearest level (near-ties, within 1e-4, may go either way)
+                    double[] error = new double[OCTAVES.length];
+                    double least = Double.POSITIVE_INFINITY;
+                    for (int j = 0; j < OCTAVES.length; j++) {
+                        for (int i = 0; i < g; i++) {
+                            double e = nearestLevel(block, ruleScale[i], top, OCTAVES[j]) - ruleScale[i];
+                            error[j] += ruleCount(x[b * g + i], n, rule) * e * e;
+                        }
+                        least = Math.min(least, error[j]);
+                    }
+                    int step = -1;
+                    for (int j = 0; j < OCTAVES.length && step < 0; j++) {
+                        if (error[j] <= least * (1 + 1e-4) + 1e-12 && storesLevelsOf(block, ruleScale, y, b * g, n, top, OCTAVES[j])) {
+                            step = j;
+                        }
+                    }
+                    assertTrue(step >= 0, "no step of least error " + least + " (errors " + java.util.Arrays.toString(error)
+                            + ") gives the stored scales: " + at);
+                    double octaves = OCTAVES[step];
                     for (int i = 0; i < g; i++) {
                         int t = b * g + i;
                         double r = ruleScale[i], stored = storedScale(y[t], n);
@@ -281,7 +319,7 @@ class TernaryPerTokenTest {
                             assertEquals(0, stored, "a token without codes: " + at + " token " + t);
                             continue;
                         }
-                        double lowest = block * Math.pow(2, -5);
+                        double lowest = block * Math.pow(2, -top * octaves);
                         if (lowest > 1.05 * r) {
                             clippedSeen++;
                             double[] xs = new double[d];
@@ -298,18 +336,6 @@ class TernaryPerTokenTest {
                             }
                             continue;
                         }
-                        int q = 0;
-                        for (int l = 1; l < 16; l++) {
-                            if (Math.abs(block * Math.pow(2, (l - 15) / 3.0) - r) < Math.abs(block * Math.pow(2, (q - 15) / 3.0) - r)) {
-                                q = l;
-                            }
-                        }
-                        double want = block * Math.pow(2, (q - 15) / 3.0);
-                        double other = stored; // a tie at the midpoint may go either way
-                        boolean tie = q > 0 && Math.abs(Math.abs(block * Math.pow(2, (q - 16) / 3.0) - r) - Math.abs(want - r)) <= 1e-6 * r
-                                || q < 15 && Math.abs(Math.abs(block * Math.pow(2, (q - 14) / 3.0) - r) - Math.abs(want - r)) <= 1e-6 * r;
-                        assertTrue(Math.abs(other - want) <= 1e-6 * want || tie, "token " + t + " stores " + stored
-                                + ", the nearest level to " + r + " is " + want + ": " + at);
                         checkToken(x[t], y[t], n, rule, meta, false, at + " token " + t);
                     }
                 }
@@ -319,6 +345,71 @@ class TernaryPerTokenTest {
                 }
             }
         }
+    }
+
+    /** The spacings of token scale levels, octaves per level, by step index (the layout's, restated). */
+    private static final double[] OCTAVES = {0.25, 1 / 3.0, 0.5, 2 / 3.0, 1, 4 / 3.0, 2, 3};
+
+    /**
+     * The level S x 2^(-i x octaves), i = 0 .. top, nearest to r in value: S at or above it, the
+     * lowest below the lowest.
+     */
+    private static double nearestLevel(double block, double r, int top, double octaves) {
+        double best = block;
+        for (int i = 0; i <= top; i++) {
+            double level = block * Math.pow(2, -i * octaves);
+            if (Math.abs(level - r) < Math.abs(best - r)) {
+                best = level;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * Whether every token of the block stores the level nearest to its rule scale at this spacing
+     * (either level when r is within 1e-6 of their midpoint), or the lowest level if it is clipped.
+     */
+    private static boolean storesLevelsOf(double block, double[] ruleScale, double[][] y, int first, float[] n, int top,
+                                          double octaves) {
+        for (int i = 0; i < ruleScale.length; i++) {
+            double r = ruleScale[i], stored = storedScale(y[first + i], n);
+            if (r == 0) {
+                continue;
+            }
+            double lowest = block * Math.pow(2, -top * octaves);
+            if (lowest > 1.05 * r) {
+                if (stored > 0 && Math.abs(stored - lowest) > 1e-6 * lowest) {
+                    return false;
+                }
+                continue;
+            }
+            double want = nearestLevel(block, r, top, octaves);
+            if (Math.abs(stored - want) <= 1e-6 * want) {
+                continue;
+            }
+            // a tie: the stored level is as near to r as the nearest one
+            boolean isLevel = false;
+            for (int q = 0; q <= top; q++) {
+                isLevel |= Math.abs(stored - block * Math.pow(2, -q * octaves)) <= 1e-6 * stored;
+            }
+            if (!isLevel || Math.abs(Math.abs(stored - r) - Math.abs(want - r)) > 1e-6 * r) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** How many channels are in the token's rule set (its nonzero codes), from the definition. */
+    private static int ruleCount(double[] v, float[] n, TernaryThreshold rule) {
+        double[] x = new double[v.length];
+        for (int c = 0; c < v.length; c++) {
+            x[c] = v[c] / n[c];
+        }
+        int k = 0;
+        for (int c = 0; c < v.length; c++) {
+            k += inRuleSet(x, c, rule) ? 1 : 0;
+        }
+        return k;
     }
 
     /** The rule's scale of one token (mean |x| over its kept set), from the definition, float64. */

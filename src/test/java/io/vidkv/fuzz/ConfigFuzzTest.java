@@ -92,6 +92,7 @@ class ConfigFuzzTest {
             TernaryThreshold threshold = in.pick(TernaryThreshold.values());
             ParameterFit keyFit = in.pick(ParameterFit.values()), valueFit = in.pick(ParameterFit.values());
             int tokenScaleBits = in.bool() ? 4 : 0;
+            tokenScaleBits = tokenScaleBits == 4 && in.bool() ? 3 : tokenScaleBits; // read after, for the same reason
             if (threshold != TernaryThreshold.MEAN_ABS || keyFit != ParameterFit.MIN_MAX || valueFit != ParameterFit.MIN_MAX
                     || tokenScaleBits != 0) {
                 lc = lc.withKeys(k.withFit(keyFit)).withValues(v.withThreshold(threshold).withFit(valueFit)

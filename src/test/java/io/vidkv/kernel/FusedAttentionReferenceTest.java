@@ -86,6 +86,8 @@ class FusedAttentionReferenceTest {
             "vidkv-2/1.58-lsq, 700, 128, 5, 1, 2, NORMAL, 0.5",
             "vidkv-1.5/1.58+terntok+tok4, 600, 64, 3, 1, 1, NEAR_FP16_MAX, 1",
             "vidkv-1.5/1.58+terntok+compact+tok4, 500, 64, 2, 1, 2, TINY, 1",
+            "vidkv-1.5/1.58+terntok+tok3, 300, 128, 7, 2, 2, NORMAL, 0.5",
+            "vidkv-1.5/1.58+terntok+compact+tok3, 600, 32, 3, 3, 1, NEAR_FP16_MAX, 1",
             "vidkv-1.5/1.58+terntok+lsternary+compact+G=64+C=2, 700, 128, 5, 1, 2, NORMAL, 0.5",
             "vidkv-2+terntok+lsternary+G=24, 333, 96, 3, 1, 1, NORMAL, 0.5",
             "vidkv-1.5/1.58+terntok+G=16+R=0, 290, 64, 12, 1, 1, NORMAL, 8",

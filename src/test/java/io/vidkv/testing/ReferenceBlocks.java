@@ -265,10 +265,14 @@ public final class ReferenceBlocks {
         int q = layout.fullBytes();
         double[] tokenScale = new double[g];
         for (int t = 0; t < g && layout.tokenScales(); t++) {
-            if (layout.tokenScaleBits() == 4) { // block scale S x 2^((code - 15) / 3), codes two a byte, low nibble first
-                int code = seg.get(ValueLayout.JAVA_BYTE, off + layout.blockScale() + f.bytes() + t / 2) >> (t % 2 == 0 ? 0 : 4) & 15;
+            int b = layout.tokenScaleBits();
+            if (b != 0) { // block scale S, step byte j, then token t's b bits at bit b t, LSB first:
+                // S x 2^(-(2^b - 1 - code) x octaves[j]), octaves = 1/4, 1/3, 1/2, 2/3, 1, 4/3, 2, 3
+                int j = seg.get(ValueLayout.JAVA_BYTE, off + layout.blockScale() + f.bytes()) & 0xFF;
+                double octaves = new double[] {0.25, 1 / 3.0, 0.5, 2 / 3.0, 1, 4 / 3.0, 2, 3}[j];
+                int code = bits(seg, off + layout.blockScale() + f.bytes() + 1, b * t, b);
                 tokenScale[t] = (double) scale(f, seg, off + layout.blockScale(), TernaryLayout.TOKEN_SUPER)
-                        * Math.pow(2, (code - 15) / 3.0);
+                        * Math.pow(2, -(((1 << b) - 1) - code) * octaves);
             } else {
                 tokenScale[t] = scale(f, seg, off + layout.scale(t), TernaryLayout.TOKEN_SUPER);
             }

@@ -16,8 +16,9 @@ import io.vidkv.TernaryPacking;
  * {@code v=BITS:AXIS} uniform keys or values ({@code AXIS} = {@code ch} or {@code tok}),
  * {@code G=N}, {@code R=N}, {@code C=N} group size, residual window, calibration groups,
  * {@code fit} least-squares parameters for uniform keys and values, {@code lsternary} the
- * least-squares ternary threshold, {@code terntok} ternary values per token, {@code tok4} and
- * {@code tok8} their token scales as 4-bit codes under a block scale or one parameter a token.
+ * least-squares ternary threshold, {@code terntok} ternary values per token, {@code tok4},
+ * {@code tok3} and {@code tok8} their token scales as 4- or 3-bit codes under a block scale or one
+ * parameter a token.
  */
 public final class TestConfigs {
 
@@ -40,6 +41,7 @@ public final class TestConfigs {
                 case "lsternary" -> lc.withValues(v.withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES));
                 case "terntok" -> lc.withValues(v.withAxis(QuantAxis.PER_TOKEN));
                 case "tok4" -> lc.withValues(v.withTokenScaleBits(4));
+                case "tok3" -> lc.withValues(v.withTokenScaleBits(3));
                 case "tok8" -> lc.withValues(v.withTokenScaleBits(0));
                 case "flat" -> lc.withKeys(k.withSpectral(false));
                 case "pergroup" -> lc.withKeys(k.withSplitPerGroup(true));

@@ -80,9 +80,11 @@ public record Variant(String name, LayerConfig config, Protection protection) {
                 .withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES).withAxis(QuantAxis.PER_TOKEN)), Protection.SALIENT));
         v.add(new Variant("exp:lsq-g32", Preset.VIDKV_2_158_LSQ.layerConfig().withGroupSize(32).withCalibrationGroups(4),
                 Protection.SALIENT));
-        // the preset's token scales as one 8-bit log parameter a token instead of 4-bit codes under a block scale
+        // the preset's token scales as one 8-bit log parameter a token instead of 3-bit codes under a block scale
         LayerConfig lsq = Preset.VIDKV_2_158_LSQ.layerConfig();
         v.add(new Variant("exp:lsq-tok8", lsq.withValues(lsq.values().withTokenScaleBits(0)), Protection.SALIENT));
+        // ... and as 4-bit codes (16 levels over 5 octaves instead of the preset's 8 over 2.33)
+        v.add(new Variant("exp:lsq-tok4", lsq.withValues(lsq.values().withTokenScaleBits(4)), Protection.SALIENT));
         // 4-bit token scales on the 1.5-bit VidKV keys (toward 1.75 bits)
         v.add(new Variant("exp:compact+terntok-ls-tok4", compact.withValues(compact.values()
                 .withThreshold(io.vidkv.TernaryThreshold.LEAST_SQUARES).withAxis(QuantAxis.PER_TOKEN).withTokenScaleBits(4)),

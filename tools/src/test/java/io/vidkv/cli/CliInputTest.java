@@ -248,7 +248,7 @@ class CliInputTest {
         assertEquals(0, snapshot.code(), snapshot.err());
         Run inspect = run("snapshot", "--inspect", file.toString());
         assertEquals(0, inspect.code(), inspect.err());
-        assertTrue(inspect.out().contains("format version 1") && inspect.out().contains("checksums verified")
+        assertTrue(inspect.out().contains("format version 2") && inspect.out().contains("checksums verified")
                 && inspect.out().contains("kivi-2") && inspect.out().contains("PAGE"), inspect.out());
         assertTrue(inspect.out().contains("406"), "2 frames: 14 + 2 x 196 tokens\n" + inspect.out());
         Run questions = run("replay", "--questions", "2", "--question-tokens", "4", "--frames", "2", "--layers", "1", "--steps",
