@@ -17,6 +17,29 @@ final class BitStrings {
     private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LONG_LE = LONG.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
+    /**
+     * Writes fields[from + i], i &lt; count, each {@code width} (&lt;= 8) bits wide, as a bit string
+     * (field i at bits [i width, (i + 1) width), LSB first) into dst from byte {@code at}: every byte of
+     * the string's ceil(count width / 8) is written once, a byte whenever eight bits are pending (the
+     * ternary codecs' base-3 tails).
+     */
+    static void packFields(int[] fields, int from, int count, int width, byte[] dst, int at) {
+        long pending = 0;
+        int pendingBits = 0;
+        for (int i = 0; i < count; i++) {
+            pending |= (long) fields[from + i] << pendingBits;
+            pendingBits += width;
+            if (pendingBits >= 8) {
+                dst[at++] = (byte) pending;
+                pending >>>= 8;
+                pendingBits -= 8;
+            }
+        }
+        if (pendingBits > 0) {
+            dst[at] = (byte) pending;
+        }
+    }
+
     /** Zeroes {@code bytes} bytes at {@code off} (no slice: the append path allocates nothing). */
     static void clear(MemorySegment dst, long off, long bytes) {
         long i = 0;

@@ -199,7 +199,7 @@ public final class TernaryTokenCodec implements ValueCodec {
                 codes[row + c] = kept * (v > 0 ? 1 : -1);
             }
         }
-        pack(codes, dst, off, s.bytes);
+        pack(codes, dst, off, s.bytes, s.trits);
         return layout.blockBytes(0);
     }
 
@@ -349,7 +349,7 @@ public final class TernaryTokenCodec implements ValueCodec {
     private static final int[] SHELL_GAPS = {132, 57, 23, 10, 4, 1};
 
     /** The codes into the BASE3 channel-major bytes and tail bits of {@link TernaryLayout}, staged then copied once. */
-    private void pack(int[] codes, MemorySegment dst, long off, byte[] staged) {
+    private void pack(int[] codes, MemorySegment dst, long off, byte[] staged, int[] tails) {
         int q = layout.fullBytes(), w = layout.tailBits(), d = headDim;
         int codeBytes = (int) layout.codeBytes();
         for (int i = 0; i < q; i++) { // whole bytes: tokens 5i .. 5i + 4 of channel c at c q + i
@@ -359,27 +359,16 @@ public final class TernaryTokenCodec implements ValueCodec {
                         + 3 * (digit(codes[row + 3 * d + c]) + 3 * digit(codes[row + 4 * d + c])))));
             }
         }
-        // the tails (r = G % 5 tokens a channel): w bits at bit c w of the string after the whole
-        // bytes, LSB first, a byte written whenever eight bits are pending
+        // the tails (r = G % 5 tokens a channel): w bits at bit c w of the string after the whole bytes
         int r = layout.tailTokens();
-        long pending = 0;
-        int pendingBits = 0, at = d * q;
         for (int c = 0; c < d && r > 0; c++) {
             int trits = 0;
             for (int k = r - 1; k >= 0; k--) {
                 trits = 3 * trits + digit(codes[(5 * q + k) * d + c]);
             }
-            pending |= (long) trits << pendingBits;
-            pendingBits += w;
-            if (pendingBits >= 8) {
-                staged[at++] = (byte) pending;
-                pending >>>= 8;
-                pendingBits -= 8;
-            }
+            tails[c] = trits;
         }
-        if (pendingBits > 0) {
-            staged[at] = (byte) pending;
-        }
+        BitStrings.packFields(tails, 0, r == 0 ? 0 : d, w, staged, d * q);
         MemorySegment.copy(staged, 0, dst, ValueLayout.JAVA_BYTE, off, codeBytes);
     }
 

@@ -214,22 +214,8 @@ public final class TernaryValueCodec implements ValueCodec {
                     staged[c * q + i] = (byte) trits[i * headDim + c];
                 }
             }
-            // the tails: w bits at bit c w of the string after the whole bytes, LSB first, a byte
-            // written whenever eight bits are pending (every byte of the string is written once)
-            long pending = 0;
-            int pendingBits = 0, at = headDim * q;
-            for (int c = 0; c < headDim; c++) {
-                pending |= (long) trits[q * headDim + c] << pendingBits;
-                pendingBits += w;
-                if (pendingBits >= 8) {
-                    staged[at++] = (byte) pending;
-                    pending >>>= 8;
-                    pendingBits -= 8;
-                }
-            }
-            if (pendingBits > 0) {
-                staged[at] = (byte) pending;
-            }
+            // the tails: w bits at bit c w of the string after the whole bytes
+            BitStrings.packFields(trits, q * headDim, w == 0 ? 0 : headDim, w, staged, headDim * q);
             MemorySegment.copy(staged, 0, dst, ValueLayout.JAVA_BYTE, off, codeBytes);
         } else {
             packPlanes(codes, dst, off);
