@@ -333,12 +333,16 @@ class KvCacheTest {
     void steadyStateAppendAndDecodeAllocateNothing() {
         io.vidkv.testing.EncoderWarmup.run(); // the encoders C2-compiled, as after a server's prefills
         ModelShape shape = new ModelShape(2, 8, 2, 128);
-        // the presets, and the least-squares options (their encoders sort and refit per group)
-        for (String spec : new String[]{"vidkv-1.5/1.58", "fp16", "vidkv-1.5/1.66-stp", "kivi-2", "vidkv-2",
-                "vidkv-1.5/1.58-compact", "kivi-2+fit", "vidkv-1.5/1.58-compact+lsternary", "vidkv-1.5/1.66-stp+lsternary"}) {
-            SplittableRandom rnd = TestSeeds.random(19, spec.hashCode());
+        // the presets, and the least-squares options (their encoders sort and refit per group); "@2": the
+        // cache appends on a 2-thread ParallelRunner (a decode step that quantizes a group runs its heads there)
+        for (String run : new String[]{"vidkv-1.5/1.58", "fp16", "vidkv-1.5/1.66-stp", "kivi-2", "vidkv-2",
+                "vidkv-1.5/1.58-compact", "kivi-2+fit", "vidkv-1.5/1.58-compact+lsternary", "vidkv-1.5/1.66-stp+lsternary",
+                "vidkv-2/1.58-lsq", "vidkv-1.5/1.58@2", "vidkv-2/1.58-lsq@2"}) {
+            String spec = run.replace("@2", "");
+            SplittableRandom rnd = TestSeeds.random(19, run.hashCode());
             CacheConfig config = CacheConfig.uniform(shape, io.vidkv.testing.TestConfigs.layer(spec)).withCapacity(4096);
-            try (Arena arena = Arena.ofShared(); PagePool pool = new PagePool(config.pageBytes(), 10_000)) {
+            try (Arena arena = Arena.ofShared(); PagePool pool = new PagePool(config.pageBytes(), 10_000);
+                 ParallelRunner runner = run.endsWith("@2") ? new ParallelRunner(2) : null) {
                 MemorySegment k = KvData.keys(arena, rnd, 3200, 2, 128);
                 MemorySegment v = KvData.values(arena, rnd, 3200, 2, 128);
                 // A server's pool is warm: pages come back from closed sequences. Taking a brand-new
@@ -348,7 +352,7 @@ class KvCacheTest {
                         previous.append(l, k, v, 3200, InputType.F32);
                     }
                 }
-                KvCache cache = KvCache.create(shape, config, pool, null);
+                KvCache cache = KvCache.create(shape, config, pool, runner);
                 DecodeAttention attn = new DecodeAttention(cache, null);
                 MemorySegment q = KvData.queries(arena, rnd, shape, 0.3);
                 MemorySegment out = arena.allocate(8L * 128 * 4);
@@ -367,7 +371,7 @@ class KvCacheTest {
                         k, v, 1000, 800, q, out);
                 attn.close();
                 cache.close();
-                assertTrue(io.vidkv.testing.HeapWindows.quiet(windows), spec + ": no allocation-free window of 200 decode steps; bytes per window "
+                assertTrue(io.vidkv.testing.HeapWindows.quiet(windows), run + ": no allocation-free window of 200 decode steps; bytes per window "
                         + Arrays.toString(windows) + "; " + sites);
             }
         }

@@ -38,7 +38,7 @@ public final class EncoderWarmup {
         java.util.Arrays.fill(inv, 1f);
         java.util.Arrays.fill(thr, 0.5f);
         long[] w1 = new long[8 * d], w2 = new long[d];
-        double[] sums = new double[d];
+        double[] sums = new double[d], fitSums = new double[4 * d];
         int[] counts = new int[d], trits = new int[13 * d], codes = new int[64 * d];
         float[] mm = new float[2];
         MemorySegment seg = MemorySegment.ofArray(x);
@@ -54,6 +54,8 @@ public final class EncoderWarmup {
             m.absSums(x, d, tokens, skip, sums);
             m.ternary(x, d, tokens, skip, thr, sums, counts, trits, i % 2 == 0 ? null : codes);
             m.signWords(x, d, tokens, sums, w2);
+            m.fitSums(x, d, tokens, zero, inv, 4, fitSums);
+            m.squaredErrors(x, d, tokens, zero, inv, inv, 4, sums);
             m.firstInvalid(seg, 0, x.length, InputType.F32, i % 2 == 0);
         }
         done = true;
