@@ -37,7 +37,7 @@ public final class HeadState {
         calibrated = true;
     }
 
-    /** Entries of a COMPACT8 reference's codes: 8-bit log codes, {@value #STATE_STEPS} to the octave. */
+    /** Steps per octave of the 8-bit log codes of COMPACT8 head state ({@link #roundToCodes}). */
     static final int STATE_STEPS = 24;
 
     /**

@@ -176,10 +176,10 @@ public final class TernaryTokenCodec implements ValueCodec {
                 bottom = q == 0;
                 pending |= (long) q << pendingBits;
                 pendingBits += tokenScaleBits;
-                while (pendingBits >= 8 || (t == groupSize - 1 && pendingBits > 0)) {
+                if (pendingBits >= 8) { // b <= 4: at most one whole byte is pending
                     dst.set(ValueLayout.JAVA_BYTE, codeAt++, (byte) pending);
                     pending >>>= 8;
-                    pendingBits = Math.max(0, pendingBits - 8);
+                    pendingBits -= 8;
                 }
             } else {
                 int raw = format.encodeScale(scale, TernaryLayout.TOKEN_SUPER);
@@ -198,6 +198,9 @@ public final class TernaryTokenCodec implements ValueCodec {
                 int kept = av > threshold && av > floor ? 1 : 0;
                 codes[row + c] = kept * (v > 0 ? 1 : -1);
             }
+        }
+        if (pendingBits > 0) { // the last token scale codes' partial byte
+            dst.set(ValueLayout.JAVA_BYTE, codeAt, (byte) pending);
         }
         pack(codes, dst, off, s.bytes, s.trits);
         return layout.blockBytes(0);
