@@ -69,20 +69,6 @@ public final class HeadState {
     }
 
     /**
-     * Sets v[from, to) to one FP16 value, the largest: one super-scale for a head whose rows are all
-     * of one kind (a uniform codec's channels), so that the state is one FP16 number. A row up to
-     * 2^8.3 = 315 times quieter than the loudest still gets 2.9 % scale steps
-     * ({@link MetadataCodes#COMPACT8}); a quieter one's scales round up to the smallest code.
-     */
-    static void shareLargest(float[] v, int from, int to) {
-        float largest = 0f;
-        for (int i = from; i < to; i++) {
-            largest = Math.max(largest, v[i]);
-        }
-        java.util.Arrays.fill(v, from, to, half(largest));
-    }
-
-    /**
      * Bytes of a key channel split in the memory report: a d-bit mask of the anomalous channels
      * ({@link #keyOrder} is that set in ascending order, then the rest in ascending order).
      */

@@ -125,14 +125,16 @@ public final class TernaryValueCodec implements ValueCodec {
         for (int c = 0; c < headDim; c++) {
             state.valueSuper[c] = HeadState.superScale(state.valueSuper[c], global);
         }
-        // One kind of row (a channel's scale, its protected tokens' scale and zero): one super-scale.
-        HeadState.shareLargest(state.valueSuper, 0, headDim);
+        // A super-scale per channel, as 8-bit codes under the largest: one per head would leave a
+        // channel far quieter than the loudest (its protected tokens' 2-bit range most of all) with
+        // scales rounded up to the format's smallest (CodecTest's protected tokens found it)
+        HeadState.roundToCodes(state.valueSuper, 0, headDim);
     }
 
-    /** COMPACT8: the one FP16 super-scale. */
+    /** COMPACT8: the channel super-scales as codes under one FP16 reference. */
     @Override
     public long stateBytes() {
-        return format == MetadataCodes.COMPACT8 ? 2 : 0;
+        return format == MetadataCodes.COMPACT8 ? HeadState.codedBytes(headDim) : 0;
     }
 
     /**

@@ -111,7 +111,7 @@ public final class UniformCodec implements KeyCodec, ValueCodec {
 
     /**
      * COMPACT8: one super-scale for the head, the largest channel's calibration scale (max - min) /
-     * (2^k - 1) in FP16 (as {@link HeadState#shareLargest} gives). The rows of a uniform block are all of one
+     * (2^k - 1) in FP16. The rows of a uniform block are all of one
      * kind, and 8-bit log scales reach 2^-8.3 below it, so one number serves every channel.
      */
     @Override

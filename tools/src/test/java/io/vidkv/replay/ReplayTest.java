@@ -59,7 +59,7 @@ class ReplayTest {
     @Test
     void questionsForkedFromOnePrefixShareItsPagesAndDecodeWithoutAllocating() throws Exception {
         // the encoders run on 1 decode step in G: warmed as a server's prefills warm them (these
-        // steps failed 1 CI run in 5 with 7-8 of 600 steps allocating, about as many as quantized a group)
+        // steps failed 1 CI run in 5 with 7-8 of 600 steps allocating; about 19 of the 600 quantize a group)
         io.vidkv.testing.EncoderWarmup.run();
         QuestionsDriver.Report r = QuestionsDriver.run(source(2, 6), new QuestionsDriver.Options(Preset.VIDKV_15_158, 3, 8, 800,
                 600, 1, 1));
