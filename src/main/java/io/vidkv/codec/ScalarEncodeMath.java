@@ -3,6 +3,7 @@ package io.vidkv.codec;
 import io.vidkv.InputType;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /** The plain-Java body of {@link EncodeMath}: the encoders' loops as they were written first. */
 public final class ScalarEncodeMath implements EncodeMath {
@@ -240,14 +241,70 @@ public final class ScalarEncodeMath implements EncodeMath {
         return firstInvalidScalar(seg, from, count, type, fp16Range);
     }
 
-    /** The scalar check (also the vector body's path for mapped segments and for locating a hit). */
+    /*
+     * The check's limits, on the magnitude's bits (sign cleared): non-negative floats, halves and
+     * bfloat16s order like their bits, and NaN and the infinities lie above every finite value. So
+     * "not finite, or |v| > 65504 when fp16Range" is exactly "bits above the limit".
+     */
+    /** F32: the largest finite float, and 65504 (FP16_MAX). */
+    static final int FINITE_BITS = 0x7F7FFFFF;
+    static final int FP16_RANGE_BITS = Float.floatToRawIntBits(MetadataCodes.FP16_MAX);
+    /** F16: the largest finite half (every finite half is within the FP16 range). */
+    static final short HALF_FINITE = 0x7BFF;
+    /** BF16: the largest finite bfloat16, and the largest at or below 65504 (0x4780 is 65536). */
+    static final short BF16_FINITE = 0x7F7F;
+    static final short BF16_FP16_RANGE = 0x477F;
+
+    /** The largest magnitude bits that pass the check for {@code type}. */
+    static int limitBits(InputType type, boolean fp16Range) {
+        return switch (type) {
+            case F32 -> fp16Range ? FP16_RANGE_BITS : FINITE_BITS;
+            case F16 -> HALF_FINITE;
+            case BF16 -> fp16Range ? BF16_FP16_RANGE : BF16_FINITE;
+        };
+    }
+
+    /** Elements a chunk of the scalar check takes before it tests the chunk's largest magnitude. */
+    private static final int CHECK_CHUNK = 64;
+
+    /**
+     * The scalar check (also the vector body's path for small and mapped inputs and for locating a
+     * hit): per chunk, the largest magnitude's bits without a branch per element, then one test;
+     * only a chunk that fails is walked element by element to find the first bad one.
+     */
     static long firstInvalidScalar(MemorySegment seg, long from, long count, InputType type, boolean fp16Range) {
-        for (long i = 0; i < count; i++) {
-            float v = type.get(seg, from + i);
-            if (!Float.isFinite(v) || (fp16Range && Math.abs(v) > MetadataCodes.FP16_MAX)) {
-                return i;
+        int limit = limitBits(type, fp16Range);
+        boolean wide = type == InputType.F32;
+        for (long base = 0; base < count; base += CHECK_CHUNK) {
+            int n = (int) Math.min(CHECK_CHUNK, count - base);
+            long at = from + base;
+            int largest = wide ? largestBits32(seg, at, n) : largestBits16(seg, at, n);
+            if (largest > limit) {
+                for (int k = 0; k < n; k++) {
+                    int bits = wide ? seg.get(ValueLayout.JAVA_INT_UNALIGNED, (at + k) * 4) & 0x7FFFFFFF
+                            : seg.get(ValueLayout.JAVA_SHORT_UNALIGNED, (at + k) * 2) & 0x7FFF;
+                    if (bits > limit) {
+                        return base + k;
+                    }
+                }
             }
         }
         return -1;
+    }
+
+    private static int largestBits32(MemorySegment seg, long at, int n) {
+        int largest = 0;
+        for (int k = 0; k < n; k++) {
+            largest = Math.max(largest, seg.get(ValueLayout.JAVA_INT_UNALIGNED, (at + k) * 4) & 0x7FFFFFFF);
+        }
+        return largest;
+    }
+
+    private static int largestBits16(MemorySegment seg, long at, int n) {
+        int largest = 0;
+        for (int k = 0; k < n; k++) {
+            largest = Math.max(largest, seg.get(ValueLayout.JAVA_SHORT_UNALIGNED, (at + k) * 2) & 0x7FFF);
+        }
+        return largest;
     }
 }
