@@ -42,6 +42,13 @@ public final class CodecScratch implements AutoCloseable {
     public final double[] tokenThresholds;
     /** Per token of a group: its nonzero ternary codes (values per token with b-bit token scales). */
     public final int[] tokenCounts;
+    /** Per token of a group (values per token): a sum over its channels, and a float bound on |v|. */
+    final double[] tokenSums;
+    final float[] tokenBounds;
+    /** Per token of a group: the lower bound of the least-squares ternary threshold (values per token). */
+    final double[] tokenFloors;
+    /** One token's candidate magnitudes as float bits, their ranks and their sorted order, d + 8 each. */
+    final int[] sortKeys, sortRanks, sortedKeys;
 
     /** Per-channel working arrays of the encoders' vector loops ({@link EncodeMath}), d each. */
     public final float[] channelLow;
@@ -84,6 +91,12 @@ public final class CodecScratch implements AutoCloseable {
         magnitudes = new float[groupSize];
         tokenThresholds = new double[groupSize];
         tokenCounts = new int[groupSize];
+        tokenSums = new double[groupSize];
+        tokenBounds = new float[groupSize];
+        tokenFloors = new double[groupSize];
+        sortKeys = new int[headDim + 8];
+        sortRanks = new int[headDim + 8];
+        sortedKeys = new int[headDim + 8];
         channelLow = new float[headDim];
         channelHigh = new float[headDim];
         channelZero = new float[headDim];

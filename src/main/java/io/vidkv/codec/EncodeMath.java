@@ -90,6 +90,39 @@ public interface EncodeMath {
     void ternary(float[] x, int d, int tokens, long skip, float[] thresholds, double[] sums, int[] counts, int[] trits,
                  int[] codes);
 
+    /*
+     * Ternary values per token (TernaryTokenCodec): each token's statistics run over its d channels,
+     * so they take the block channel-major as well, cols[c * tokens + t], with tokens in the vector
+     * lanes and every per-token sum in channel order, as a loop over one token's row takes it.
+     */
+
+    /**
+     * The normalized block: rows[t * d + c] = x[t * d + c] / n[c] (float division), and the same values
+     * channel-major, cols[c * tokens + t], for t &lt; tokens, c &lt; d.
+     */
+    void normalize(float[] x, int d, int tokens, float[] n, float[] rows, float[] cols);
+
+    /**
+     * Per token t &lt; tokens of a channel-major block cols[c * tokens + t] (c &lt; d): sums[t] = the
+     * double sum in channel order of |v| over the values with |v| &gt; above[t], counts[t] = their
+     * number (a negative above[t]: every value; a float bound: the largest float at or below a double
+     * threshold gives the same comparisons).
+     */
+    void tokenSumsAbove(float[] cols, int d, int tokens, float[] above, double[] sums, int[] counts);
+
+    /**
+     * The n keys keys[0, n) (non-negative ints: the bits of float magnitudes, which order like the
+     * floats) in ascending order into sorted[0, n); ranks[0, n) is working space.
+     */
+    void sortKeys(int[] keys, int n, int[] ranks, int[] sorted);
+
+    /**
+     * The base-3 digits of per-token ternary codes, per channel c &lt; d over t &lt; tokens &lt;= 64 of
+     * rows[t * d + c]: code = sign(v) where |v| &gt; above[t], else 0; trits[i * d + c] = sum_k
+     * digit(5i + k) 3^k as in {@link #ternary} (digit 0 for 0, 1 for +1, 2 for -1).
+     */
+    void tokenTrits(float[] rows, int d, int tokens, float[] above, int[] trits);
+
     /**
      * The sign quantizer of n spectral components y[t * n + j] over t &lt; tokens &lt;= 64: sums[j] = the
      * double sum of |y| in token order, words[j] bit t = (y &gt;= 0).

@@ -237,6 +237,81 @@ public final class ScalarEncodeMath implements EncodeMath {
     }
 
     @Override
+    public void normalize(float[] x, int d, int tokens, float[] n, float[] rows, float[] cols) {
+        for (int t = 0; t < tokens; t++) {
+            for (int c = 0; c < d; c++) {
+                float v = x[t * d + c] / n[c];
+                rows[t * d + c] = v;
+                cols[c * tokens + t] = v;
+            }
+        }
+    }
+
+    @Override
+    public void tokenSumsAbove(float[] cols, int d, int tokens, float[] above, double[] sums, int[] counts) {
+        tokenSumsAbove(0, cols, d, tokens, above, sums, counts);
+    }
+
+    /** {@link #tokenSumsAbove} for the tokens [t0, tokens) (also the vector body's last partial vector). */
+    static void tokenSumsAbove(int t0, float[] cols, int d, int tokens, float[] above, double[] sums, int[] counts) {
+        for (int t = t0; t < tokens; t++) {
+            float bound = above[t];
+            double sum = 0;
+            int count = 0;
+            for (int c = 0; c < d; c++) {
+                float a = Math.abs(cols[c * tokens + t]);
+                boolean kept = a > bound; // no branch: whether a value is kept is a coin flip
+                sum += kept ? a : 0.0;    // adding +0.0 leaves the double sum unchanged
+                count += kept ? 1 : 0;
+            }
+            sums[t] = sum;
+            counts[t] = count;
+        }
+    }
+
+    @Override
+    public void sortKeys(int[] keys, int n, int[] ranks, int[] sorted) {
+        System.arraycopy(keys, 0, sorted, 0, n);
+        for (int gap : SHELL_GAPS) { // descending gaps, ascending order; allocates nothing
+            for (int i = gap; i < n; i++) {
+                int m = sorted[i];
+                int j = i;
+                while (j >= gap && sorted[j - gap] > m) {
+                    sorted[j] = sorted[j - gap];
+                    j -= gap;
+                }
+                sorted[j] = m;
+            }
+        }
+    }
+
+    /** Ciura's gaps, descending, ending in 1 (n is at most a head dimension, a few hundred). */
+    private static final int[] SHELL_GAPS = {132, 57, 23, 10, 4, 1};
+
+    @Override
+    public void tokenTrits(float[] rows, int d, int tokens, float[] above, int[] trits) {
+        tokenTrits(0, rows, d, tokens, above, trits);
+    }
+
+    /** {@link #tokenTrits} for the channels [c0, d). */
+    static void tokenTrits(int c0, float[] rows, int d, int tokens, float[] above, int[] trits) {
+        for (int c = c0; c < d; c++) {
+            int digits = 0, pow = 1; // sum of digit(token 5i + k) 3^k of the five tokens being made
+            for (int t = 0; t < tokens; t++) {
+                float v = rows[t * d + c];
+                int kept = Math.abs(v) > above[t] ? 1 : 0;
+                digits += kept * (v > 0 ? 1 : 2) * pow;
+                pow *= 3;
+                if (t % 5 == 4 || t == tokens - 1) {
+                    trits[t / 5 * d + c] = digits;
+                    digits = 0;
+                    pow = 1;
+                }
+            }
+        }
+    }
+
+    @Override
     public long firstInvalid(MemorySegment seg, long from, long count, InputType type, boolean fp16Range) {
         return firstInvalidScalar(seg, from, count, type, fp16Range);
     }

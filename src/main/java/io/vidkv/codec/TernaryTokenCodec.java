@@ -33,6 +33,7 @@ import java.lang.foreign.ValueLayout;
  */
 public final class TernaryTokenCodec implements ValueCodec {
 
+    private final EncodeMath encoder;
     private final double gamma;
     private final boolean leastSquares;
     private final MetadataCodes format;
@@ -52,6 +53,13 @@ public final class TernaryTokenCodec implements ValueCodec {
      */
     public TernaryTokenCodec(double gamma, boolean leastSquares, boolean base3, boolean protection, int tokenScaleBits,
                              MetadataCodes format, int groupSize, int headDim) {
+        this(gamma, leastSquares, base3, protection, tokenScaleBits, format, groupSize, headDim, EncodeMath.chosen());
+    }
+
+    /** With the encoder body to use (the tests compare both). */
+    TernaryTokenCodec(double gamma, boolean leastSquares, boolean base3, boolean protection, int tokenScaleBits,
+                      MetadataCodes format, int groupSize, int headDim, EncodeMath encoder) {
+        this.encoder = encoder;
         if (!(gamma >= 0 && gamma < 10)) {
             throw new IllegalArgumentException("ternary gamma must be in [0, 10), got " + gamma);
         }
@@ -129,26 +137,38 @@ public final class TernaryTokenCodec implements ValueCodec {
         return format == MetadataCodes.COMPACT8 ? HeadState.codedBytes(headDim) : 2L * headDim;
     }
 
+    /**
+     * The block's values normalized, each token's threshold and scale from sums over its channels
+     * (tokens in the vector lanes, every sum in channel order), the block's token scale codes, then
+     * the codes as base-3 digits (channels in the lanes) packed into {@link TernaryLayout}'s bytes.
+     */
     @Override
     public long encode(float[] x, long protectedMask, HeadState state, MemorySegment dst, long off, CodecScratch s) {
-        int d = headDim;
-        int[] codes = s.codes; // codes[t * d + c] in {-1, 0, 1}; codes[G d ..) the sorted magnitudes
-        float[] norm = s.f1;   // the normalized values x_c / n_c
+        int d = headDim, g = groupSize;
+        float[] rows = s.f1; // the normalized values x_c / n_c, token-major (the codes' pass)
+        float[] cols = s.f2; // the same, channel-major (the per-token sums)
         double[] thresholds = s.tokenThresholds;
+        double[] sums = s.tokenSums;
+        float[] bounds = s.tokenBounds;
         float[] scales = s.magnitudes; // each token's scale: mean |x| over the values above its threshold
-        int[] counts = s.tokenCounts; // each token's nonzero codes (before any clipping)
-        float largest = 0;
-        for (int t = 0; t < groupSize; t++) {
-            int row = t * d;
-            double sumAbs = 0;
-            for (int c = 0; c < d; c++) {
-                float v = x[row + c] / state.valueSuper[c];
-                norm[row + c] = v;
-                sumAbs += Math.abs(v);
+        int[] counts = s.tokenCounts;  // each token's nonzero codes (before any clipping)
+        encoder.normalize(x, d, g, state.valueSuper, rows, cols);
+        java.util.Arrays.fill(bounds, 0, g, -1f); // every value: mean |x|
+        encoder.tokenSumsAbove(cols, d, g, bounds, sums, counts);
+        if (leastSquares) {
+            leastSquaresThresholds(rows, cols, sums, thresholds, s);
+        } else {
+            for (int t = 0; t < g; t++) {
+                thresholds[t] = gamma * sums[t] / d;
             }
-            thresholds[t] = leastSquares ? leastSquaresThreshold(norm, row, sumAbs / d, codes, groupSize * d) : gamma * sumAbs / d;
-            scales[t] = (float) meanAbove(norm, row, thresholds[t]);
-            counts[t] = countAbove(norm, row, thresholds[t]);
+        }
+        for (int t = 0; t < g; t++) {
+            bounds[t] = TernaryValueCodec.floatAtOrBelow(thresholds[t]);
+        }
+        encoder.tokenSumsAbove(cols, d, g, bounds, sums, counts);
+        float largest = 0;
+        for (int t = 0; t < g; t++) {
+            scales[t] = (float) (counts[t] == 0 ? 0 : sums[t] / counts[t]);
             largest = Math.max(largest, scales[t]);
         }
         float blockScale = 0;
@@ -164,9 +184,7 @@ public final class TernaryTokenCodec implements ValueCodec {
         long pending = 0; // b-bit codes not yet written, the earliest in the low bits
         int pendingBits = 0;
         long codeAt = off + layout.tokenScaleCodes();
-        for (int t = 0; t < groupSize; t++) {
-            int row = t * d;
-            double threshold = thresholds[t];
+        for (int t = 0; t < g; t++) {
             float scale = scales[t];
             float stored;
             boolean bottom = true; // whether the stored scale is the format's smallest (where clipping happens)
@@ -190,68 +208,71 @@ public final class TernaryTokenCodec implements ValueCodec {
             // token) gets the format's smallest scale, several times its own: then only values above
             // half of it keep a code (the better code for that scale), not a quiet token
             // reconstructed several times too loud. (A b-bit level above the lowest is the nearest
-            // to the token's scale, within half a step: not clipped.)
-            double floor = bottom && stored > CLIPPED * scale ? stored / 2.0 : -1;
-            for (int c = 0; c < d; c++) {
-                float v = norm[row + c];
-                float av = Math.abs(v);
-                int kept = av > threshold && av > floor ? 1 : 0;
-                codes[row + c] = kept * (v > 0 ? 1 : -1);
+            // to the token's scale, within half a step: not clipped.) Kept: |x| above both bounds.
+            if (bottom && stored > CLIPPED * scale) {
+                bounds[t] = Math.max(bounds[t], TernaryValueCodec.floatAtOrBelow(stored / 2.0));
             }
         }
         if (pendingBits > 0) { // the last token scale codes' partial byte
             dst.set(ValueLayout.JAVA_BYTE, codeAt, (byte) pending);
         }
-        pack(codes, dst, off, s.bytes, s.trits);
+        encoder.tokenTrits(rows, d, g, bounds, s.trits);
+        pack(s.trits, dst, off, s.bytes);
         return layout.blockBytes(0);
     }
 
     /**
-     * The least-squares threshold of one token (as {@link TernaryValueCodec}'s per channel): keeping
+     * The least-squares threshold of each token (as {@link TernaryValueCodec}'s per channel): keeping
      * the k largest |x| saves (S_k)^2 / k of the token's sum of squares, so the best k maximizes
      * that; ties go to the smaller k. Only magnitudes above s* / 2 can be kept, s* the best set's
      * mean (its smallest value a has a > s* / 2: with a <= s* / 2, k - 1 saves at least as much), and
      * s* is at least the mean of any top set that contains the best one: of all values (m), then of
      * those above m / 2 (T(m)), then of those above T(m) / 2. So only the values above T(T(m)) / 2 are
-     * sorted, as their float bits (non-negative floats order like their bits) in {@code work[at ..)},
-     * by a Shell sort that allocates nothing: the same threshold as sorting all d, for a fraction of
-     * the work.
+     * sorted, as their float bits (non-negative floats order like their bits): the same threshold as
+     * sorting all d, for a fraction of the work. {@code sums} holds each token's sum of |x| on entry.
      */
-    private double leastSquaresThreshold(float[] norm, int row, double meanAbs, int[] work, int at) {
-        double floor = meanAbs / 2;
+    private void leastSquaresThresholds(float[] rows, float[] cols, double[] sums, double[] thresholds, CodecScratch s) {
+        int d = headDim, g = groupSize;
+        double[] floors = s.tokenFloors;
+        float[] bounds = s.tokenBounds;
+        int[] counts = s.tokenCounts;
+        for (int t = 0; t < g; t++) {
+            floors[t] = sums[t] / d / 2;
+        }
         for (int round = 0; round < 2; round++) { // floor = T(floor * 2) / 2, twice
-            // a hair below the bound, so that the sum's rounding never drops a value of the best set
-            floor = Math.max(floor, meanAbove(norm, row, floor) / 2 * (1 - 1e-9));
+            for (int t = 0; t < g; t++) {
+                bounds[t] = TernaryValueCodec.floatAtOrBelow(floors[t]);
+            }
+            encoder.tokenSumsAbove(cols, d, g, bounds, sums, counts);
+            for (int t = 0; t < g; t++) {
+                double mean = counts[t] == 0 ? 0 : sums[t] / counts[t];
+                // a hair below the bound, so that the sum's rounding never drops a value of the best set
+                floors[t] = Math.max(floors[t], mean / 2 * (1 - 1e-9));
+            }
         }
-        int n = 0;
-        for (int c = 0; c < headDim; c++) {
-            float a = Math.abs(norm[row + c]);
-            work[at + n] = Float.floatToRawIntBits(a);
-            n += a > floor ? 1 : 0;
-        }
-        for (int gap : SHELL_GAPS) { // descending gaps, ascending order
-            for (int i = gap; i < n; i++) {
-                int m = work[at + i];
-                int j = i;
-                while (j >= gap && work[at + j - gap] > m) {
-                    work[at + j] = work[at + j - gap];
-                    j -= gap;
+        int[] keys = s.sortKeys, sorted = s.sortedKeys;
+        for (int t = 0; t < g; t++) {
+            double floor = floors[t];
+            int row = t * d, n = 0;
+            for (int c = 0; c < d; c++) {
+                float a = Math.abs(rows[row + c]);
+                keys[n] = Float.floatToRawIntBits(a);
+                n += a > floor ? 1 : 0;
+            }
+            encoder.sortKeys(keys, n, s.sortRanks, sorted);
+            double best = 0, sum = 0;
+            int bestK = 0;
+            for (int k = 1; k <= n; k++) {
+                sum += Float.intBitsToFloat(sorted[n - k]);
+                double saved = sum * sum / k;
+                if (saved > best) {
+                    best = saved;
+                    bestK = k;
                 }
-                work[at + j] = m;
             }
+            // every candidate kept: codes are |x| > threshold, and no candidate is at or below the floor
+            thresholds[t] = bestK == n ? floor : Float.intBitsToFloat(sorted[n - bestK - 1]);
         }
-        double best = 0, sum = 0;
-        int bestK = 0;
-        for (int k = 1; k <= n; k++) {
-            sum += Float.intBitsToFloat(work[at + n - k]);
-            double saved = sum * sum / k;
-            if (saved > best) {
-                best = saved;
-                bestK = k;
-            }
-        }
-        // every candidate kept: codes are |x| > threshold, and no candidate is at or below the floor
-        return bestK == n ? floor : Float.intBitsToFloat(work[at + n - bestK - 1]);
     }
 
     /**
@@ -323,61 +344,23 @@ public final class TernaryTokenCodec implements ValueCodec {
         }
     }
 
-    /** The mean of the token's |x| above t (the least-squares scale of the codes they get), 0 if none is. */
-    private double meanAbove(float[] norm, int row, double t) {
-        double sum = 0;
-        int count = 0;
-        for (int c = 0; c < headDim; c++) {
-            float a = Math.abs(norm[row + c]);
-            boolean above = a > t;
-            sum += above ? a : 0.0;
-            count += above ? 1 : 0;
-        }
-        return count == 0 ? 0 : sum / count;
-    }
-
-    /** How many of the token's |x| lie above t: its nonzero codes. */
-    private int countAbove(float[] norm, int row, double t) {
-        int count = 0;
-        for (int c = 0; c < headDim; c++) {
-            count += Math.abs(norm[row + c]) > t ? 1 : 0;
-        }
-        return count;
-    }
-
     /** A stored scale above this multiple of its token's scale was clipped up to the format's smallest. */
     private static final float CLIPPED = 1.05f;
 
-    /** Ciura's gaps, descending, ending in 1 (d is at most a few hundred). */
-    private static final int[] SHELL_GAPS = {132, 57, 23, 10, 4, 1};
-
-    /** The codes into the BASE3 channel-major bytes and tail bits of {@link TernaryLayout}, staged then copied once. */
-    private void pack(int[] codes, MemorySegment dst, long off, byte[] staged, int[] tails) {
+    /**
+     * The base-3 digits trits[i * d + c] of {@link EncodeMath#tokenTrits} into {@link TernaryLayout}'s
+     * BASE3 channel-major bytes (tokens 5i .. 5i + 4 of channel c at c q + i) and tail bits (w bits at
+     * bit c w of the string after the whole bytes), staged then copied once.
+     */
+    private void pack(int[] trits, MemorySegment dst, long off, byte[] staged) {
         int q = layout.fullBytes(), w = layout.tailBits(), d = headDim;
-        int codeBytes = (int) layout.codeBytes();
-        for (int i = 0; i < q; i++) { // whole bytes: tokens 5i .. 5i + 4 of channel c at c q + i
-            int row = 5 * i * d;
+        for (int i = 0; i < q; i++) {
             for (int c = 0; c < d; c++) {
-                staged[c * q + i] = (byte) (digit(codes[row + c]) + 3 * (digit(codes[row + d + c]) + 3 * (digit(codes[row + 2 * d + c])
-                        + 3 * (digit(codes[row + 3 * d + c]) + 3 * digit(codes[row + 4 * d + c])))));
+                staged[c * q + i] = (byte) trits[i * d + c];
             }
         }
-        // the tails (r = G % 5 tokens a channel): w bits at bit c w of the string after the whole bytes
-        int r = layout.tailTokens();
-        for (int c = 0; c < d && r > 0; c++) {
-            int trits = 0;
-            for (int k = r - 1; k >= 0; k--) {
-                trits = 3 * trits + digit(codes[(5 * q + k) * d + c]);
-            }
-            tails[c] = trits;
-        }
-        BitStrings.packFields(tails, 0, r == 0 ? 0 : d, w, staged, d * q);
-        MemorySegment.copy(staged, 0, dst, ValueLayout.JAVA_BYTE, off, codeBytes);
-    }
-
-    /** The base-3 digit of a ternary code: 0 for 0, 1 for +1, 2 for -1. */
-    private static int digit(int code) {
-        return code < 0 ? 2 : code;
+        BitStrings.packFields(trits, q * d, layout.tailTokens() == 0 ? 0 : d, w, staged, d * q);
+        MemorySegment.copy(staged, 0, dst, ValueLayout.JAVA_BYTE, off, (int) layout.codeBytes());
     }
 
     @Override

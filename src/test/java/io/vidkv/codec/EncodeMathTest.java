@@ -260,6 +260,108 @@ class EncodeMathTest {
         }
     }
 
+    /**
+     * The passes of ternary values per token: the normalized block (rows and its channel-major copy)
+     * equals the float64 quotient rounded to float (exact: a float quotient computed in double and
+     * rounded once is the correctly rounded float quotient); per-token sums above a bound match the
+     * float64 sum of the definition within 1e-12 relative and their counts exactly, with every keep
+     * decision taken against the float64 threshold; sorted keys equal a library sort (with ties and
+     * every n from 0 to d); the base-3 digits follow the definition. Both bodies bit for bit.
+     */
+    @ParameterizedTest(name = "tokens={0} d={1}")
+    @CsvSource({"32, 128", "64, 64", "24, 96", "8, 24", "1, 8", "40, 100", "33, 13", "7, 128", "17, 200"})
+    void tokenPassesAreIdenticalAndMatchFloat64(int tokens, int d) {
+        EncodeMath v = vector();
+        for (int seed = 0; seed < 4; seed++) {
+            SplittableRandom rnd = TestSeeds.random(tokens, d, seed, 11);
+            float[] zero = new float[d], inv = new float[d];
+            float[] x = block(rnd, tokens, d, zero, inv);
+            float[] n = new float[d];
+            for (int c = 0; c < d; c++) {
+                n[c] = rnd.nextInt(8) == 0 ? 1f : (float) Math.exp(rnd.nextDouble(-3, 3));
+            }
+            String at = "tokens " + tokens + " d " + d + TestSeeds.replay();
+            float[] rowsA = new float[tokens * d], colsA = new float[tokens * d];
+            float[] rowsB = new float[tokens * d], colsB = new float[tokens * d];
+            SCALAR.normalize(x, d, tokens, n, rowsA, colsA);
+            v.normalize(x, d, tokens, n, rowsB, colsB);
+            assertArrayEquals(bits(rowsA), bits(rowsB), at);
+            assertArrayEquals(bits(colsA), bits(colsB), at);
+            for (int t = 0; t < tokens; t++) {
+                for (int c = 0; c < d; c++) {
+                    float ref = (float) ((double) x[t * d + c] / n[c]);
+                    assertEquals(Float.floatToRawIntBits(ref), Float.floatToRawIntBits(rowsA[t * d + c]), at);
+                    assertEquals(Float.floatToRawIntBits(ref), Float.floatToRawIntBits(colsA[c * tokens + t]), at);
+                }
+            }
+            // bounds: every value, exactly at a value, between floats, above every value
+            double[] thr64 = new double[tokens];
+            float[] bounds = new float[tokens];
+            for (int t = 0; t < tokens; t++) {
+                double mean = 0;
+                for (int c = 0; c < d; c++) {
+                    mean += Math.abs((double) rowsA[t * d + c]) / d;
+                }
+                thr64[t] = switch (rnd.nextInt(5)) {
+                    case 0 -> -1;
+                    case 1 -> Math.abs(rowsA[t * d + rnd.nextInt(d)]);
+                    case 2 -> Double.POSITIVE_INFINITY;
+                    default -> 0.7 * mean;
+                };
+                bounds[t] = TernaryValueCodec.floatAtOrBelow(thr64[t]);
+            }
+            double[] sa = new double[tokens], sb = new double[tokens];
+            int[] ka = new int[tokens], kb = new int[tokens];
+            SCALAR.tokenSumsAbove(colsA, d, tokens, bounds, sa, ka);
+            v.tokenSumsAbove(colsA, d, tokens, bounds, sb, kb);
+            assertArrayEquals(sa, sb, 0.0, at);
+            assertArrayEquals(ka, kb, at);
+            for (int t = 0; t < tokens; t++) {
+                double exact = 0;
+                int count = 0;
+                for (int c = 0; c < d; c++) {
+                    double a = Math.abs((double) rowsA[t * d + c]);
+                    if (a > thr64[t]) {
+                        exact += a;
+                        count++;
+                    }
+                }
+                assertEquals(count, ka[t], at + " t " + t);
+                assertEquals(exact, sa[t], 1e-12 * exact, at + " t " + t);
+            }
+            for (int k = 0; k <= d; k += Math.max(1, d / 9)) {
+                int[] keys = new int[k + 8];
+                for (int i = 0; i < k; i++) {
+                    keys[i] = i > 0 && rnd.nextInt(6) == 0 ? keys[rnd.nextInt(i)] // a tie
+                            : Float.floatToRawIntBits(Math.abs(rowsA[rnd.nextInt(tokens * d)]));
+                }
+                int[] expected = java.util.Arrays.copyOf(keys, k);
+                java.util.Arrays.sort(expected);
+                int[] oa = new int[k + 8], ob = new int[k + 8];
+                SCALAR.sortKeys(keys.clone(), k, new int[k + 8], oa);
+                v.sortKeys(keys.clone(), k, new int[k + 8], ob);
+                assertArrayEquals(expected, java.util.Arrays.copyOf(oa, k), at + " n " + k);
+                assertArrayEquals(expected, java.util.Arrays.copyOf(ob, k), at + " n " + k);
+            }
+            if (tokens > EncodeMath.MAX_TOKENS) {
+                continue;
+            }
+            int chunks = (tokens + 4) / 5;
+            int[] ta = new int[chunks * d], tb = new int[chunks * d];
+            SCALAR.tokenTrits(rowsA, d, tokens, bounds, ta);
+            v.tokenTrits(rowsA, d, tokens, bounds, tb);
+            assertArrayEquals(ta, tb, at);
+            for (int c = 0; c < d; c++) {
+                for (int t = 0; t < tokens; t++) {
+                    float val = rowsA[t * d + c];
+                    boolean kept = Math.abs((double) val) > thr64[t];
+                    int digit = ta[t / 5 * d + c] / (int) Math.pow(3, t % 5) % 3;
+                    assertEquals(kept ? (val > 0 ? 1 : 2) : 0, digit, at + " t " + t + " c " + c);
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0} fp16Range={1}")
     @CsvSource({"F32, false", "F32, true", "F16, false", "F16, true", "BF16, false", "BF16, true"})
     void firstInvalidFindsTheSameElement(InputType type, boolean fp16Range) {

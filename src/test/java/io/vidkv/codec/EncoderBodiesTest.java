@@ -65,6 +65,14 @@ class EncoderBodiesTest {
         compareValues(each(b -> new TernaryValueCodec(0.7, ls, packing, protection, fmt, g, d, b)), g, d, TestSeeds.random(packing.ordinal(), protection ? 1 : 0, fmt.ordinal(), g, d, ls ? 1 : 0));
     }
 
+    @ParameterizedTest(name = "ternary per token ls={0} {1} bits={2} G={3} d={4}")
+    @CsvSource({"true, FP16, 3, 32, 128", "true, COMPACT8, 0, 64, 64", "false, FP16, 0, 32, 128", "true, FP16, 4, 24, 96",
+            "false, COMPACT8, 3, 40, 64", "true, FP16, 0, 17, 40", "true, COMPACT8, 4, 8, 24"})
+    void ternaryPerToken(boolean ls, MetadataCodes fmt, int bits, int g, int d) {
+        compareValues(each(b -> new TernaryTokenCodec(0.7, ls, true, false, bits, fmt, g, d, b)), g, d, false,
+                TestSeeds.random(ls ? 1 : 0, fmt.ordinal(), bits, g, d));
+    }
+
     private static void compareKeys(List<? extends KeyCodec> codecs, int g, int d, SplittableRandom rnd) {
         try (Arena arena = Arena.ofConfined(); CodecScratch s = new CodecScratch(d, g, 4)) {
             long bytes = codecs.get(0).blockBytes();
@@ -87,6 +95,10 @@ class EncoderBodiesTest {
     }
 
     private static void compareValues(List<? extends ValueCodec> codecs, int g, int d, SplittableRandom rnd) {
+        compareValues(codecs, g, d, true, rnd);
+    }
+
+    private static void compareValues(List<? extends ValueCodec> codecs, int g, int d, boolean masks, SplittableRandom rnd) {
         try (Arena arena = Arena.ofConfined(); CodecScratch s = new CodecScratch(d, g, 4)) {
             MemorySegment[] out = {arena.allocate(codecs.get(0).blockBytes(g)), arena.allocate(codecs.get(0).blockBytes(g))};
             float[] calib = CodecTest.data(rnd, 2 * g, d);
@@ -96,7 +108,7 @@ class EncoderBodiesTest {
             }
             for (int block = 0; block < 12; block++) {
                 float[] x = CodecTest.data(rnd, g, d);
-                long mask = switch (block % 4) {
+                long mask = !masks ? 0L : switch (block % 4) {
                     case 0 -> 0L;
                     case 1 -> -1L;
                     default -> rnd.nextLong() & rnd.nextLong();

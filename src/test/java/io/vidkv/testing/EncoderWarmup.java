@@ -42,6 +42,14 @@ public final class EncoderWarmup {
         int[] counts = new int[d], trits = new int[13 * d], codes = new int[64 * d];
         float[] mm = new float[2];
         MemorySegment seg = MemorySegment.ofArray(x);
+        float[] n = new float[d], rows = new float[64 * d], cols = new float[64 * d], bounds = new float[64];
+        java.util.Arrays.fill(n, 1.5f);
+        java.util.Arrays.fill(bounds, 0.5f);
+        double[] tokenSums = new double[64];
+        int[] tokenCounts = new int[64], keys = new int[d + 8], ranks = new int[d + 8], sorted = new int[d + 8];
+        for (int c = 0; c < d; c++) {
+            keys[c] = Float.floatToRawIntBits(Math.abs(x[c]));
+        }
         for (int i = 0; i < 20_000; i++) {
             int tokens = i % 8 == 0 ? 64 : 32;
             long skip = i % 3 == 0 ? 0L : 0x1234_5678L;
@@ -57,6 +65,10 @@ public final class EncoderWarmup {
             m.fitSums(x, d, tokens, zero, inv, 4, fitSums);
             m.squaredErrors(x, d, tokens, zero, inv, inv, 4, sums);
             m.firstInvalid(seg, 0, x.length, InputType.F32, i % 2 == 0);
+            m.normalize(x, d, tokens, n, rows, cols);
+            m.tokenSumsAbove(cols, d, tokens, bounds, tokenSums, tokenCounts);
+            m.sortKeys(keys, d, ranks, sorted);
+            m.tokenTrits(rows, d, tokens, bounds, trits);
         }
         done = true;
     }
