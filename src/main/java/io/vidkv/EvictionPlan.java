@@ -81,6 +81,12 @@ final class EvictionPlan {
         this.pages = evict;
     }
 
+    /** Forgets the plan without dropping anything (another layer of the same append was rejected). */
+    void cancel() {
+        layer = null;
+        pages = 0;
+    }
+
     /** Drops the planned pages of every head into the reservation; the append's first write. */
     void commit() {
         LayerStore ls = layer;

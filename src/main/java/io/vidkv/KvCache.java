@@ -100,10 +100,7 @@ public final class KvCache implements AutoCloseable {
     private final CodecScratch[] scratch;
     private final float[][] keyGroup;
     private final float[][] valueGroup;
-    private final PageReservation reservation;
-    private final EvictionPlan eviction;
-    private final AppendTask appendTask;
-    private final ReferenceModeAppend referenceAppend;
+    private final Appender appender;
     /** Who uses the sequence now: readers, one writer, or nobody; refuses overlaps (see {@link SequenceUse}). */
     private final SequenceUse use = new SequenceUse();
     /** Why the sequence is unusable (an append failed after it started writing), or null. */
@@ -157,11 +154,8 @@ public final class KvCache implements AutoCloseable {
             keyGroup[w] = new float[maxG * shape.headDim()];
             valueGroup[w] = new float[maxG * shape.headDim()];
         }
-        this.reservation = new PageReservation(pool, maxPagesPerAppend);
-        this.referenceAppend = new ReferenceModeAppend(shape, reservation, config.pageBytes());
-        this.appendTask = new AppendTask(shape, config.pageBytes(), scratch, keyGroup, valueGroup, protectedTokens, reservation);
-        this.eviction = new EvictionPlan(config.capacity(), reservation, protectedTokens, pool, shape.kvHeads(),
-                config.pageBytes());
+        this.appender = new Appender(shape, config, pool, runner, layers, protectedTokens, scratch, keyGroup, valueGroup,
+                maxPagesPerAppend);
         for (LayerStore ls : layers) {
             for (CodecScratch s : scratch) {
                 ls.keyCodec.prepare(s);
@@ -565,94 +559,65 @@ public final class KvCache implements AutoCloseable {
     public void append(int layer, MemorySegment keys, MemorySegment values, int tokenCount, InputType type) {
         beginWrite(SequenceUse.APPEND, layer, "append");
         try {
-            appendUnguarded(layer, keys, values, tokenCount, type);
+            checkOpen();
+            if (appender.prepare(layer, keys, values, tokenCount, type)) {
+                write(tokenCount, layer, 1);
+            }
         } finally {
             endWrite();
         }
     }
 
-    private void appendUnguarded(int layer, MemorySegment keys, MemorySegment values, int tokenCount, InputType type) {
-        checkOpen();
-        // Closed collaborators are preconditions like any argument: found here, before the first
-        // write, they reject the append with nothing changed instead of failing its write phase.
-        if (runner != null && runner.isClosed()) {
-            throw new IllegalStateException("layer " + layer + ": ParallelRunner is closed (the one this cache was created "
-                    + "with); close the runner after the caches and attention objects that use it (nothing was appended)");
+    /**
+     * Appends {@code tokenCount} tokens to each of the layers {@code firstLayer .. firstLayer +
+     * keys.length - 1}, as many {@link #append} calls would, with the same bytes, but as one append:
+     * every layer's arguments and values are checked and every layer's pages reserved before anything
+     * changes, so either all of it is in the cache or (on an exception) none of it; and the (layer, KV
+     * head) items share the runner, so a prefill of several layers keeps every thread busy even where
+     * a layer has fewer KV heads than the runner has threads. For a prefill whose keys and values of
+     * several layers are ready at once (a restored or imported prefill, an engine that hands over all
+     * layers); a model that computes one layer after the other appends each as it comes.
+     *
+     * @param firstLayer the first layer, {@code 0 <= firstLayer}, {@code firstLayer + keys.length <= shape().layers()}
+     * @param keys       per layer, {@code [tokenCount][kvHeads][headDim]} elements of {@code type}
+     *                   (as for {@link #append}); at least one layer
+     * @param values     per layer, the same shape and type as {@code keys}; as many as {@code keys}
+     * @param tokenCount tokens to append to each layer, at least 1
+     * @param type       the element type of every segment
+     *
+     * @throws IllegalArgumentException  as for {@link #append}, naming the layer; the arrays' lengths differ or are 0
+     * @throws CapacityExceededException as for {@link #append}, for any of the layers
+     * @throws IllegalStateException     as for {@link #append}
+     */
+    public void appendLayers(int firstLayer, MemorySegment[] keys, MemorySegment[] values, int tokenCount, InputType type) {
+        if (keys == null || values == null || keys.length != values.length || keys.length == 0) {
+            throw new IllegalArgumentException("appendLayers needs as many key as value segments, at least one: got "
+                    + (keys == null ? "null" : keys.length) + " and " + (values == null ? "null" : values.length));
         }
-        if (pool.isClosed()) {
-            throw new IllegalStateException("layer " + layer + ": page pool is closed; close the pool after the caches that "
-                    + "draw pages from it (nothing was appended)");
-        }
-        LayerStore ls = layer(layer);
-        if (tokenCount < 0) {
-            throw new IllegalArgumentException("layer " + layer + ": tokenCount must be >= 0, got " + tokenCount);
-        }
-        if (tokenCount == 0) {
-            return;
-        }
-        long elements = (long) tokenCount * shape.tokenElements();
-        AppendInput.checkSegment(shape, "keys", layer, keys, elements, type, tokenCount);
-        AppendInput.checkSegment(shape, "values", layer, values, elements, type, tokenCount);
-        CapacityPolicy capacity = config.capacity();
-        int max = capacity.maxTokens();
-        int retained = ls.tokens - ls.evictedTokens;
-        if ((long) retained + tokenCount > max) {
-            if (!capacity.evicts()) {
-                throw new CapacityExceededException("layer " + layer + ": appending " + tokenCount + " tokens to " + ls.tokens
-                        + " exceeds the capacity of " + max + " tokens (policy REJECT; nothing was appended)");
-            }
-            int window = ls.heads[0].windowCount();
-            if ((long) window + tokenCount > max) {
-                throw new CapacityExceededException("layer " + layer + ": an append of " + tokenCount + " tokens does not fit the "
-                        + "capacity of " + max + " tokens even after evicting every block (" + window + " tokens are in the "
-                        + "residual window); split it into smaller appends. Nothing was appended");
-            }
-        }
-        if (ls.tokens > Integer.MAX_VALUE - tokenCount) {
-            throw new CapacityExceededException("layer " + layer + ": positions past " + Integer.MAX_VALUE + " are not supported");
-        }
-        boolean fp16 = ls.config.needsFp16Range();
-        AppendInput.checkValues(shape, "keys", layer, keys, elements, type, fp16);
-        AppendInput.checkValues(shape, "values", layer, values, elements, type, fp16);
-
-        ls.reclaimTails(); // a tail page sealed by a fork that is gone takes blocks again (changes no content)
-        eviction.reserve(ls, tokenCount); // the last step that may reject: nothing has changed so far
+        beginWrite(SequenceUse.APPEND, firstLayer, "append");
         try {
-            eviction.commit();
-            if (ls.config.referenceMode()) {
-                // the reference code's lifecycle works on whole layers (one split over all heads)
-                referenceAppend.append(ls, keys, values, tokenCount, type, scratch[0], keyGroup[0], valueGroup[0]);
-                return;
+            checkOpen();
+            if (appender.prepare(firstLayer, keys, values, keys.length, tokenCount, type)) {
+                write(tokenCount, firstLayer, keys.length);
             }
-            appendTask.begin(ls, keys, values, tokenCount, type);
-            // The heads go to the runner when there is work for two cores: a group's worth of tokens,
-            // or a decode step that quantizes a group (1 in G steps: the encoders, ~100 us for 4 heads,
-            // against a wake-up of a few); the other decode steps only copy a token into each window.
-            boolean quantizes = ls.schedule.groupsDue(ls.heads[0].windowCount() + tokenCount, ls.calibrated) > 0;
-            if (runner != null && (tokenCount >= ls.config.groupSize() || quantizes) && shape.kvHeads() > 1
-                    && runner.canAccess(keys) && runner.canAccess(values)) {
-                if (!runner.tryRun(shape.kvHeads(), appendTask)) {
-                    // closed by another thread since the check above: the writes have begun, so
-                    // finish them on this thread rather than leave the layer half written
-                    for (int h = 0; h < shape.kvHeads(); h++) {
-                        appendTask.run(h, 0);
-                    }
-                }
-            } else {
-                for (int h = 0; h < shape.kvHeads(); h++) {
-                    appendTask.run(h, 0);
-                }
-            }
-            appendTask.finish();
+        } finally {
+            endWrite();
+        }
+    }
+
+    /** The prepared append's write phase; past validation and reservation a failure leaves the sequence unusable. */
+    private void write(int tokenCount, int firstLayer, int layerCount) {
+        try {
+            appender.write();
         } catch (Throwable t) {
-            // Past validation and reservation nothing is expected to fail; if something does (the
-            // caller freed the input memory during the append, a VM error) the layer may be half
-            // written, so the sequence refuses further use instead of serving corrupt attention.
-            failure = "an append of " + tokenCount + " tokens to layer " + layer + " failed while writing (" + t + ")";
+            // Nothing is expected to fail here; if something does (the caller freed the input memory
+            // during the append, a VM error) the layers may be half written, so the sequence refuses
+            // further use instead of serving corrupt attention.
+            failure = "an append of " + tokenCount + " tokens to layer " + firstLayer
+                    + (layerCount > 1 ? " (and the " + (layerCount - 1) + " after it)" : "") + " failed while writing (" + t + ")";
             throw t;
         } finally {
-            appendTask.clear();
-            reservation.releaseUnused();
+            appender.release();
         }
     }
 

@@ -11,7 +11,7 @@ package io.vidkv;
 final class PageReservation {
 
     private final PagePool pool;
-    private final Page[] pages;
+    private Page[] pages;
     private int count;
     private int next;
 
@@ -20,26 +20,45 @@ final class PageReservation {
         this.pages = new Page[maxPages];
     }
 
-    /** Reserves {@code n} pages or throws {@link CapacityExceededException} holding none. */
+    /** Starts an append's reservation (empty: the last append released what it did not use). */
+    void begin() {
+        if (count != 0 || next != 0) {
+            throw new IllegalStateException("internal error: a page reservation was not released");
+        }
+    }
+
+    /**
+     * Reserves {@code n} more pages (an append of several layers reserves once per layer), or throws
+     * {@link CapacityExceededException} holding none of these n: the pages reserved before stay.
+     */
     void reserve(int n) {
-        count = 0;
-        next = 0;
+        int before = count;
+        ensureRoom(n);
         try {
             for (int i = 0; i < n; i++) {
                 Page p = pool.acquire();
                 pages[count++] = p;
             }
         } catch (RuntimeException e) {
-            releaseUnused();
+            for (int i = before; i < count; i++) {
+                pages[i].release();
+                pages[i] = null;
+            }
+            count = before;
             throw e;
+        }
+    }
+
+    /** Room for n more pages: the array, sized for one layer's largest append, grows for appends of several. */
+    private void ensureRoom(int n) {
+        if ((long) count + n > pages.length) {
+            pages = java.util.Arrays.copyOf(pages, (int) Math.min(Integer.MAX_VALUE - 8, Math.max(2L * pages.length, (long) count + n)));
         }
     }
 
     /** Adds a page evicted from the appending sequence: used like a reserved one, or returned. */
     void addRecycled(Page page) {
-        if (count >= pages.length) {
-            throw new IllegalStateException("internal error: page reservation overflow");
-        }
+        ensureRoom(1);
         pages[count++] = page;
     }
 
