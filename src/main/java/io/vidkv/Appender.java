@@ -71,7 +71,12 @@ final class Appender {
     boolean prepare(int layer, MemorySegment keys, MemorySegment values, int tokenCount, InputType type) {
         oneKeys[0] = keys;
         oneValues[0] = values;
-        return prepare(layer, oneKeys, oneValues, 1, tokenCount, type);
+        try {
+            return prepare(layer, oneKeys, oneValues, 1, tokenCount, type);
+        } catch (RuntimeException e) {
+            clearInputs(); // a rejected append keeps no reference to the caller's memory
+            throw e;
+        }
     }
 
     /**

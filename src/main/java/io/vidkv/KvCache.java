@@ -50,8 +50,9 @@ import java.nio.file.Path;
  * several threads to feed one sequence must order the calls itself. The plain accessors
  * ({@link #tokenCount} and the like) are unguarded reads, exact from the writing thread and between
  * writes. A {@link ParallelRunner} given at creation quantizes large appends' heads in parallel
- * inside the one append; it must stay open while the cache appends (a closed runner makes
- * {@code append} throw {@link IllegalStateException}, nothing changed). The steady state
+ * inside the one append ({@link #appendLayers}: the heads of several layers); it must stay open
+ * while the cache appends (a closed runner makes {@code append} throw
+ * {@link IllegalStateException}, nothing changed). The steady state
  * single-token append allocates nothing on the Java heap once the pool has free pages (a server's
  * pool does, from closed sequences); taking a brand-new page from native memory creates one
  * {@code MemorySegment} object per page of growth.

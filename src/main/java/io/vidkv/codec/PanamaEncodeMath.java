@@ -410,6 +410,17 @@ public final class PanamaEncodeMath implements EncodeMath {
     @Override
     public void sortKeys(int[] keys, int n, int[] ranks, int[] sorted) {
         int i0 = 0;
+        for (; i0 + 2 * W <= n; i0 += 2 * W) { // sixteen keys a pass: one broadcast serves two vectors
+            IntVector k0 = IntVector.fromArray(I, keys, i0), k1 = IntVector.fromArray(I, keys, i0 + W);
+            IntVector below0 = IntVector.zero(I), below1 = IntVector.zero(I);
+            for (int j = 0; j < n; j++) {
+                IntVector b = IntVector.broadcast(I, keys[j]);
+                below0 = below0.add(1, b.compare(VectorOperators.LT, k0));
+                below1 = below1.add(1, b.compare(VectorOperators.LT, k1));
+            }
+            below0.intoArray(ranks, i0);
+            below1.intoArray(ranks, i0 + W);
+        }
         for (; i0 + W <= n; i0 += W) {
             IntVector k = IntVector.fromArray(I, keys, i0);
             IntVector below = IntVector.zero(I);
