@@ -49,12 +49,14 @@ public interface EncodeMath {
     void codes(float[] x, int base, int n, float zero, float inv, int levels, int[] codes, int codeBase);
 
     /**
-     * One round of the per-channel least-squares fit ({@link io.vidkv.ParameterFit#LEAST_SQUARES}):
-     * per channel c &lt; d over t &lt; tokens, with code = clamp(round((x[t * d + c] - zero[c]) * inv[c]), 0,
-     * levels - 1), the double sums in token order of code (sums[c]), code^2 (sums[d + c]), x
-     * (sums[2 d + c]) and code x (sums[3 d + c]).
+     * One round of the per-channel least-squares fit ({@link io.vidkv.ParameterFit#LEAST_SQUARES}) and
+     * the squared error of the parameters it starts from, in one pass (the same codes): per channel c
+     * &lt; d over t &lt; tokens, with code = clamp(round((x[t * d + c] - zero[c]) * inv[c]), 0, levels -
+     * 1), the double sums in token order of code (sums[c]), code^2 (sums[d + c]), x (sums[2 d + c]) and
+     * code x (sums[3 d + c]), and errors[c] exactly as {@link #squaredErrors} gives it.
      */
-    void fitSums(float[] x, int d, int tokens, float[] zero, float[] inv, int levels, double[] sums);
+    void fitSums(float[] x, int d, int tokens, float[] zero, float[] scale, float[] inv, int levels, double[] sums,
+                 double[] errors);
 
     /**
      * Per channel c &lt; d, the squared error of the parameters (scale[c], zero[c]) over t &lt; tokens:

@@ -87,7 +87,8 @@ final class MinMaxCodes {
      * {@link #channelParams} of every channel (channel i is channel c) with the least-squares fit,
      * all channels a round at a time: the same parameters, bit for bit, as {@link #fit} per channel
      * (the same sums and errors in the same order, {@link EncodeMath#fitSums} and
-     * {@link EncodeMath#squaredErrors}), with the passes over the block vectorized across channels.
+     * {@link EncodeMath#squaredErrors}), with the passes over the block vectorized across channels and
+     * each round's errors taken in the pass that makes the next round's sums.
      */
     static void fittedChannelParams(float[] x, int d, int tokens, int levels, MetadataCodes fmt, float[] supers,
                                     MemorySegment dst, long scaleAt, long zeroAt, long step, CodecScratch s, EncodeMath encoder) {
@@ -105,9 +106,10 @@ final class MinMaxCodes {
             inv[c] = scale[c] > 0f ? 1f / scale[c] : 0f;
             active[c] = tokens > 1 && s.channelHigh[c] > s.channelLow[c];
         }
-        encoder.squaredErrors(x, d, tokens, zero, scale, inv, levels, best);
+        // each pass gives the errors of the current parameters and the sums of the next round's fit
+        // (the same codes): 4 passes for 3 rounds
+        encoder.fitSums(x, d, tokens, zero, scale, inv, levels, sums, best);
         for (int round = 0; round < 3; round++) {
-            encoder.fitSums(x, d, tokens, zero, inv, levels, sums);
             for (int c = 0; c < d; c++) {
                 if (!active[c]) {
                     continue;
@@ -128,7 +130,11 @@ final class MinMaxCodes {
                 s.fitRawZero[c] = s.fitRaw[1];
                 inv[c] = scale[c] > 0f ? 1f / scale[c] : 0f;
             }
-            encoder.squaredErrors(x, d, tokens, zero, scale, inv, levels, errors);
+            if (round < 2) {
+                encoder.fitSums(x, d, tokens, zero, scale, inv, levels, sums, errors);
+            } else {
+                encoder.squaredErrors(x, d, tokens, zero, scale, inv, levels, errors);
+            }
             for (int c = 0; c < d; c++) {
                 if (active[c] && errors[c] < best[c]) {
                     best[c] = errors[c];

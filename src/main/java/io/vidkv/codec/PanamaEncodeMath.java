@@ -139,16 +139,24 @@ public final class PanamaEncodeMath implements EncodeMath {
     }
 
     @Override
-    public void fitSums(float[] x, int d, int tokens, float[] zero, float[] inv, int levels, double[] sums) {
+    public void fitSums(float[] x, int d, int tokens, float[] zero, float[] scale, float[] inv, int levels, double[] sums,
+                        double[] errors) {
         for (int c0 = 0; c0 < whole(d); c0 += W) {
-            fitSums8(x, d, tokens, c0, zero, inv, levels - 1, sums);
+            fitSums8(x, d, tokens, c0, zero, scale, inv, levels - 1, sums, errors);
         }
-        ScalarEncodeMath.fitSums(whole(d), x, d, tokens, zero, inv, levels, sums);
+        ScalarEncodeMath.fitSums(whole(d), x, d, tokens, zero, scale, inv, levels, sums, errors);
     }
 
-    private static void fitSums8(float[] x, int d, int tokens, int c0, float[] zero, float[] inv, float top, double[] sums) {
+    private static void fitSums8(float[] x, int d, int tokens, int c0, float[] zero, float[] scale, float[] inv, float top,
+                                 double[] sums, double[] errors) {
         FloatVector z = FloatVector.fromArray(F, zero, c0);
         FloatVector iv = FloatVector.fromArray(F, inv, c0);
+        FloatVector sc = FloatVector.fromArray(F, scale, c0);
+        DoubleVector z0 = (DoubleVector) z.convertShape(VectorOperators.F2D, D, 0);
+        DoubleVector z1 = (DoubleVector) z.convertShape(VectorOperators.F2D, D, 1);
+        DoubleVector s0 = (DoubleVector) sc.convertShape(VectorOperators.F2D, D, 0);
+        DoubleVector s1 = (DoubleVector) sc.convertShape(VectorOperators.F2D, D, 1);
+        DoubleVector e0 = DoubleVector.zero(D), e1 = DoubleVector.zero(D);
         DoubleVector c0s = DoubleVector.zero(D), c1s = DoubleVector.zero(D), cc0 = DoubleVector.zero(D), cc1 = DoubleVector.zero(D);
         DoubleVector x0s = DoubleVector.zero(D), x1s = DoubleVector.zero(D), cx0 = DoubleVector.zero(D), cx1 = DoubleVector.zero(D);
         for (int t = 0; t < tokens; t++) {
@@ -170,7 +178,14 @@ public final class PanamaEncodeMath implements EncodeMath {
             x1s = x1s.add(v1);
             cx0 = cx0.add(k0.mul(v0));
             cx1 = cx1.add(k1.mul(v1));
+            // the squared error of these parameters, as squaredErrors8 takes it (no fused multiply-add)
+            DoubleVector r0 = z0.add(s0.mul(k0)).sub(v0);
+            DoubleVector r1 = z1.add(s1.mul(k1)).sub(v1);
+            e0 = e0.add(r0.mul(r0));
+            e1 = e1.add(r1.mul(r1));
         }
+        e0.intoArray(errors, c0);
+        e1.intoArray(errors, c0 + 4);
         c0s.intoArray(sums, c0);
         c1s.intoArray(sums, c0 + 4);
         cc0.intoArray(sums, d + c0);

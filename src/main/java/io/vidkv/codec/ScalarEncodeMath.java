@@ -73,14 +73,16 @@ public final class ScalarEncodeMath implements EncodeMath {
     }
 
     @Override
-    public void fitSums(float[] x, int d, int tokens, float[] zero, float[] inv, int levels, double[] sums) {
-        fitSums(0, x, d, tokens, zero, inv, levels, sums);
+    public void fitSums(float[] x, int d, int tokens, float[] zero, float[] scale, float[] inv, int levels, double[] sums,
+                        double[] errors) {
+        fitSums(0, x, d, tokens, zero, scale, inv, levels, sums, errors);
     }
 
     /** {@link #fitSums} for the channels [c0, d). */
-    static void fitSums(int c0, float[] x, int d, int tokens, float[] zero, float[] inv, int levels, double[] sums) {
+    static void fitSums(int c0, float[] x, int d, int tokens, float[] zero, float[] scale, float[] inv, int levels,
+                        double[] sums, double[] errors) {
         for (int c = c0; c < d; c++) {
-            double sumC = 0, sumCC = 0, sumX = 0, sumCX = 0;
+            double sumC = 0, sumCC = 0, sumX = 0, sumCX = 0, e = 0;
             for (int t = 0; t < tokens; t++) {
                 float v = x[t * d + c];
                 int code = code(v, zero[c], inv[c], levels);
@@ -88,11 +90,14 @@ public final class ScalarEncodeMath implements EncodeMath {
                 sumCC += (double) code * code;
                 sumX += v;
                 sumCX += (double) code * v;
+                double r = zero[c] + (double) scale[c] * code - v; // as squaredErrors
+                e += r * r;
             }
             sums[c] = sumC;
             sums[d + c] = sumCC;
             sums[2 * d + c] = sumX;
             sums[3 * d + c] = sumCX;
+            errors[c] = e;
         }
     }
 

@@ -70,8 +70,8 @@ class EncodeMathTest {
     }
 
     /**
-     * The least-squares fit's passes: both bodies give the same doubles, bit for bit, and each sum and
-     * squared error matches a float64 sum of the definition (codes from {@link #referenceCode}) within
+     * The least-squares fit's passes: both bodies give the same doubles, bit for bit, fitSums' errors
+     * are squaredErrors', and each sum and squared error matches a float64 sum of the definition (codes from {@link #referenceCode}) within
      * 1e-12 relative to the sum of magnitudes.
      */
     @ParameterizedTest(name = "tokens={0} d={1}")
@@ -89,12 +89,15 @@ class EncodeMathTest {
             String at = "tokens " + tokens + " d " + d + TestSeeds.replay();
             for (int levels : new int[]{2, 4, 16}) {
                 double[] sa = new double[4 * d], sb = new double[4 * d], ea = new double[d], eb = new double[d];
-                SCALAR.fitSums(x, d, tokens, zero, inv, levels, sa);
-                v.fitSums(x, d, tokens, zero, inv, levels, sb);
+                double[] fa = new double[d], fb = new double[d];
+                SCALAR.fitSums(x, d, tokens, zero, scale, inv, levels, sa, fa);
+                v.fitSums(x, d, tokens, zero, scale, inv, levels, sb, fb);
                 assertArrayEquals(sa, sb, 0.0, at + " levels " + levels);
+                assertArrayEquals(fa, fb, 0.0, at + " levels " + levels);
                 SCALAR.squaredErrors(x, d, tokens, zero, scale, inv, levels, ea);
                 v.squaredErrors(x, d, tokens, zero, scale, inv, levels, eb);
                 assertArrayEquals(ea, eb, 0.0, at + " levels " + levels);
+                assertArrayEquals(ea, fa, 0.0, at + " levels " + levels + ": fitSums' errors are squaredErrors'");
                 for (int c = 0; c < d; c++) {
                     double[] want = new double[5], mag = new double[5];
                     for (int t = 0; t < tokens; t++) {

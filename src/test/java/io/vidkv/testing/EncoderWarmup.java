@@ -62,7 +62,7 @@ public final class EncoderWarmup {
             m.absSums(x, d, tokens, skip, sums);
             m.ternary(x, d, tokens, skip, thr, sums, counts, trits, i % 2 == 0 ? null : codes);
             m.signWords(x, d, tokens, sums, w2);
-            m.fitSums(x, d, tokens, zero, inv, 4, fitSums);
+            m.fitSums(x, d, tokens, zero, inv, inv, 4, fitSums, sums);
             m.squaredErrors(x, d, tokens, zero, inv, inv, 4, sums);
             m.firstInvalid(seg, 0, x.length, InputType.F32, i % 2 == 0);
             m.normalize(x, d, tokens, n, rows, cols);
