@@ -24,12 +24,12 @@ import java.nio.ByteOrder;
  */
 public final class PanamaEncodeMath implements EncodeMath {
 
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
-    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_256;
-    private static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
+    static final VectorSpecies<Double> D = DoubleVector.SPECIES_256;
+    static final VectorSpecies<Integer> I = IntVector.SPECIES_256;
     private static final VectorSpecies<Long> L = LongVector.SPECIES_256;
     private static final VectorSpecies<Short> S = ShortVector.SPECIES_256;
-    private static final int W = 8;
+    static final int W = 8;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     /** Inputs of fewer elements are checked by the scalar loop. */
     static final int SMALL_CHECK = 4096;
@@ -45,7 +45,7 @@ public final class PanamaEncodeMath implements EncodeMath {
     }
 
     /** Whole vectors of channels in [0, d). */
-    private static int whole(int d) {
+    static int whole(int d) {
         return d - d % W;
     }
 
@@ -369,123 +369,26 @@ public final class PanamaEncodeMath implements EncodeMath {
         nz.intoArray(counts, c0);
     }
 
+    // Ternary values per token: tokens in the lanes for their statistics (PanamaTokenMath)
+
     @Override
     public void normalize(float[] x, int d, int tokens, float[] n, float[] rows, float[] cols) {
-        // rows with channels in the lanes (an IEEE division lane by lane, as the scalar loop divides),
-        // then one transposing copy: the block is in L1, and a vector scatter has no AVX2 instruction
-        for (int t = 0; t < tokens; t++) {
-            int row = t * d, c = 0;
-            for (; c < whole(d); c += W) {
-                FloatVector.fromArray(F, x, row + c).div(FloatVector.fromArray(F, n, c)).intoArray(rows, row + c);
-            }
-            for (; c < d; c++) {
-                rows[row + c] = x[row + c] / n[c];
-            }
-        }
-        for (int c = 0; c < d; c++) {
-            for (int t = 0; t < tokens; t++) {
-                cols[c * tokens + t] = rows[t * d + c];
-            }
-        }
+        PanamaTokenMath.normalize(x, d, tokens, n, rows, cols);
     }
 
     @Override
     public void tokenSumsAbove(float[] cols, int d, int tokens, float[] above, double[] sums, int[] counts) {
-        int whole = tokens - tokens % W;
-        for (int t0 = 0; t0 < whole; t0 += W) {
-            tokenSumsAbove8(cols, d, tokens, t0, above, sums, counts);
-        }
-        ScalarEncodeMath.tokenSumsAbove(whole, cols, d, tokens, above, sums, counts);
+        PanamaTokenMath.tokenSumsAbove(cols, d, tokens, above, sums, counts);
     }
 
-    /** Tokens t0 .. t0 + 7 in the lanes, the channel loop inside: each token's sum in channel order. */
-    private static void tokenSumsAbove8(float[] cols, int d, int tokens, int t0, float[] above, double[] sums, int[] counts) {
-        FloatVector bound = FloatVector.fromArray(F, above, t0);
-        DoubleVector s0 = DoubleVector.zero(D), s1 = DoubleVector.zero(D);
-        IntVector count = IntVector.zero(I);
-        for (int c = 0; c < d; c++) {
-            FloatVector a = FloatVector.fromArray(F, cols, c * tokens + t0).abs();
-            VectorMask<Float> kept = a.compare(VectorOperators.GT, bound);
-            FloatVector keptAbs = FloatVector.zero(F).blend(a, kept); // +0.0 for the others: sums unchanged
-            s0 = s0.add((DoubleVector) keptAbs.convertShape(VectorOperators.F2D, D, 0));
-            s1 = s1.add((DoubleVector) keptAbs.convertShape(VectorOperators.F2D, D, 1));
-            count = count.add(1, kept.cast(I));
-        }
-        s0.intoArray(sums, t0);
-        s1.intoArray(sums, t0 + 4);
-        count.intoArray(counts, t0);
-    }
-
-    /**
-     * By rank: a key's place is the number of keys below it, counted for eight keys at once against
-     * every key (no data-dependent branch, where a comparison sort mispredicts about every other
-     * step); equal keys share a place, and the places after it that they leave empty take the value
-     * before them, which is theirs.
-     */
     @Override
     public void sortKeys(int[] keys, int n, int[] ranks, int[] sorted) {
-        int i0 = 0;
-        for (; i0 + 2 * W <= n; i0 += 2 * W) { // sixteen keys a pass: one broadcast serves two vectors
-            IntVector k0 = IntVector.fromArray(I, keys, i0), k1 = IntVector.fromArray(I, keys, i0 + W);
-            IntVector below0 = IntVector.zero(I), below1 = IntVector.zero(I);
-            for (int j = 0; j < n; j++) {
-                IntVector b = IntVector.broadcast(I, keys[j]);
-                below0 = below0.add(1, b.compare(VectorOperators.LT, k0));
-                below1 = below1.add(1, b.compare(VectorOperators.LT, k1));
-            }
-            below0.intoArray(ranks, i0);
-            below1.intoArray(ranks, i0 + W);
-        }
-        for (; i0 + W <= n; i0 += W) {
-            IntVector k = IntVector.fromArray(I, keys, i0);
-            IntVector below = IntVector.zero(I);
-            for (int j = 0; j < n; j++) {
-                below = below.add(1, IntVector.broadcast(I, keys[j]).compare(VectorOperators.LT, k));
-            }
-            below.intoArray(ranks, i0);
-        }
-        for (int i = i0; i < n; i++) {
-            int k = keys[i], below = 0;
-            for (int j = 0; j < n; j++) {
-                below += keys[j] < k ? 1 : 0;
-            }
-            ranks[i] = below;
-        }
-        java.util.Arrays.fill(sorted, 0, n, -1); // keys are non-negative
-        for (int i = 0; i < n; i++) {
-            sorted[ranks[i]] = keys[i];
-        }
-        for (int p = 1; p < n; p++) {
-            if (sorted[p] < 0) {
-                sorted[p] = sorted[p - 1];
-            }
-        }
+        PanamaTokenMath.sortKeys(keys, n, ranks, sorted);
     }
 
     @Override
     public void tokenTrits(float[] rows, int d, int tokens, float[] above, int[] trits) {
-        for (int c0 = 0; c0 < whole(d); c0 += W) {
-            tokenTrits8(rows, d, tokens, c0, above, trits);
-        }
-        ScalarEncodeMath.tokenTrits(whole(d), rows, d, tokens, above, trits);
-    }
-
-    private static void tokenTrits8(float[] rows, int d, int tokens, int c0, float[] above, int[] trits) {
-        IntVector digits = IntVector.zero(I);
-        int pow = 1;
-        for (int t = 0; t < tokens; t++) {
-            FloatVector v = FloatVector.fromArray(F, rows, t * d + c0);
-            VectorMask<Integer> kept = v.abs().compare(VectorOperators.GT, above[t]).cast(I);
-            VectorMask<Integer> positive = v.compare(VectorOperators.GT, 0f).cast(I);
-            IntVector digit = IntVector.zero(I).blend(2, kept).blend(1, kept.and(positive));
-            digits = digits.add(digit.mul(pow));
-            pow *= 3;
-            if (t % 5 == 4 || t == tokens - 1) {
-                digits.intoArray(trits, t / 5 * d + c0);
-                digits = IntVector.zero(I);
-                pow = 1;
-            }
-        }
+        PanamaTokenMath.tokenTrits(rows, d, tokens, above, trits);
     }
 
     @Override
